@@ -1,0 +1,32 @@
+//! `reachlab list`: suites and checks, without building anything.
+
+use super::{exit, load_all, CliError};
+use crate::kernel::features::Features;
+use crate::plan;
+use crate::runner::skip_reason;
+use std::path::PathBuf;
+
+/// Arguments of `reachlab list` and `reachlab doctor`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Suite files or directories of suites.
+    #[arg(default_value = "test-suites")]
+    pub paths: Vec<PathBuf>,
+}
+
+pub fn list(args: Args) -> Result<i32, CliError> {
+    let suites = load_all(&args.paths)?;
+    let features = Features::detect();
+    for s in &suites {
+        let plan = plan::resolve(s);
+        let status = match skip_reason(&plan, &features) {
+            Some(why) => format!("skipped: {why}"),
+            None => "runs".into(),
+        };
+        println!("{}  {}  ({} checks; {status})", s.name, s.file, plan.checks.len());
+        for c in &plan.checks {
+            println!("    {}  [{} {}, expect {}]", c.name, c.target, c.kind.as_str(), c.expected.as_str());
+        }
+    }
+    Ok(exit::PASS)
+}

@@ -1,0 +1,179 @@
+//! The `reachlab` command line: one file per subcommand; errors map to documented exit codes.
+
+mod clean;
+mod doctor;
+mod list;
+mod run;
+mod up;
+
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
+
+/// Exit codes (documented in the README).
+pub mod exit {
+    /// All checks passed.
+    pub const PASS: i32 = 0;
+    /// A check failed.
+    pub const FAIL: i32 = 1;
+    /// Invalid suite or usage.
+    pub const USAGE: i32 = 2;
+    /// The environment is not usable (not root, kernel feature missing for every suite…).
+    pub const ENVIRONMENT: i32 = 3;
+    /// Harness or infrastructure error (a probe could not run, teardown failed…).
+    pub const INFRASTRUCTURE: i32 = 4;
+    /// Interrupted by Ctrl-C or SIGTERM (after tearing down).
+    pub const INTERRUPTED: i32 = 130;
+}
+
+/// A command-line failure, mapped to an exit code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// Bad input.
+    #[error("{0}")]
+    Usage(String),
+    /// The machine cannot run labs.
+    #[error("{0}")]
+    Environment(String),
+    /// Something broke that is not the suite's fault.
+    #[error("{0}")]
+    Infrastructure(String),
+}
+
+impl CliError {
+    /// The process exit code.
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Usage(_) => exit::USAGE,
+            CliError::Environment(_) => exit::ENVIRONMENT,
+            CliError::Infrastructure(_) => exit::INFRASTRUCTURE,
+        }
+    }
+}
+
+#[derive(Parser)]
+#[command(name = "reachlab", version, about = "Build container-networking labs from declarative suites, probe them with real packets, grade the matrices.")]
+struct Cli {
+    /// Where run ledgers are kept (for teardown after a crash).
+    #[arg(long, global = true, env = "REACHLAB_STATE_DIR", default_value = "/run/reachlab")]
+    state_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Build each suite's topology, probe it, judge it, tear it down, and write reports.
+    Run(run::Args),
+    /// List suites and their checks without building anything.
+    List(list::Args),
+    /// Check privileges, kernel features and the container engine; say what would be skipped.
+    Doctor(list::Args),
+    /// Build a suite's topology and leave it standing to explore.
+    Up(up::UpArgs),
+    /// Tear down labs left standing by `reachlab up`.
+    Down(up::DownArgs),
+    /// Remove what crashed or killed runs left behind (only what their ledgers name).
+    Clean(clean::Args),
+    /// Print the JSON Schema of suite files.
+    Schema,
+}
+
+/// Runs the command line and returns the exit code.
+pub fn main() -> i32 {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(a) => run::run(a, &cli.state_dir),
+        Command::List(a) => list::list(a),
+        Command::Doctor(a) => doctor::doctor(a, &cli.state_dir),
+        Command::Up(a) => up::up(a, &cli.state_dir),
+        Command::Down(a) => up::down(a, &cli.state_dir),
+        Command::Clean(a) => clean::clean(a, &cli.state_dir),
+        Command::Schema => {
+            print!("{}", crate::suite::schema::json());
+            Ok(exit::PASS)
+        }
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("reachlab: {e}");
+            e.exit_code()
+        }
+    }
+}
+
+/// Suite files named by the arguments: files as given, directories' `*.toml` sorted by name.
+pub fn suite_files(paths: &[PathBuf]) -> Result<Vec<PathBuf>, CliError> {
+    let mut files = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| CliError::Usage(format!("failed to read {}: {e}", p.display())))?
+                .filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|f| f.extension().is_some_and(|x| x == "toml"))
+                .collect();
+            found.sort();
+            files.extend(found);
+        } else if p.exists() {
+            files.push(p.clone());
+        } else {
+            return Err(CliError::Usage(format!("no suite at {}", p.display())));
+        }
+    }
+    if files.is_empty() {
+        return Err(CliError::Usage("no suites found (looked for *.toml)".into()));
+    }
+    Ok(files)
+}
+
+/// Loads every suite, reporting every broken one (not only the first) before giving up.
+pub fn load_all(paths: &[PathBuf]) -> Result<Vec<crate::suite::Suite>, CliError> {
+    let mut suites = Vec::new();
+    let mut broken = Vec::new();
+    for f in suite_files(paths)? {
+        match crate::suite::load_file(&f) {
+            Ok(s) => suites.push(s),
+            Err(e) => broken.push(e.to_string()),
+        }
+    }
+    if broken.is_empty() {
+        Ok(suites)
+    } else {
+        Err(CliError::Usage(format!("invalid suite:\n{}", broken.join("\n\n"))))
+    }
+}
+
+/// A tokio runtime for a command.
+pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::Infrastructure(format!("failed to start the async runtime: {e}")))
+}
+
+/// Fails with exit code 3 unless this process may build labs.
+pub fn require_privileges() -> Result<(), CliError> {
+    match crate::kernel::privilege::unprivileged_reason() {
+        Some(why) => Err(CliError::Environment(format!("cannot build labs: {why} (see `reachlab doctor`)"))),
+        None => Ok(()),
+    }
+}
+
+/// `YYYYMMDDTHHMMSSZ` for report directory names.
+pub fn utc_stamp() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+/// Resolves `path` against the current directory for messages.
+pub fn shown(path: &Path) -> String {
+    path.display().to_string()
+}

@@ -1,0 +1,92 @@
+//! `reachlab run`.
+
+use super::{exit, load_all, require_privileges, runtime, utc_stamp, CliError};
+use crate::event::Reporters;
+use crate::kernel::features::Features;
+use crate::report::reporters::{FilesReporter, JsonReporter, TerminalReporter};
+use crate::report::terminal::use_color;
+use crate::runner::{apply_overrides, run_suites, RunOptions};
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `reachlab run`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// Suite files or directories of suites.
+    #[arg(default_value = "test-suites")]
+    pub paths: Vec<PathBuf>,
+    /// Print the report JSON on stdout (and nothing else there); the terminal view goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write junit.xml, report.json and summary.md [default: reports/<suite>-<timestamp>].
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Probe timeout in milliseconds, for every matrix (overrides the suites).
+    #[arg(long)]
+    pub timeout_ms: Option<u64>,
+    /// Requests per probe, for every matrix (overrides the suites).
+    #[arg(long)]
+    pub attempts: Option<u32>,
+}
+
+/// Waits for Ctrl-C or SIGTERM.
+pub async fn interrupted() -> &'static str {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => "interrupt",
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
+    }
+}
+
+pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
+    let mut suites = load_all(&args.paths)?;
+    require_privileges()?;
+    let opts = RunOptions { state_dir: state_dir.to_path_buf(), timeout_ms: args.timeout_ms, attempts: args.attempts };
+    if opts.timeout_ms == Some(0) || opts.attempts == Some(0) {
+        return Err(CliError::Usage("--timeout-ms and --attempts must be at least 1".into()));
+    }
+    for s in &mut suites {
+        apply_overrides(s, &opts);
+    }
+    let report_dir = args.report_dir.clone().unwrap_or_else(|| {
+        let stem = if suites.len() == 1 { suites[0].name.clone() } else { "run".into() };
+        Path::new("reports").join(format!("{stem}-{}", utc_stamp()))
+    });
+
+    let mut reporters = Reporters::default();
+    if args.json {
+        reporters.add(TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal())));
+        reporters.add(JsonReporter::new(std::io::stdout()));
+    } else {
+        reporters.add(TerminalReporter::new(std::io::stdout(), use_color(std::io::stdout().is_terminal())));
+    }
+    reporters.add(FilesReporter::new(report_dir.clone()));
+
+    let rt = runtime()?;
+    let outcome = rt.block_on(async {
+        let features = Features::detect();
+        tokio::select! {
+            report = run_suites(&suites, &features, &opts, &mut reporters) => Ok(report),
+            // Dropping the run tears the lab down (its guard runs on drop).
+            why = interrupted() => Err(why),
+        }
+    });
+    let report = match outcome {
+        Ok(r) => r,
+        Err(why) => {
+            eprintln!("reachlab: {why}: stopped; the lab was torn down");
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    for e in &reporters.errors {
+        eprintln!("reachlab: failed to write a report: {e}");
+    }
+    eprintln!("reports: {}", report_dir.display());
+    if !reporters.errors.is_empty() || report.errors > 0 || report.suites.iter().any(|s| !s.errors.is_empty()) {
+        Ok(exit::INFRASTRUCTURE)
+    } else if report.failed > 0 {
+        Ok(exit::FAIL)
+    } else {
+        Ok(exit::PASS)
+    }
+}

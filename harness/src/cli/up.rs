@@ -1,0 +1,81 @@
+//! `reachlab up` / `reachlab down`: build a lab and leave it standing to explore; tear kept labs down.
+
+use super::{exit, require_privileges, runtime, CliError};
+use crate::lab::kernel::KernelLab;
+use crate::lab::ledger::{runs_dir, Ledger};
+use crate::lab::teardown::teardown;
+use crate::runner::new_run_id;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `reachlab up`.
+#[derive(clap::Args)]
+pub struct UpArgs {
+    /// The suite whose topology to build.
+    pub suite: PathBuf,
+}
+
+/// Arguments of `reachlab down`.
+#[derive(clap::Args)]
+pub struct DownArgs {
+    /// Run ids to tear down (default: every kept lab).
+    pub run_ids: Vec<String>,
+}
+
+pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
+    let suite = crate::suite::load_file(&args.suite).map_err(|e| CliError::Usage(e.to_string()))?;
+    require_privileges()?;
+    let plan = crate::plan::resolve(&suite);
+    let run_id = new_run_id();
+    let rt = runtime()?;
+    let record = rt.block_on(async {
+        let mut lab = KernelLab::new(state_dir, &run_id, &suite.name).map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
+        crate::lab::build(&mut lab, &plan).await.map_err(|e| CliError::Infrastructure(e.to_string()))?;
+        lab.keep().map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))
+    })?;
+    println!("lab {} is up (suite {}), run id {run_id}. Enter a namespace:", suite.name, suite.file);
+    for ns in &suite.namespaces {
+        let kname = KernelLab::kernel_name(&run_id, &ns.name);
+        println!("  {:<12} sudo ip netns exec {kname} bash      (or: sudo nsenter --net=/run/netns/{kname})", ns.name);
+    }
+    println!("when done: sudo reachlab down {}", record.run_id);
+    Ok(exit::PASS)
+}
+
+pub fn down(args: DownArgs, state_dir: &Path) -> Result<i32, CliError> {
+    let mut failures = Vec::new();
+    let mut removed = 0;
+    for path in ledger_files(state_dir) {
+        let Ok(record) = Ledger::read(&path) else { continue };
+        let wanted = if args.run_ids.is_empty() { record.kept } else { args.run_ids.contains(&record.run_id) };
+        if !wanted {
+            continue;
+        }
+        let errors = teardown(&record);
+        if errors.is_empty() {
+            let _ = std::fs::remove_file(&path);
+            removed += 1;
+            println!("removed lab {} ({})", record.run_id, record.suite);
+        }
+        failures.extend(errors.into_iter().map(|e| e.to_string()));
+    }
+    if removed == 0 && failures.is_empty() {
+        println!("no kept labs");
+    }
+    if failures.is_empty() {
+        Ok(exit::PASS)
+    } else {
+        Err(CliError::Infrastructure(failures.join("\n")))
+    }
+}
+
+/// Ledger files under the state directory.
+pub fn ledger_files(state_dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(runs_dir(state_dir))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files
+}

@@ -1,0 +1,7 @@
+//! Everything that talks to the kernel: named network namespaces, the one netlink wrapper, feature detection,
+//! privileges. Nothing outside this module builds a netlink request or calls `setns`.
+
+pub mod features;
+pub mod netlink;
+pub mod netns;
+pub mod privilege;

@@ -1,0 +1,115 @@
+//! The ledger: every resource a run creates is recorded (and persisted under the state directory) *before* it is
+//! created, so teardown — in this process, or `reachlab clean` after a SIGKILL — finds it.
+
+use serde::{Deserialize, Serialize};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// One created resource.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum Entry {
+    /// A named network namespace (its mount point).
+    Namespace {
+        /// Kernel-visible name.
+        name: String,
+        /// Mount point under /run/netns.
+        path: PathBuf,
+    },
+    /// A link inside a namespace (removed with it, or explicitly).
+    Link {
+        /// The namespace's mount point.
+        netns_path: PathBuf,
+        /// Interface name.
+        name: String,
+    },
+}
+
+/// The persisted ledger of one run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    /// Run id (also in every kernel name the run makes).
+    pub run_id: String,
+    /// Suite name.
+    pub suite: String,
+    /// Owning process, and its start time (PIDs are reused).
+    pub pid: u32,
+    /// Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat).
+    pub pid_start: u64,
+    /// Left standing on purpose (`reachlab up`).
+    pub kept: bool,
+    /// Resources, in creation order.
+    pub entries: Vec<Entry>,
+}
+
+/// A ledger being written by this process.
+#[derive(Debug)]
+pub struct Ledger {
+    path: PathBuf,
+    record: Record,
+}
+
+/// Start time of a process, to tell a live owner from a reused PID.
+pub fn process_start(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may contain spaces; fields resume after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(19)?.parse().ok()
+}
+
+/// The directory holding ledgers under a state directory.
+pub fn runs_dir(state_dir: &Path) -> PathBuf {
+    state_dir.join("runs")
+}
+
+impl Ledger {
+    /// Starts a ledger for a new run and persists it.
+    pub fn create(state_dir: &Path, run_id: &str, suite: &str) -> io::Result<Ledger> {
+        let dir = runs_dir(state_dir);
+        std::fs::create_dir_all(&dir)?;
+        let pid = std::process::id();
+        let record = Record { run_id: run_id.into(), suite: suite.into(), pid, pid_start: process_start(pid).unwrap_or(0), kept: false, entries: Vec::new() };
+        let ledger = Ledger { path: dir.join(format!("{run_id}.json")), record };
+        ledger.persist()?;
+        Ok(ledger)
+    }
+
+    /// Reads a persisted ledger.
+    pub fn read(path: &Path) -> io::Result<Record> {
+        let text = std::fs::read_to_string(path)?;
+        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))
+    }
+
+    fn persist(&self) -> io::Result<()> {
+        let tmp = self.path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(&self.record)?)?;
+        std::fs::rename(&tmp, &self.path)
+    }
+
+    /// Records a resource about to be created.
+    pub fn record(&mut self, entry: Entry) -> io::Result<()> {
+        self.record.entries.push(entry);
+        self.persist()
+    }
+
+    /// Marks the run as kept (exploring with `reachlab up`).
+    pub fn keep(&mut self) -> io::Result<()> {
+        self.record.kept = true;
+        self.persist()
+    }
+
+    /// The record.
+    pub fn record_ref(&self) -> &Record {
+        &self.record
+    }
+
+    /// Where it is persisted.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Whether the process that wrote `record` is still running.
+pub fn owner_alive(record: &Record) -> bool {
+    process_start(record.pid).is_some_and(|start| start == record.pid_start)
+}

@@ -1,0 +1,40 @@
+//! Applying plans: the [`Topology`] trait (side effects), the real kernel implementation, the ledger of what
+//! exists and its teardown.
+
+pub mod kernel;
+pub mod ledger;
+pub mod teardown;
+
+use crate::plan::{Plan, Step};
+
+/// Why a step could not be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A netlink operation failed.
+    #[error("failed to build the topology: {0}")]
+    Netlink(#[from] crate::kernel::netlink::NetlinkError),
+    /// Anything else the kernel or filesystem refused.
+    #[error("failed to {op}: {source}")]
+    Io {
+        /// What was attempted.
+        op: String,
+        /// Why it failed.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// Something that can carry out plan steps. The kernel is the real one; tests record.
+#[allow(async_fn_in_trait)]
+pub trait Topology {
+    /// Carries out one step, recording anything it creates before creating it.
+    async fn apply(&mut self, step: &Step) -> Result<(), ApplyError>;
+}
+
+/// Builds a plan's topology, in order, stopping at the first error (teardown removes what was made).
+pub async fn build(topology: &mut impl Topology, plan: &Plan) -> Result<(), ApplyError> {
+    for step in &plan.steps {
+        topology.apply(step).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,50 @@
+//! Teardown: walk a ledger in reverse, treat "already gone" as success, keep going past errors and report all.
+//! Synchronous on purpose: it runs from `Drop` (Ctrl-C, panic) as well as from `reachlab clean`.
+
+use super::ledger::{Entry, Record};
+use crate::kernel::netns;
+use std::path::Path;
+
+/// A resource that could not be removed.
+#[derive(Debug, thiserror::Error)]
+#[error("failed to remove {what}: {source}")]
+pub struct TeardownError {
+    /// The resource.
+    pub what: String,
+    /// Why.
+    #[source]
+    pub source: std::io::Error,
+}
+
+/// Removes everything in `record`, newest first. Links inside a namespace the ledger also holds go with that
+/// namespace (deleting a namespace deletes its links, and a veth's peer with it), so only namespaces are
+/// removed explicitly; a link whose namespace the ledger does not hold would be an error in the ledger itself.
+pub fn teardown(record: &Record) -> Vec<TeardownError> {
+    let mut errors = Vec::new();
+    let namespaces: Vec<&Path> = record
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Namespace { path, .. } => Some(path.as_path()),
+            _ => None,
+        })
+        .collect();
+    for entry in record.entries.iter().rev() {
+        match entry {
+            Entry::Namespace { name, path } => {
+                if let Err(source) = netns::remove(path) {
+                    errors.push(TeardownError { what: format!("namespace {name}"), source });
+                }
+            }
+            Entry::Link { netns_path, name } => {
+                if !namespaces.contains(&netns_path.as_path()) {
+                    errors.push(TeardownError {
+                        what: format!("link {name} in {}", netns_path.display()),
+                        source: std::io::Error::other("its namespace is not in the ledger; remove it by hand with `ip link del`"),
+                    });
+                }
+            }
+        }
+    }
+    errors
+}

@@ -1,0 +1,17 @@
+//! reachlab: build container-networking labs from declarative suites, probe them with real packets from inside
+//! each namespace, judge observed against expected reachability, and report.
+//!
+//! The data flows one way: [`suite`] (load) → [`plan`] (resolve) → [`lab`] (apply, ledger) → [`probe`] →
+//! [`judge`] (pure) → [`event`]s → [`report`]ers. Teardown always runs last.
+
+pub mod check;
+pub mod cli;
+pub mod event;
+pub mod judge;
+pub mod kernel;
+pub mod lab;
+pub mod plan;
+pub mod probe;
+pub mod report;
+pub mod runner;
+pub mod suite;

@@ -1,0 +1,50 @@
+//! `summary.md`: fits a CI job summary (GitHub's `$GITHUB_STEP_SUMMARY`, GitLab's Markdown artifacts).
+
+use super::terminal::grid_lines;
+use super::RunReport;
+use crate::check::Verdict;
+use std::fmt::Write;
+
+fn icon(v: Verdict) -> &'static str {
+    match v {
+        Verdict::Pass => "✅",
+        Verdict::Fail => "❌",
+        Verdict::Error => "⚠️",
+        Verdict::Skipped => "⏭️",
+    }
+}
+
+/// Renders the run as Markdown.
+pub fn render(report: &RunReport) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# reachlab results\n");
+    let _ = writeln!(out, "**{} passed, {} failed, {} errors, {} skipped**\n", report.passed, report.failed, report.errors, report.skipped);
+    let _ = writeln!(out, "| suite | passed | failed | errors | skipped |\n|---|---:|---:|---:|---:|");
+    for s in &report.suites {
+        let _ = writeln!(out, "| `{}` | {} | {} | {} | {} |", s.name, s.count(Verdict::Pass), s.count(Verdict::Fail), s.count(Verdict::Error), s.count(Verdict::Skipped));
+    }
+    for s in &report.suites {
+        let _ = writeln!(out, "\n## {} (`{}`)\n", s.name, s.file);
+        if let Some(why) = &s.skipped {
+            let _ = writeln!(out, "Skipped: {why}\n");
+        }
+        for e in &s.errors {
+            let _ = writeln!(out, "> ⚠️ infrastructure: {e}\n");
+        }
+        for m in &s.matrices {
+            let _ = writeln!(out, "**{}** — expected | observed\n\n```text", m.name);
+            for line in grid_lines(m, false) {
+                let _ = writeln!(out, "{line}");
+            }
+            let _ = writeln!(out, "```\n");
+        }
+        let notable: Vec<_> = s.checks.iter().filter(|c| c.verdict != Verdict::Pass).collect();
+        if !notable.is_empty() {
+            let _ = writeln!(out, "| | check | target | detail |\n|---|---|---|---|");
+            for c in notable {
+                let _ = writeln!(out, "| {} | {} | {} | {} |", icon(c.verdict), c.name, c.target, c.detail.replace('|', "\\|"));
+            }
+        }
+    }
+    out
+}

@@ -1,0 +1,90 @@
+//! The reporters: terminal, report directory, JSON on stdout.
+
+use super::{json, junit, markdown, terminal};
+use crate::event::{Event, Reporter};
+use std::io::Write;
+use std::path::PathBuf;
+
+/// Matrices and verdicts for people.
+pub struct TerminalReporter<W: Write> {
+    out: W,
+    color: bool,
+    quiet: bool,
+}
+
+impl<W: Write> TerminalReporter<W> {
+    /// Writes to `out`, colored when `color`.
+    pub fn new(out: W, color: bool) -> Self {
+        TerminalReporter { out, color, quiet: false }
+    }
+
+    /// Only the closing summary line.
+    pub fn quiet(mut self) -> Self {
+        self.quiet = true;
+        self
+    }
+}
+
+impl<W: Write> Reporter for TerminalReporter<W> {
+    fn on_event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        match event {
+            Event::SuiteFinished(s) if !self.quiet => {
+                write!(self.out, "{}", terminal::render_suite(s, self.color))?;
+                writeln!(self.out)
+            }
+            Event::RunFinished(r) => {
+                if !self.quiet && r.suites.iter().any(|s| !s.matrices.is_empty()) {
+                    writeln!(self.out, "{}", terminal::LEGEND)?;
+                }
+                writeln!(self.out, "{}", terminal::summary_line(r))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Writes `junit.xml`, `report.json` and `summary.md` into a directory when the run finishes.
+pub struct FilesReporter {
+    dir: PathBuf,
+}
+
+impl FilesReporter {
+    /// Reports into `dir` (created if missing).
+    pub fn new(dir: PathBuf) -> Self {
+        FilesReporter { dir }
+    }
+}
+
+impl Reporter for FilesReporter {
+    fn on_event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        if let Event::RunFinished(r) = event {
+            std::fs::create_dir_all(&self.dir)?;
+            std::fs::write(self.dir.join("junit.xml"), junit::render(r))?;
+            std::fs::write(self.dir.join("report.json"), json::render(r))?;
+            std::fs::write(self.dir.join("summary.md"), markdown::render(r))?;
+        }
+        Ok(())
+    }
+}
+
+/// `--json`: the report on stdout, and nothing else there.
+pub struct JsonReporter<W: Write> {
+    out: W,
+}
+
+impl<W: Write> JsonReporter<W> {
+    /// Writes to `out`.
+    pub fn new(out: W) -> Self {
+        JsonReporter { out }
+    }
+}
+
+impl<W: Write> Reporter for JsonReporter<W> {
+    fn on_event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        if let Event::RunFinished(r) = event {
+            self.out.write_all(json::render(r).as_bytes())?;
+            self.out.flush()?;
+        }
+        Ok(())
+    }
+}

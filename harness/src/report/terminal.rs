@@ -1,0 +1,117 @@
+//! The terminal view: expected and observed matrices side by side, mismatches marked (`!`, and red when color is
+//! on), then the checks that did not pass and a one-line summary.
+
+use super::{MatrixReport, RunReport, SuiteReport};
+use crate::check::Verdict;
+
+const RED: &str = "\x1b[1;31m";
+const GREEN: &str = "\x1b[32m";
+const YELLOW: &str = "\x1b[33m";
+const DIM: &str = "\x1b[2m";
+const BOLD: &str = "\x1b[1m";
+const RESET: &str = "\x1b[0m";
+
+/// Whether to color output written to a stream: only on a terminal, and never when `NO_COLOR` is set.
+pub fn use_color(is_terminal: bool) -> bool {
+    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+fn paint(text: &str, style: &str, color: bool) -> String {
+    if color && !style.is_empty() {
+        format!("{style}{text}{RESET}")
+    } else {
+        text.to_string()
+    }
+}
+
+fn center(text: &str, width: usize) -> String {
+    let len = text.chars().count();
+    let left = (width.saturating_sub(len)) / 2;
+    format!("{}{}{}", " ".repeat(left), text, " ".repeat(width.saturating_sub(len + left)))
+}
+
+/// The two grids of a matrix, side by side, one string per line.
+pub fn grid_lines(m: &MatrixReport, color: bool) -> Vec<String> {
+    let label = m.rows.iter().map(|r| r.chars().count()).max().unwrap_or(0).max(4);
+    let widths: Vec<usize> = m.columns.iter().map(|c| c.chars().count().max(3) + 1).collect();
+    let grid_width = label + widths.iter().sum::<usize>();
+    let header = format!("{:label$}{}", "", m.columns.iter().zip(&widths).map(|(c, w)| center(c, *w)).collect::<String>());
+    let mut lines = vec![
+        format!("{:label$}{}   │ {:label$}{}", "", center("expected", grid_width - label), "", center("observed", grid_width - label)),
+        format!("{header}   │ {header}"),
+    ];
+    for (ri, row) in m.rows.iter().enumerate() {
+        let exp: Vec<char> = m.expected[ri].chars().collect();
+        let obs: Vec<char> = m.observed[ri].chars().collect();
+        let mut left = format!("{row:<label$}");
+        let mut right = format!("{row:<label$}");
+        for (ci, w) in widths.iter().enumerate() {
+            left.push_str(&center(&exp[ci].to_string(), *w));
+            let (text, style) = match (exp[ci], obs[ci]) {
+                (_, 'E') => ("E".to_string(), YELLOW),
+                (_, 'S') => ("S".to_string(), DIM),
+                (e, o) if e != '-' && e != o => (format!("{o}!"), RED),
+                ('-', o) => (o.to_string(), DIM),
+                (_, o) => (o.to_string(), GREEN),
+            };
+            right.push_str(&paint(&center(&text, *w), style, color));
+        }
+        lines.push(format!("{left}   │ {right}"));
+    }
+    lines
+}
+
+fn verdict_mark(v: Verdict, color: bool) -> String {
+    match v {
+        Verdict::Pass => paint("ok", GREEN, color),
+        Verdict::Fail => paint("FAIL", RED, color),
+        Verdict::Error => paint("ERROR", YELLOW, color),
+        Verdict::Skipped => paint("SKIP", DIM, color),
+    }
+}
+
+fn secs(ms: u64) -> String {
+    format!("{:.2} s", ms as f64 / 1000.0)
+}
+
+/// One suite: header, matrices, what did not pass, counts.
+pub fn render_suite(s: &SuiteReport, color: bool) -> String {
+    let mut out = format!("{} {}  {}\n", paint("━━", BOLD, color), paint(&s.name, BOLD, color), s.file);
+    if let Some(why) = &s.skipped {
+        out.push_str(&format!("   {} {why}\n", paint("skipped:", DIM, color)));
+    }
+    for e in &s.errors {
+        out.push_str(&format!("   {} {e}\n", paint("infrastructure error:", YELLOW, color)));
+    }
+    for m in &s.matrices {
+        let kind = if m.name == m.probe { String::new() } else { format!(" ({})", m.probe) };
+        out.push_str(&format!("   {}{kind}\n", paint(&m.name, BOLD, color)));
+        for line in grid_lines(m, color) {
+            out.push_str(&format!("   {line}\n"));
+        }
+    }
+    if s.skipped.is_none() {
+        for c in s.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
+            out.push_str(&format!("   {:>5} {} ({}): {}\n", verdict_mark(c.verdict, color), c.name, c.target, c.detail));
+        }
+    }
+    out.push_str(&format!(
+        "   {}: {} passed, {} failed, {} errors, {} skipped in {} (topology {})\n",
+        s.name,
+        s.count(Verdict::Pass),
+        s.count(Verdict::Fail),
+        s.count(Verdict::Error),
+        s.count(Verdict::Skipped),
+        secs(s.duration_ms),
+        secs(s.setup_ms)
+    ));
+    out
+}
+
+/// The closing line of a run.
+pub fn summary_line(r: &RunReport) -> String {
+    format!("{} passed, {} failed, {} errors, {} skipped in {} ({} suites)", r.passed, r.failed, r.errors, r.skipped, secs(r.duration_ms), r.suites.len())
+}
+
+/// Legend printed once under the matrices.
+pub const LEGEND: &str = "   Y reaches · N does not · - not checked · ! differs from expected · E probe error · S skipped";

@@ -1,0 +1,120 @@
+//! The runner: for each suite, plan → (skip | build → probe → judge) → teardown, emitting events.
+
+use crate::event::{Event, Reporters};
+use crate::judge::judge;
+use crate::kernel::features::Features;
+use crate::lab::kernel::KernelLab;
+use crate::plan::{self, Plan};
+use crate::probe::{icmp::IcmpProber, probe_all};
+use crate::report::{RunReport, SuiteReport};
+use crate::suite::Suite;
+use std::collections::{BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// How to run.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    /// Where ledgers are persisted.
+    pub state_dir: PathBuf,
+    /// Overrides every matrix's timeout.
+    pub timeout_ms: Option<u64>,
+    /// Overrides every matrix's attempts.
+    pub attempts: Option<u32>,
+}
+
+/// The default state directory: on tmpfs, so it vanishes with the namespaces at reboot.
+pub fn default_state_dir() -> PathBuf {
+    std::env::var_os("REACHLAB_STATE_DIR").map_or_else(|| PathBuf::from("/run/reachlab"), PathBuf::from)
+}
+
+/// A fresh run id: six hex digits, part of every kernel name a run makes.
+pub fn new_run_id() -> String {
+    format!("{:06x}", rand::random::<u32>() & 0xff_ffff)
+}
+
+/// Applies command-line overrides to a suite.
+pub fn apply_overrides(suite: &mut Suite, opts: &RunOptions) {
+    for m in &mut suite.matrices {
+        if let Some(t) = opts.timeout_ms {
+            m.settings.timeout_ms = t;
+        }
+        if let Some(a) = opts.attempts {
+            m.settings.attempts = a;
+        }
+    }
+}
+
+/// Why a suite will be skipped, decided before running anything.
+pub fn skip_reason(plan: &Plan, features: &Features) -> Option<String> {
+    features.skip_reason(&plan.requires)
+}
+
+fn ms_since(t: Instant) -> u64 {
+    t.elapsed().as_millis() as u64
+}
+
+/// Runs one suite end to end. Infrastructure problems become `error` verdicts and suite errors, never failures.
+pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, events: &mut Reporters) -> SuiteReport {
+    let started = Instant::now();
+    events.emit(Event::SuiteStarted { name: &suite.name, file: &suite.file });
+    let plan = plan::resolve(suite);
+    if let Some(why) = skip_reason(&plan, features) {
+        let results = judge(&plan.checks, &HashMap::new(), Some(&why));
+        let mut report = SuiteReport::new(suite, &results, Some(why), Vec::new());
+        report.duration_ms = ms_since(started);
+        events.emit(Event::SuiteFinished(&report));
+        return report;
+    }
+
+    let mut errors = Vec::new();
+    let mut setup_ms = 0;
+    let observations = match KernelLab::new(&opts.state_dir, &new_run_id(), &suite.name) {
+        Err(e) => {
+            errors.push(format!("failed to write the ledger under {}: {e}", opts.state_dir.display()));
+            HashMap::new()
+        }
+        Ok(mut lab) => {
+            let built = crate::lab::build(&mut lab, &plan).await;
+            setup_ms = ms_since(started);
+            let observations = match built {
+                Err(e) => {
+                    errors.push(e.to_string());
+                    HashMap::new()
+                }
+                Ok(()) => {
+                    events.emit(Event::TopologyReady { name: &suite.name, setup_ms });
+                    let addresses: BTreeSet<_> = suite.addresses().iter().map(|(_, _, c)| c.addr).collect();
+                    let prober = IcmpProber::new(&lab, addresses);
+                    probe_all(&prober, &plan.checks).await
+                }
+            };
+            errors.extend(lab.teardown().iter().map(|e| format!("teardown: {e}")));
+            observations
+        }
+    };
+    let mut results = judge(&plan.checks, &observations, None);
+    if let Some(first) = errors.first() {
+        // Nothing was observed because the lab could not be built: say why on every check.
+        for r in results.iter_mut().filter(|r| r.verdict == crate::check::Verdict::Error && r.detail == "the probe did not report") {
+            r.detail = format!("not probed: {first}");
+        }
+    }
+    let mut report = SuiteReport::new(suite, &results, None, errors);
+    report.setup_ms = setup_ms;
+    report.duration_ms = ms_since(started);
+    events.emit(Event::SuiteFinished(&report));
+    report
+}
+
+/// Runs suites one after another and totals them.
+pub async fn run_suites(suites: &[Suite], features: &Features, opts: &RunOptions, events: &mut Reporters) -> RunReport {
+    let started = Instant::now();
+    let mut reports = Vec::new();
+    for suite in suites {
+        reports.push(run_suite(suite, features, opts, events).await);
+    }
+    let report = RunReport::new(reports, ms_since(started));
+    events.emit(Event::RunFinished(&report));
+    report
+}
