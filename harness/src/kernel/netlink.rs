@@ -75,19 +75,20 @@ impl Netlink {
         self.index_of(name).await?.ok_or_else(|| NetlinkError { op: format!("find interface {name}"), source: io::Error::from_raw_os_error(libc::ENODEV) })
     }
 
-    /// Names of all interfaces.
-    pub async fn link_names(&self) -> Result<Vec<(u32, String)>, NetlinkError> {
-        let links: Vec<_> = Self::wrap(|| "list interfaces".into(), self.handle.link().get().execute().try_collect().await)?;
-        Ok(links
-            .into_iter()
-            .filter_map(|l| {
-                let name = l.attributes.iter().find_map(|a| match a {
-                    LinkAttribute::IfName(n) => Some(n.clone()),
+    /// The name of interface `index`, if it exists (a single GET, not a dump: concurrent dumps on one socket
+    /// fail with EBUSY).
+    pub async fn name_of(&self, index: u32) -> Result<Option<String>, NetlinkError> {
+        let mut links = self.handle.link().get().match_index(index).execute();
+        match links.try_next().await {
+            Ok(link) => Ok(link.and_then(|l| {
+                l.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n),
                     _ => None,
-                })?;
-                Some((l.header.index, name))
-            })
-            .collect())
+                })
+            })),
+            Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code().abs() == libc::ENODEV => Ok(None),
+            Err(e) => Err(NetlinkError { op: format!("look up interface {index}"), source: io_of(e) }),
+        }
     }
 
     /// `ip link add NAME type bridge`.
@@ -167,13 +168,5 @@ impl Netlink {
             Err(rtnetlink::Error::NetlinkError(m)) if [libc::ENETUNREACH, libc::EHOSTUNREACH].contains(&m.raw_code().abs()) => Ok(None),
             Err(e) => Err(NetlinkError { op: format!("look up the route to {target}"), source: io_of(e) }),
         }
-    }
-
-    /// Whether `target` is one of this namespace's own addresses.
-    pub async fn is_local(&self, target: Ipv4Addr) -> Result<bool, NetlinkError> {
-        let addrs: Vec<_> = Self::wrap(|| "list addresses".into(), self.handle.address().get().execute().try_collect().await)?;
-        Ok(addrs.iter().any(|m| {
-            m.attributes.iter().any(|a| matches!(a, netlink_packet_route::address::AddressAttribute::Local(IpAddr::V4(ip)) if *ip == target))
-        }))
     }
 }

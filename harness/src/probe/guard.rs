@@ -40,13 +40,10 @@ pub async fn clear(lab: &KernelLab, lab_addresses: &BTreeSet<Ipv4Addr>, check: &
         }
         Err(e) => return Verdict::Stop(Observation::Error { detail: e.to_string() }),
     };
-    let links = match nl.link_names().await {
-        Ok(l) => l,
-        Err(e) => return Verdict::Stop(Observation::Error { detail: e.to_string() }),
-    };
-    match links.iter().find(|(i, _)| *i == oif) {
-        Some((_, name)) if name == "lo" || lab.made_link(&check.from, name) => Verdict::Clear,
-        Some((_, name)) => refuse(format!("the route from {} to {} leaves the lab via {name}, which the lab did not make", check.from, check.target)),
-        None => refuse(format!("the route from {} to {} uses an interface that vanished", check.from, check.target)),
+    match nl.name_of(oif).await {
+        Ok(Some(name)) if name == "lo" || lab.made_link(&check.from, &name) => Verdict::Clear,
+        Ok(Some(name)) => refuse(format!("the route from {} to {} leaves the lab via {name}, which the lab did not make", check.from, check.target)),
+        Ok(None) => refuse(format!("the route from {} to {} uses an interface that vanished", check.from, check.target)),
+        Err(e) => Verdict::Stop(Observation::Error { detail: e.to_string() }),
     }
 }

@@ -131,12 +131,7 @@ impl Cx<'_> {
 
     fn validate(&self, raw: SuiteFile) -> Result<Suite, Diagnostic> {
         let name = raw.name.clone().unwrap_or_else(|| Path::new(self.file).file_stem().map_or_else(|| "suite".into(), |s| s.to_string_lossy().into_owned()));
-        let defaults = ProbeSettings::default();
-        let settings = ProbeSettings {
-            timeout_ms: raw.settings.timeout_ms.unwrap_or(defaults.timeout_ms),
-            attempts: raw.settings.attempts.unwrap_or(defaults.attempts),
-        };
-        self.check_settings(&settings, 0)?;
+        let settings = self.settings(&raw.settings.timeout_ms, &raw.settings.attempts, ProbeSettings::default())?;
 
         let mut namespaces: Vec<Namespace> = Vec::new();
         for ns in &raw.namespace {
@@ -237,19 +232,21 @@ impl Cx<'_> {
         Ok(Suite { name, file: self.file.to_string(), description: raw.description, settings, namespaces, bridges, veths, matrices })
     }
 
-    fn check_settings(&self, s: &ProbeSettings, offset: usize) -> Result<(), Diagnostic> {
-        if s.timeout_ms == 0 || s.timeout_ms > 60_000 {
-            return Err(self.at(offset, format!("timeout_ms = {} is out of range", s.timeout_ms), Some("use 1 to 60000 milliseconds".into())));
+    fn settings(&self, timeout_ms: &Option<Spanned<u64>>, attempts: &Option<Spanned<u32>>, base: ProbeSettings) -> Result<ProbeSettings, Diagnostic> {
+        if let Some(t) = timeout_ms.as_ref().filter(|t| !(1..=60_000).contains(t.get_ref())) {
+            return Err(self.span(t, format!("timeout_ms = {} is out of range", t.get_ref()), "use 1 to 60000 milliseconds".to_string()));
         }
-        if s.attempts == 0 || s.attempts > 20 {
-            return Err(self.at(offset, format!("attempts = {} is out of range", s.attempts), Some("use 1 to 20".into())));
+        if let Some(a) = attempts.as_ref().filter(|a| !(1..=20).contains(a.get_ref())) {
+            return Err(self.span(a, format!("attempts = {} is out of range", a.get_ref()), "use 1 to 20".to_string()));
         }
-        Ok(())
+        Ok(ProbeSettings {
+            timeout_ms: timeout_ms.as_ref().map_or(base.timeout_ms, |t| *t.get_ref()),
+            attempts: attempts.as_ref().map_or(base.attempts, |a| *a.get_ref()),
+        })
     }
 
     fn matrix(&self, index: usize, m: &MatrixSpec, suite: &ProbeSettings, ifaces: &BTreeMap<String, BTreeMap<String, Option<Cidr>>>, ns_names: &[String]) -> Result<Matrix, Diagnostic> {
-        let settings = ProbeSettings { timeout_ms: m.timeout_ms.unwrap_or(suite.timeout_ms), attempts: m.attempts.unwrap_or(suite.attempts) };
-        self.check_settings(&settings, m.expect.span().start)?;
+        let settings = self.settings(&m.timeout_ms, &m.attempts, *suite)?;
         let content_start = self.string_content_start(m.expect.span());
         let line_offsets: Vec<usize> = std::iter::once(0).chain(m.expect.get_ref().match_indices('\n').map(|(i, _)| i + 1)).collect();
         let place = |line: usize, col: usize| content_start + line_offsets.get(line).copied().unwrap_or(0) + col;

@@ -39,9 +39,11 @@ pub struct SuiteFile {
 #[serde(deny_unknown_fields)]
 pub struct Settings {
     /// How long a probe waits for an answer, in milliseconds (default 1000).
-    pub timeout_ms: Option<u64>,
+    #[schemars(with = "Option<u64>")]
+    pub timeout_ms: Option<Spanned<u64>>,
     /// How many requests a probe sends within its timeout (default 3); one answer is enough.
-    pub attempts: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub attempts: Option<Spanned<u32>>,
 }
 
 /// A network namespace.
@@ -146,9 +148,11 @@ pub struct MatrixSpec {
     #[schemars(with = "String")]
     pub expect: Spanned<String>,
     /// Overrides `settings.timeout_ms` for this matrix.
-    pub timeout_ms: Option<u64>,
+    #[schemars(with = "Option<u64>")]
+    pub timeout_ms: Option<Spanned<u64>>,
     /// Overrides `settings.attempts` for this matrix.
-    pub attempts: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub attempts: Option<Spanned<u32>>,
 }
 
 /// Probe kinds.
