@@ -13,10 +13,14 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
                 (Some(reason), _) => (None, Verdict::Skipped, reason.to_string()),
                 (None, None) => (None, Verdict::Error, "the probe did not report".to_string()),
                 (None, Some(Observation::Error { detail })) => (None, Verdict::Error, detail.clone()),
-                (None, Some(Observation::Observed { reach, detail })) if *reach == check.expected => (Some(*reach), Verdict::Pass, detail.clone()),
-                (None, Some(Observation::Observed { reach, detail })) => {
-                    (Some(*reach), Verdict::Fail, format!("expected {}, observed {}: {detail}", check.expected.as_str(), reach.as_str()))
+                (None, Some(Observation::Observed { reach, detail })) if *reach == check.expected => {
+                    (Some(*reach), Verdict::Pass, detail.clone())
                 }
+                (None, Some(Observation::Observed { reach, detail })) => (
+                    Some(*reach),
+                    Verdict::Fail,
+                    format!("expected {}, observed {}: {detail}", check.expected.as_str(), reach.as_str()),
+                ),
             };
             CheckResult { check: check.clone(), observed, verdict, detail }
         })
@@ -47,7 +51,12 @@ mod tests {
 
     #[test]
     fn three_outcomes_and_no_silent_pass() {
-        let checks = [check(0, Reach::Reachable), check(1, Reach::Unreachable), check(2, Reach::Reachable), check(3, Reach::Reachable)];
+        let checks = [
+            check(0, Reach::Reachable),
+            check(1, Reach::Unreachable),
+            check(2, Reach::Reachable),
+            check(3, Reach::Reachable),
+        ];
         let seen = |reach, d: &str| Observation::Observed { reach, detail: d.into() };
         let obs = HashMap::from([
             (0, seen(Reach::Reachable, "echo reply from 10.0.0.2 in 0.1 ms")),
@@ -56,7 +65,10 @@ mod tests {
         ]);
         let v: Vec<_> = judge(&checks, &obs, None).into_iter().map(|r| (r.verdict, r.detail)).collect();
         assert_eq!(v[0].0, Verdict::Pass);
-        assert_eq!(v[1], (Verdict::Fail, "expected unreachable, observed reachable: echo reply from 10.0.0.2 in 0.1 ms".into()));
+        assert_eq!(
+            v[1],
+            (Verdict::Fail, "expected unreachable, observed reachable: echo reply from 10.0.0.2 in 0.1 ms".into())
+        );
         assert_eq!(v[2].0, Verdict::Error);
         assert_eq!(v[3].0, Verdict::Error, "a missing observation is never a pass");
     }

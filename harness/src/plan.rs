@@ -66,7 +66,8 @@ pub struct Plan {
 /// the destination's first.
 pub fn target_address(suite: &Suite, from: &str, to: &Endpoint) -> Option<Ipv4Addr> {
     let all = suite.addresses();
-    let dest: Vec<(&str, Cidr)> = all.iter().filter(|(ns, _, _)| *ns == to.node).map(|(_, dev, c)| (*dev, *c)).collect();
+    let dest: Vec<(&str, Cidr)> =
+        all.iter().filter(|(ns, _, _)| *ns == to.node).map(|(_, dev, c)| (*dev, *c)).collect();
     if let Some(via) = &to.via {
         return dest.iter().find(|(dev, _)| dev == via).map(|(_, c)| c.addr);
     }
@@ -91,7 +92,12 @@ pub fn resolve(suite: &Suite) -> Plan {
     }
     for v in &suite.veths {
         requires.insert(Feature::Veth);
-        steps.push(Step::CreateVeth { netns: v.a.netns.clone(), name: v.a.name.clone(), peer_netns: v.b.netns.clone(), peer_name: v.b.name.clone() });
+        steps.push(Step::CreateVeth {
+            netns: v.a.netns.clone(),
+            name: v.a.name.clone(),
+            peer_netns: v.b.netns.clone(),
+            peer_name: v.b.name.clone(),
+        });
     }
     let ends: Vec<_> = suite.veths.iter().flat_map(|v| [&v.a, &v.b]).collect();
     for e in &ends {
@@ -122,7 +128,8 @@ pub fn resolve(suite: &Suite) -> Plan {
                     Cell::NoReach => Reach::Unreachable,
                     Cell::Unchecked => continue,
                 };
-                let target = target_address(suite, &from.node, to).expect("the loader checked destinations have addresses");
+                let target =
+                    target_address(suite, &from.node, to).expect("the loader checked destinations have addresses");
                 checks.push(Check {
                     id: checks.len(),
                     name: format!("{} {} -> {}", m.probe.as_str(), from, to),

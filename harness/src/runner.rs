@@ -96,7 +96,10 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     let mut results = judge(&plan.checks, &observations, None);
     if let Some(first) = errors.first() {
         // Nothing was observed because the lab could not be built: say why on every check.
-        for r in results.iter_mut().filter(|r| r.verdict == crate::check::Verdict::Error && r.detail == "the probe did not report") {
+        for r in results
+            .iter_mut()
+            .filter(|r| r.verdict == crate::check::Verdict::Error && r.detail == "the probe did not report")
+        {
             r.detail = format!("not probed: {first}");
         }
     }

@@ -1,1 +1,65 @@
-fn main(){}
+//! Every suite in `test-suites/` as a test (libtest-mimic, `harness = false`), so `cargo nextest run` and
+//! `cargo test` run them. Listing builds nothing and needs no root; skips (no privileges, kernel feature
+//! missing) are decided at list time and show as ignored, never as passes. A failing suite prints its matrix
+//! diff.
+
+use libtest_mimic::{Arguments, Failed, Trial};
+use reachlab::event::Reporters;
+use reachlab::kernel::features::Features;
+use reachlab::report::terminal;
+use reachlab::runner::{default_state_dir, run_suite, skip_reason, RunOptions};
+use reachlab::{plan, suite};
+use std::path::Path;
+
+fn main() {
+    let args = Arguments::from_args();
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../test-suites");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .expect("test-suites/")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let features = Features::detect();
+    let trials = files
+        .into_iter()
+        .map(|file| {
+            let name = file.file_stem().unwrap().to_string_lossy().into_owned();
+            let shown = format!("test-suites/{}", file.file_name().unwrap().to_string_lossy());
+            let loaded = std::fs::read_to_string(&file)
+                .map_err(|e| e.to_string())
+                .and_then(|src| suite::load_str(&src, &shown).map_err(|e| e.to_string()));
+            match loaded {
+                Err(e) => Trial::test(name, move || Err(Failed::from(e))),
+                Ok(s) => {
+                    let skip = skip_reason(&plan::resolve(&s), &features);
+                    if let Some(why) = &skip {
+                        eprintln!("suites: {name} will be skipped: {why}");
+                    }
+                    let features = features.clone();
+                    Trial::test(name, move || run(&s, &features)).with_ignored_flag(skip.is_some())
+                }
+            }
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let opts = RunOptions { state_dir: default_state_dir(), timeout_ms: None, attempts: None };
+    let report = rt.block_on(run_suite(s, features, &opts, &mut Reporters::default()));
+    let text = terminal::render_suite(&report, false);
+    if report.skipped.is_some()
+        || report.checks.iter().any(|c| c.verdict != reachlab::check::Verdict::Pass)
+        || !report.errors.is_empty()
+    {
+        return Err(Failed::from(text));
+    }
+    print!("{text}");
+    Ok(())
+}

@@ -24,7 +24,15 @@ pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     let mut usable = true;
     let mark = |ok: bool| if ok { "ok  " } else { "FAIL" };
     let missing = privilege::missing_capabilities();
-    println!("{} privileges: {}", mark(missing.is_empty()), if missing.is_empty() { "root capabilities present".to_string() } else { format!("missing {} — run as root (sudo)", missing.join(", ")) });
+    println!(
+        "{} privileges: {}",
+        mark(missing.is_empty()),
+        if missing.is_empty() {
+            "root capabilities present".to_string()
+        } else {
+            format!("missing {} — run as root (sudo)", missing.join(", "))
+        }
+    );
     usable &= missing.is_empty();
     let features = Features::detect();
     for (f, a) in &features.0 {
@@ -36,7 +44,11 @@ pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
         println!("{} kernel feature {}: {text}", mark(ok), f.as_str());
     }
     let netns_dir = Path::new(crate::kernel::netns::NETNS_DIR);
-    println!("ok   named namespaces: {} ({})", netns_dir.display(), if netns_dir.exists() { "exists" } else { "will be created" });
+    println!(
+        "ok   named namespaces: {} ({})",
+        netns_dir.display(),
+        if netns_dir.exists() { "exists" } else { "will be created" }
+    );
     let state_ok = std::fs::create_dir_all(state_dir).is_ok();
     println!("{} state directory: {}", mark(state_ok), state_dir.display());
     usable &= state_ok;

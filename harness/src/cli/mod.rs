@@ -51,7 +51,11 @@ impl CliError {
 }
 
 #[derive(Parser)]
-#[command(name = "reachlab", version, about = "Build container-networking labs from declarative suites, probe them with real packets, grade the matrices.")]
+#[command(
+    name = "reachlab",
+    version,
+    about = "Build container-networking labs from declarative suites, probe them with real packets, grade the matrices."
+)]
 struct Cli {
     /// Where run ledgers are kept (for teardown after a crash).
     #[arg(long, global = true, env = "REACHLAB_STATE_DIR", default_value = "/run/reachlab")]
@@ -145,7 +149,11 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<crate::suite::Suite>, CliError>
 
 /// A tokio runtime for a command.
 pub fn runtime() -> Result<tokio::runtime::Runtime, CliError> {
-    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().map_err(|e| CliError::Infrastructure(format!("failed to start the async runtime: {e}")))
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Infrastructure(format!("failed to start the async runtime: {e}")))
 }
 
 /// Fails with exit code 3 unless this process may build labs.

@@ -28,7 +28,8 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     let run_id = new_run_id();
     let rt = runtime()?;
     let record = rt.block_on(async {
-        let mut lab = KernelLab::new(state_dir, &run_id, &suite.name).map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
+        let mut lab = KernelLab::new(state_dir, &run_id, &suite.name)
+            .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         crate::lab::build(&mut lab, &plan).await.map_err(|e| CliError::Infrastructure(e.to_string()))?;
         lab.keep().map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))
     })?;

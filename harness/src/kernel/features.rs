@@ -31,23 +31,31 @@ impl Features {
         }
         let tried = netns::scratch(|| {
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            Ok(rt.block_on(async {
+            rt.block_on(async {
                 let nl = Netlink::open_here()?;
                 let mut out = BTreeMap::new();
                 for f in Feature::ALL {
                     let availability = match nl.create_probe_link(f, &format!("rlprobe{}", f.as_str())).await {
                         Ok(()) => Availability::Available,
-                        Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => Availability::Missing(format!("the kernel has no {} support (link kind unknown to it)", f.as_str())),
+                        Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => Availability::Missing(format!(
+                            "the kernel has no {} support (link kind unknown to it)",
+                            f.as_str()
+                        )),
                         Err(e) => Availability::Missing(e.to_string()),
                     };
                     out.insert(f, availability);
                 }
                 Ok::<_, std::io::Error>(out)
-            })?)
+            })
         });
         match tried {
             Ok(map) => Features(map),
-            Err(e) => Features(Feature::ALL.iter().map(|f| (*f, Availability::Unknown(format!("failed to probe the kernel: {e}")))).collect()),
+            Err(e) => Features(
+                Feature::ALL
+                    .iter()
+                    .map(|f| (*f, Availability::Unknown(format!("failed to probe the kernel: {e}"))))
+                    .collect(),
+            ),
         }
     }
 

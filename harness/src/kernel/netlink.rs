@@ -72,7 +72,10 @@ impl Netlink {
     }
 
     async fn require(&self, name: &str) -> Result<u32, NetlinkError> {
-        self.index_of(name).await?.ok_or_else(|| NetlinkError { op: format!("find interface {name}"), source: io::Error::from_raw_os_error(libc::ENODEV) })
+        self.index_of(name).await?.ok_or_else(|| NetlinkError {
+            op: format!("find interface {name}"),
+            source: io::Error::from_raw_os_error(libc::ENODEV),
+        })
     }
 
     /// The name of interface `index`, if it exists (a single GET, not a dump: concurrent dumps on one socket
@@ -93,13 +96,19 @@ impl Netlink {
 
     /// `ip link add NAME type bridge`.
     pub async fn create_bridge(&self, name: &str) -> Result<(), NetlinkError> {
-        Self::wrap(|| format!("create bridge {name}"), self.handle.link().add(LinkBridge::new(name).build()).execute().await)
+        Self::wrap(
+            || format!("create bridge {name}"),
+            self.handle.link().add(LinkBridge::new(name).build()).execute().await,
+        )
     }
 
     /// `ip link add NAME type veth peer name PEER netns PEER_NS`: this end here, the peer created directly in
     /// `peer_ns` (so neither end ever exists in another namespace).
     pub async fn create_veth(&self, name: &str, peer: &str, peer_ns: &Netns) -> Result<(), NetlinkError> {
-        let peer_msg = LinkMessageBuilder::<LinkUnspec>::new().name(peer.to_string()).setns_by_fd(peer_ns.file().as_raw_fd()).build();
+        let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+            .name(peer.to_string())
+            .setns_by_fd(peer_ns.file().as_raw_fd())
+            .build();
         let msg = LinkVeth::new(name, peer).set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg))).build();
         Self::wrap(|| format!("create veth {name} (peer {peer})"), self.handle.link().add(msg).execute().await)
     }
@@ -125,18 +134,25 @@ impl Netlink {
     /// `ip link set NAME up`.
     pub async fn set_up(&self, name: &str) -> Result<(), NetlinkError> {
         let index = self.require(name).await?;
-        Self::wrap(|| format!("set {name} up"), self.handle.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await)
+        Self::wrap(
+            || format!("set {name} up"),
+            self.handle.link().set(LinkUnspec::new_with_index(index).up().build()).execute().await,
+        )
     }
 
     /// `ip addr add ADDRESS dev NAME`.
     pub async fn add_address(&self, name: &str, address: Cidr) -> Result<(), NetlinkError> {
         let index = self.require(name).await?;
-        Self::wrap(|| format!("add address {address} to {name}"), self.handle.address().add(index, IpAddr::V4(address.addr), address.prefix).execute().await)
+        Self::wrap(
+            || format!("add address {address} to {name}"),
+            self.handle.address().add(index, IpAddr::V4(address.addr), address.prefix).execute().await,
+        )
     }
 
     /// `ip route add TO [via VIA] [dev DEV]`.
     pub async fn add_route(&self, route: &Route) -> Result<(), NetlinkError> {
-        let mut builder = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(route.to.network(), route.to.prefix);
+        let mut builder =
+            RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(route.to.network(), route.to.prefix);
         if let Some(via) = route.via {
             builder = builder.gateway(via);
         }
@@ -165,7 +181,11 @@ impl Netlink {
                 _ => None,
             })),
             Ok(None) => Ok(None),
-            Err(rtnetlink::Error::NetlinkError(m)) if [libc::ENETUNREACH, libc::EHOSTUNREACH].contains(&m.raw_code().abs()) => Ok(None),
+            Err(rtnetlink::Error::NetlinkError(m))
+                if [libc::ENETUNREACH, libc::EHOSTUNREACH].contains(&m.raw_code().abs()) =>
+            {
+                Ok(None)
+            }
             Err(e) => Err(NetlinkError { op: format!("look up the route to {target}"), source: io_of(e) }),
         }
     }

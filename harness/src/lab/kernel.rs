@@ -29,7 +29,14 @@ impl KernelLab {
     /// Starts an empty lab whose ledger is persisted under `state_dir`.
     pub fn new(state_dir: &Path, run_id: &str, suite: &str) -> std::io::Result<KernelLab> {
         let ledger = Ledger::create(state_dir, run_id, suite)?;
-        Ok(KernelLab { run_id: run_id.into(), ledger, namespaces: BTreeMap::new(), netlink: BTreeMap::new(), links: BTreeMap::new(), done: false })
+        Ok(KernelLab {
+            run_id: run_id.into(),
+            ledger,
+            namespaces: BTreeMap::new(),
+            netlink: BTreeMap::new(),
+            links: BTreeMap::new(),
+            done: false,
+        })
     }
 
     /// The run-scoped kernel name of a suite namespace: concurrent runs of one suite never collide.
@@ -63,11 +70,17 @@ impl KernelLab {
     }
 
     fn nl(&self, netns: &str) -> Result<&Netlink, ApplyError> {
-        self.netlink.get(netns).ok_or_else(|| ApplyError::Io { op: format!("use namespace {netns}"), source: std::io::Error::other("it was not created") })
+        self.netlink.get(netns).ok_or_else(|| ApplyError::Io {
+            op: format!("use namespace {netns}"),
+            source: std::io::Error::other("it was not created"),
+        })
     }
 
     fn ns(&self, netns: &str) -> Result<&Netns, ApplyError> {
-        self.namespaces.get(netns).ok_or_else(|| ApplyError::Io { op: format!("use namespace {netns}"), source: std::io::Error::other("it was not created") })
+        self.namespaces.get(netns).ok_or_else(|| ApplyError::Io {
+            op: format!("use namespace {netns}"),
+            source: std::io::Error::other("it was not created"),
+        })
     }
 
     fn link_entry(&mut self, netns: &str, name: &str) -> Result<(), ApplyError> {
@@ -127,7 +140,9 @@ impl Topology for KernelLab {
             }
             Step::EnableForwarding { netns } => {
                 let ns = self.ns(netns)?;
-                netns::within(ns, || std::fs::write("/proc/sys/net/ipv4/ip_forward", "1")).await.map_err(io(format!("enable forwarding in {netns}")))?;
+                netns::within(ns, || std::fs::write("/proc/sys/net/ipv4/ip_forward", "1"))
+                    .await
+                    .map_err(io(format!("enable forwarding in {netns}")))?;
             }
             Step::CreateBridge { netns, name } => {
                 self.link_entry(netns, name)?;

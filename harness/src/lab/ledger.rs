@@ -68,7 +68,14 @@ impl Ledger {
         let dir = runs_dir(state_dir);
         std::fs::create_dir_all(&dir)?;
         let pid = std::process::id();
-        let record = Record { run_id: run_id.into(), suite: suite.into(), pid, pid_start: process_start(pid).unwrap_or(0), kept: false, entries: Vec::new() };
+        let record = Record {
+            run_id: run_id.into(),
+            suite: suite.into(),
+            pid,
+            pid_start: process_start(pid).unwrap_or(0),
+            kept: false,
+            entries: Vec::new(),
+        };
         let ledger = Ledger { path: dir.join(format!("{run_id}.json")), record };
         ledger.persist()?;
         Ok(ledger)
@@ -77,7 +84,8 @@ impl Ledger {
     /// Reads a persisted ledger.
     pub fn read(path: &Path) -> io::Result<Record> {
         let text = std::fs::read_to_string(path)?;
-        serde_json::from_str(&text).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))
+        serde_json::from_str(&text)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display())))
     }
 
     fn persist(&self) -> io::Result<()> {

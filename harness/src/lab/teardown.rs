@@ -40,7 +40,9 @@ pub fn teardown(record: &Record) -> Vec<TeardownError> {
                 if !namespaces.contains(&netns_path.as_path()) {
                     errors.push(TeardownError {
                         what: format!("link {name} in {}", netns_path.display()),
-                        source: std::io::Error::other("its namespace is not in the ledger; remove it by hand with `ip link del`"),
+                        source: std::io::Error::other(
+                            "its namespace is not in the ledger; remove it by hand with `ip link del`",
+                        ),
                     });
                 }
             }

@@ -36,14 +36,22 @@ pub async fn clear(lab: &KernelLab, lab_addresses: &BTreeSet<Ipv4Addr>, check: &
     let oif = match nl.route_oif(check.target).await {
         Ok(Some(oif)) => oif,
         Ok(None) => {
-            return Verdict::Stop(Observation::Observed { reach: Reach::Unreachable, detail: format!("{} has no route to {}", check.from, check.target) })
+            return Verdict::Stop(Observation::Observed {
+                reach: Reach::Unreachable,
+                detail: format!("{} has no route to {}", check.from, check.target),
+            })
         }
         Err(e) => return Verdict::Stop(Observation::Error { detail: e.to_string() }),
     };
     match nl.name_of(oif).await {
         Ok(Some(name)) if name == "lo" || lab.made_link(&check.from, &name) => Verdict::Clear,
-        Ok(Some(name)) => refuse(format!("the route from {} to {} leaves the lab via {name}, which the lab did not make", check.from, check.target)),
-        Ok(None) => refuse(format!("the route from {} to {} uses an interface that vanished", check.from, check.target)),
+        Ok(Some(name)) => refuse(format!(
+            "the route from {} to {} leaves the lab via {name}, which the lab did not make",
+            check.from, check.target
+        )),
+        Ok(None) => {
+            refuse(format!("the route from {} to {} uses an interface that vanished", check.from, check.target))
+        }
         Err(e) => Verdict::Stop(Observation::Error { detail: e.to_string() }),
     }
 }

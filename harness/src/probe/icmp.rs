@@ -50,7 +50,12 @@ fn icmp_error_words(kind: u8, code: u8) -> String {
 impl<'a> IcmpProber<'a> {
     /// A prober for `lab`, allowed to target only `lab_addresses`.
     pub fn new(lab: &'a KernelLab, lab_addresses: BTreeSet<Ipv4Addr>) -> Self {
-        IcmpProber { lab, lab_addresses, clients: Mutex::new(HashMap::new()), next_ident: AtomicU16::new(rand::random()) }
+        IcmpProber {
+            lab,
+            lab_addresses,
+            clients: Mutex::new(HashMap::new()),
+            next_ident: AtomicU16::new(rand::random()),
+        }
     }
 
     async fn client(&self, from: &str) -> std::io::Result<Client> {
@@ -65,13 +70,26 @@ impl<'a> IcmpProber<'a> {
         Ok(client)
     }
 
-    async fn attempt(client: &Client, target: Ipv4Addr, ident: u16, seq: u16, delay: Duration, wait: Duration) -> Attempt {
+    async fn attempt(
+        client: &Client,
+        target: Ipv4Addr,
+        ident: u16,
+        seq: u16,
+        delay: Duration,
+        wait: Duration,
+    ) -> Attempt {
         tokio::time::sleep(delay).await;
         let mut pinger = client.pinger(IpAddr::V4(target), PingIdentifier(ident)).await;
         pinger.timeout(wait);
         match pinger.ping(PingSequence(seq), format!("reachlab {ident:04x}:{seq}").as_bytes()).await {
-            Ok((IcmpPacket::V4(p), rtt)) if p.get_icmp_type().0 == ECHO_REPLY && p.get_source() == target => Attempt::Reply(rtt),
-            Ok((IcmpPacket::V4(p), _)) => Attempt::IcmpError(format!("{} (ICMP from {})", icmp_error_words(p.get_icmp_type().0, p.get_icmp_code().0), p.get_source())),
+            Ok((IcmpPacket::V4(p), rtt)) if p.get_icmp_type().0 == ECHO_REPLY && p.get_source() == target => {
+                Attempt::Reply(rtt)
+            }
+            Ok((IcmpPacket::V4(p), _)) => Attempt::IcmpError(format!(
+                "{} (ICMP from {})",
+                icmp_error_words(p.get_icmp_type().0, p.get_icmp_code().0),
+                p.get_source()
+            )),
             Ok((IcmpPacket::V6(_), _)) => Attempt::NoReply,
             Err(SurgeError::Timeout { .. }) => Attempt::NoReply,
             Err(SurgeError::IOError(e)) => Attempt::SendFailed(e),
@@ -96,7 +114,9 @@ impl Prober for IcmpProber<'_> {
         }
         let client = match self.client(&check.from).await {
             Ok(c) => c,
-            Err(e) => return Observation::Error { detail: format!("failed to open an ICMP socket in {}: {e}", check.from) },
+            Err(e) => {
+                return Observation::Error { detail: format!("failed to open an ICMP socket in {}: {e}", check.from) }
+            }
         };
         let ident = self.next_ident.fetch_add(1, Ordering::Relaxed);
         let timeout = Duration::from_millis(check.settings.timeout_ms);
@@ -110,7 +130,10 @@ impl Prober for IcmpProber<'_> {
         while let Some(attempt) = pending.next().await {
             match attempt {
                 Attempt::Reply(rtt) => {
-                    return Observation::Observed { reach: Reach::Reachable, detail: format!("echo reply from {} in {}", check.target, ms(rtt)) };
+                    return Observation::Observed {
+                        reach: Reach::Reachable,
+                        detail: format!("echo reply from {} in {}", check.target, ms(rtt)),
+                    };
                 }
                 Attempt::IcmpError(e) => icmp_error = Some(e),
                 Attempt::SendFailed(e) => send_error = Some(e),
@@ -120,9 +143,15 @@ impl Prober for IcmpProber<'_> {
         let unreachable = |detail| Observation::Observed { reach: Reach::Unreachable, detail };
         match (icmp_error, send_error) {
             (Some(e), _) => unreachable(e),
-            (None, Some(e)) if matches!(e.raw_os_error(), Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => unreachable(format!("sending failed: {e}")),
-            (None, Some(e)) => Observation::Error { detail: format!("failed to send an echo request from {}: {e}", check.from) },
-            (None, None) => unreachable(format!("no echo reply from {} within {} ({attempts} requests)", check.target, ms(timeout))),
+            (None, Some(e)) if matches!(e.raw_os_error(), Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => {
+                unreachable(format!("sending failed: {e}"))
+            }
+            (None, Some(e)) => {
+                Observation::Error { detail: format!("failed to send an echo request from {}: {e}", check.from) }
+            }
+            (None, None) => {
+                unreachable(format!("no echo reply from {} within {} ({attempts} requests)", check.target, ms(timeout)))
+            }
         }
     }
 }

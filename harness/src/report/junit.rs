@@ -38,7 +38,14 @@ pub fn render(report: &RunReport) -> String {
             }
             let mut tc = TestCase::new(c.name.as_str(), status);
             tc.set_classname(suite.name.as_str());
-            for (k, v) in [("kind", &c.kind), ("from", &c.from), ("to", &c.to), ("target", &c.target), ("expected", &c.expected), ("matrix", &c.matrix)] {
+            for (k, v) in [
+                ("kind", &c.kind),
+                ("from", &c.from),
+                ("to", &c.to),
+                ("target", &c.target),
+                ("expected", &c.expected),
+                ("matrix", &c.matrix),
+            ] {
                 tc.add_property(Property::new(k, v.as_str()));
             }
             if let Some(o) = &c.observed {

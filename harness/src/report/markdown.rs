@@ -18,10 +18,22 @@ fn icon(v: Verdict) -> &'static str {
 pub fn render(report: &RunReport) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# reachlab results\n");
-    let _ = writeln!(out, "**{} passed, {} failed, {} errors, {} skipped**\n", report.passed, report.failed, report.errors, report.skipped);
+    let _ = writeln!(
+        out,
+        "**{} passed, {} failed, {} errors, {} skipped**\n",
+        report.passed, report.failed, report.errors, report.skipped
+    );
     let _ = writeln!(out, "| suite | passed | failed | errors | skipped |\n|---|---:|---:|---:|---:|");
     for s in &report.suites {
-        let _ = writeln!(out, "| `{}` | {} | {} | {} | {} |", s.name, s.count(Verdict::Pass), s.count(Verdict::Fail), s.count(Verdict::Error), s.count(Verdict::Skipped));
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | {} | {} |",
+            s.name,
+            s.count(Verdict::Pass),
+            s.count(Verdict::Fail),
+            s.count(Verdict::Error),
+            s.count(Verdict::Skipped)
+        );
     }
     for s in &report.suites {
         let _ = writeln!(out, "\n## {} (`{}`)\n", s.name, s.file);
@@ -38,11 +50,18 @@ pub fn render(report: &RunReport) -> String {
             }
             let _ = writeln!(out, "```\n");
         }
-        let notable: Vec<_> = s.checks.iter().filter(|c| c.verdict != Verdict::Pass).collect();
+        let notable: Vec<_> = s.checks.iter().filter(|c| c.verdict != Verdict::Pass && s.skipped.is_none()).collect();
         if !notable.is_empty() {
             let _ = writeln!(out, "| | check | target | detail |\n|---|---|---|---|");
             for c in notable {
-                let _ = writeln!(out, "| {} | {} | {} | {} |", icon(c.verdict), c.name, c.target, c.detail.replace('|', "\\|"));
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    icon(c.verdict),
+                    c.name,
+                    c.target,
+                    c.detail.replace('|', "\\|")
+                );
             }
         }
     }

@@ -131,11 +131,22 @@ impl SuiteReport {
                     rows: m.rows.iter().map(|r| r.to_string()).collect(),
                     columns: m.columns.iter().map(|c| c.to_string()).collect(),
                     expected: m.cells.iter().map(|row| row.iter().map(|c: &Cell| c.symbol()).collect()).collect(),
-                    observed: (0..m.rows.len()).map(|ri| (0..m.columns.len()).map(|ci| observed_cell(ri, ci)).collect()).collect(),
+                    observed: (0..m.rows.len())
+                        .map(|ri| (0..m.columns.len()).map(|ci| observed_cell(ri, ci)).collect())
+                        .collect(),
                 }
             })
             .collect();
-        SuiteReport { name: suite.name.clone(), file: suite.file.clone(), skipped, errors, checks, matrices, setup_ms: 0, duration_ms: 0 }
+        SuiteReport {
+            name: suite.name.clone(),
+            file: suite.file.clone(),
+            skipped,
+            errors,
+            checks,
+            matrices,
+            setup_ms: 0,
+            duration_ms: 0,
+        }
     }
 
     /// Count of checks with `verdict`.

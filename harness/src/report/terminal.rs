@@ -35,9 +35,16 @@ pub fn grid_lines(m: &MatrixReport, color: bool) -> Vec<String> {
     let label = m.rows.iter().map(|r| r.chars().count()).max().unwrap_or(0).max(4);
     let widths: Vec<usize> = m.columns.iter().map(|c| c.chars().count().max(3) + 1).collect();
     let grid_width = label + widths.iter().sum::<usize>();
-    let header = format!("{:label$}{}", "", m.columns.iter().zip(&widths).map(|(c, w)| center(c, *w)).collect::<String>());
+    let header =
+        format!("{:label$}{}", "", m.columns.iter().zip(&widths).map(|(c, w)| center(c, *w)).collect::<String>());
     let mut lines = vec![
-        format!("{:label$}{}   │ {:label$}{}", "", center("expected", grid_width - label), "", center("observed", grid_width - label)),
+        format!(
+            "{:label$}{}   │ {:label$}{}",
+            "",
+            center("expected", grid_width - label),
+            "",
+            center("observed", grid_width - label)
+        ),
         format!("{header}   │ {header}"),
     ];
     for (ri, row) in m.rows.iter().enumerate() {
@@ -92,7 +99,13 @@ pub fn render_suite(s: &SuiteReport, color: bool) -> String {
     }
     if s.skipped.is_none() {
         for c in s.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
-            out.push_str(&format!("   {:>5} {} ({}): {}\n", verdict_mark(c.verdict, color), c.name, c.target, c.detail));
+            out.push_str(&format!(
+                "   {:>5} {} ({}): {}\n",
+                verdict_mark(c.verdict, color),
+                c.name,
+                c.target,
+                c.detail
+            ));
         }
     }
     out.push_str(&format!(
@@ -110,8 +123,17 @@ pub fn render_suite(s: &SuiteReport, color: bool) -> String {
 
 /// The closing line of a run.
 pub fn summary_line(r: &RunReport) -> String {
-    format!("{} passed, {} failed, {} errors, {} skipped in {} ({} suites)", r.passed, r.failed, r.errors, r.skipped, secs(r.duration_ms), r.suites.len())
+    format!(
+        "{} passed, {} failed, {} errors, {} skipped in {} ({} suites)",
+        r.passed,
+        r.failed,
+        r.errors,
+        r.skipped,
+        secs(r.duration_ms),
+        r.suites.len()
+    )
 }
 
 /// Legend printed once under the matrices.
-pub const LEGEND: &str = "   Y reaches · N does not · - not checked · ! differs from expected · E probe error · S skipped";
+pub const LEGEND: &str =
+    "   Y reaches · N does not · - not checked · ! differs from expected · E probe error · S skipped";

@@ -51,7 +51,11 @@ impl FromStr for Cidr {
     fn from_str(s: &str) -> Result<Self, String> {
         let (addr, prefix) = s.split_once('/').ok_or_else(|| format!("`{s}` has no prefix length"))?;
         let addr: Ipv4Addr = addr.parse().map_err(|_| format!("`{addr}` is not an IPv4 address"))?;
-        let prefix: u8 = prefix.parse().ok().filter(|p| *p <= 32).ok_or_else(|| format!("`/{prefix}` is not a prefix length (0-32)"))?;
+        let prefix: u8 = prefix
+            .parse()
+            .ok()
+            .filter(|p| *p <= 32)
+            .ok_or_else(|| format!("`/{prefix}` is not a prefix length (0-32)"))?;
         Ok(Cidr { addr, prefix })
     }
 }

@@ -58,14 +58,15 @@ impl fmt::Display for Diagnostic {
 
 /// Reads and loads a suite file.
 pub fn load_file(path: &Path) -> Result<Suite, LoadError> {
-    let src = std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    let src =
+        std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
     load_str(&src, &path.display().to_string())
 }
 
 /// Loads a suite from text; `file` names it in errors and reports.
 pub fn load_str(src: &str, file: &str) -> Result<Suite, LoadError> {
     let cx = Cx { src, file };
-    let raw: SuiteFile = toml::from_str(src).map_err(|e| cx.from_toml(&e))?;
+    let raw: SuiteFile = toml::from_str(src).map_err(|e| cx.toml_error(&e))?;
     cx.validate(raw).map_err(|d| LoadError::Invalid(Box::new(d)))
 }
 
@@ -99,16 +100,17 @@ impl Cx<'_> {
         self.at(s.span().start, message, hint.into())
     }
 
-    fn from_toml(&self, e: &toml::de::Error) -> LoadError {
+    fn toml_error(&self, e: &toml::de::Error) -> LoadError {
         let msg = e.message().trim().to_string();
         let (message, hint) = match msg.split_once(", expected ") {
             Some((head, allowed)) if head.starts_with("unknown field") => (
                 head.replacen("unknown field", "unknown key", 1),
                 Some(format!("allowed keys here: {}", allowed.trim_start_matches("one of "))),
             ),
-            Some((head, allowed)) if head.starts_with("unknown variant") => {
-                (head.replacen("unknown variant", "unknown value", 1), Some(format!("expected {}", allowed.trim_start_matches("one of "))))
-            }
+            Some((head, allowed)) if head.starts_with("unknown variant") => (
+                head.replacen("unknown variant", "unknown value", 1),
+                Some(format!("expected {}", allowed.trim_start_matches("one of "))),
+            ),
             _ => (msg.clone(), None),
         };
         let offset = e.span().map_or(0, |s: Range<usize>| s.start);
@@ -116,21 +118,35 @@ impl Cx<'_> {
     }
 
     fn cidr(&self, s: &Spanned<String>) -> Result<Cidr, Diagnostic> {
-        s.get_ref().parse().map_err(|why: String| self.span(s, format!("invalid address: {why}"), "write an IPv4 address with its prefix length, e.g. `10.0.0.11/24`".to_string()))
+        s.get_ref().parse().map_err(|why: String| {
+            self.span(
+                s,
+                format!("invalid address: {why}"),
+                "write an IPv4 address with its prefix length, e.g. `10.0.0.11/24`".to_string(),
+            )
+        })
     }
 
     fn ifname(&self, s: &Spanned<String>) -> Result<String, Diagnostic> {
         let name = s.get_ref();
-        let ok = !name.is_empty() && name.len() <= 15 && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        let ok = !name.is_empty()
+            && name.len() <= 15
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if ok {
             Ok(name.clone())
         } else {
-            Err(self.span(s, format!("`{name}` is not a valid interface name"), "interface names have 1 to 15 characters: letters, digits, `-`, `_`, `.`".to_string()))
+            Err(self.span(
+                s,
+                format!("`{name}` is not a valid interface name"),
+                "interface names have 1 to 15 characters: letters, digits, `-`, `_`, `.`".to_string(),
+            ))
         }
     }
 
     fn validate(&self, raw: SuiteFile) -> Result<Suite, Diagnostic> {
-        let name = raw.name.clone().unwrap_or_else(|| Path::new(self.file).file_stem().map_or_else(|| "suite".into(), |s| s.to_string_lossy().into_owned()));
+        let name = raw.name.clone().unwrap_or_else(|| {
+            Path::new(self.file).file_stem().map_or_else(|| "suite".into(), |s| s.to_string_lossy().into_owned())
+        });
         let settings = self.settings(&raw.settings.timeout_ms, &raw.settings.attempts, ProbeSettings::default())?;
 
         let mut namespaces: Vec<Namespace> = Vec::new();
@@ -138,10 +154,18 @@ impl Cx<'_> {
             let n = ns.name.get_ref();
             let ok = !n.is_empty() && n.len() <= 32 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
             if !ok {
-                return Err(self.span(&ns.name, format!("`{n}` is not a valid namespace name"), "use 1 to 32 letters, digits, `-` or `_`".to_string()));
+                return Err(self.span(
+                    &ns.name,
+                    format!("`{n}` is not a valid namespace name"),
+                    "use 1 to 32 letters, digits, `-` or `_`".to_string(),
+                ));
             }
             if namespaces.iter().any(|x| &x.name == n) {
-                return Err(self.span(&ns.name, format!("namespace `{n}` is declared twice"), "give each namespace its own name".to_string()));
+                return Err(self.span(
+                    &ns.name,
+                    format!("namespace `{n}` is declared twice"),
+                    "give each namespace its own name".to_string(),
+                ));
             }
             namespaces.push(Namespace { name: n.clone(), routes: Vec::new(), forwarding: ns.forwarding });
         }
@@ -150,19 +174,28 @@ impl Cx<'_> {
             if ns_names.contains(s.get_ref()) {
                 Ok(s.get_ref().clone())
             } else {
-                Err(self.span(s, format!("unknown namespace `{}`", s.get_ref()), format!("namespaces in this suite: {}", known(&ns_names))))
+                Err(self.span(
+                    s,
+                    format!("unknown namespace `{}`", s.get_ref()),
+                    format!("namespaces in this suite: {}", known(&ns_names)),
+                ))
             }
         };
 
         // Interfaces per namespace, to catch duplicates and resolve `master`, `dev` and `node@iface`.
         let mut ifaces: BTreeMap<String, BTreeMap<String, Option<Cidr>>> = BTreeMap::new();
-        let mut claim = |netns: &str, name: &Spanned<String>, ifname: &str, addr: Option<Cidr>| -> Result<(), Diagnostic> {
-            let slot = ifaces.entry(netns.to_string()).or_default();
-            if slot.insert(ifname.to_string(), addr).is_some() {
-                return Err(self.span(name, format!("namespace `{netns}` already has an interface `{ifname}`"), "interface names are unique within a namespace".to_string()));
-            }
-            Ok(())
-        };
+        let mut claim =
+            |netns: &str, name: &Spanned<String>, ifname: &str, addr: Option<Cidr>| -> Result<(), Diagnostic> {
+                let slot = ifaces.entry(netns.to_string()).or_default();
+                if slot.insert(ifname.to_string(), addr).is_some() {
+                    return Err(self.span(
+                        name,
+                        format!("namespace `{netns}` already has an interface `{ifname}`"),
+                        "interface names are unique within a namespace".to_string(),
+                    ));
+                }
+                Ok(())
+            };
 
         let mut bridges = Vec::new();
         for b in &raw.bridge {
@@ -177,7 +210,11 @@ impl Cx<'_> {
                 Ok(m.get_ref().clone())
             } else {
                 let here = bridges.iter().filter(|b| b.netns == ns).map(|b| b.name.as_str());
-                Err(self.span(m, format!("no bridge `{}` in namespace `{ns}`", m.get_ref()), format!("bridges in `{ns}`: {}", known(here))))
+                Err(self.span(
+                    m,
+                    format!("no bridge `{}` in namespace `{ns}`", m.get_ref()),
+                    format!("bridges in `{ns}`: {}", known(here)),
+                ))
             }
         };
 
@@ -195,27 +232,48 @@ impl Cx<'_> {
             let b_master = v.peer.master.as_ref().map(|m| bridge_in(&b_ns, m)).transpose()?;
             veths.push(Veth {
                 a: VethEnd { name: a_name, netns: a_ns, address: a_addr, master: a_master, up: v.up.unwrap_or(true) },
-                b: VethEnd { name: b_name, netns: b_ns, address: b_addr, master: b_master, up: v.peer.up.unwrap_or(true) },
+                b: VethEnd {
+                    name: b_name,
+                    netns: b_ns,
+                    address: b_addr,
+                    master: b_master,
+                    up: v.peer.up.unwrap_or(true),
+                },
             });
         }
 
         for (ns, spec) in namespaces.iter_mut().zip(&raw.namespace) {
             for r in &spec.routes {
-                let to = if r.to.get_ref() == "default" { "0.0.0.0/0".parse().expect("valid") } else { self.cidr(&r.to)? };
+                let to =
+                    if r.to.get_ref() == "default" { "0.0.0.0/0".parse().expect("valid") } else { self.cidr(&r.to)? };
                 let via = match &r.via {
-                    Some(v) => Some(v.get_ref().parse().map_err(|_| self.span(v, format!("`{}` is not an IPv4 address", v.get_ref()), "a gateway is a plain address such as `10.0.0.1`".to_string()))?),
+                    Some(v) => Some(v.get_ref().parse().map_err(|_| {
+                        self.span(
+                            v,
+                            format!("`{}` is not an IPv4 address", v.get_ref()),
+                            "a gateway is a plain address such as `10.0.0.1`".to_string(),
+                        )
+                    })?),
                     None => None,
                 };
                 let here = ifaces.get(&ns.name);
                 let dev = match &r.dev {
                     Some(d) if here.is_some_and(|i| i.contains_key(d.get_ref())) => Some(d.get_ref().clone()),
                     Some(d) => {
-                        return Err(self.span(d, format!("no interface `{}` in namespace `{}`", d.get_ref(), ns.name), format!("interfaces in `{}`: {}", ns.name, known(here.into_iter().flat_map(|i| i.keys())))))
+                        return Err(self.span(
+                            d,
+                            format!("no interface `{}` in namespace `{}`", d.get_ref(), ns.name),
+                            format!("interfaces in `{}`: {}", ns.name, known(here.into_iter().flat_map(|i| i.keys()))),
+                        ))
                     }
                     None => None,
                 };
                 if via.is_none() && dev.is_none() {
-                    return Err(self.span(&r.to, "a route needs `via` or `dev`".to_string(), "e.g. `{ to = \"default\", via = \"10.0.0.1\" }`".to_string()));
+                    return Err(self.span(
+                        &r.to,
+                        "a route needs `via` or `dev`".to_string(),
+                        "e.g. `{ to = \"default\", via = \"10.0.0.1\" }`".to_string(),
+                    ));
                 }
                 ns.routes.push(Route { to, via, dev });
             }
@@ -226,15 +284,37 @@ impl Cx<'_> {
             matrices.push(self.matrix(i, m, &settings, &ifaces, &ns_names)?);
         }
         if matrices.is_empty() {
-            return Err(self.at(self.src.len(), "the suite has no `[[matrix]]`", Some("add an expected matrix, e.g. [[matrix]] probe = \"icmp\" expect = \"\"\"…\"\"\"".into())));
+            return Err(self.at(
+                self.src.len(),
+                "the suite has no `[[matrix]]`",
+                Some("add an expected matrix, e.g. [[matrix]] probe = \"icmp\" expect = \"\"\"…\"\"\"".into()),
+            ));
         }
 
-        Ok(Suite { name, file: self.file.to_string(), description: raw.description, settings, namespaces, bridges, veths, matrices })
+        Ok(Suite {
+            name,
+            file: self.file.to_string(),
+            description: raw.description,
+            settings,
+            namespaces,
+            bridges,
+            veths,
+            matrices,
+        })
     }
 
-    fn settings(&self, timeout_ms: &Option<Spanned<u64>>, attempts: &Option<Spanned<u32>>, base: ProbeSettings) -> Result<ProbeSettings, Diagnostic> {
+    fn settings(
+        &self,
+        timeout_ms: &Option<Spanned<u64>>,
+        attempts: &Option<Spanned<u32>>,
+        base: ProbeSettings,
+    ) -> Result<ProbeSettings, Diagnostic> {
         if let Some(t) = timeout_ms.as_ref().filter(|t| !(1..=60_000).contains(t.get_ref())) {
-            return Err(self.span(t, format!("timeout_ms = {} is out of range", t.get_ref()), "use 1 to 60000 milliseconds".to_string()));
+            return Err(self.span(
+                t,
+                format!("timeout_ms = {} is out of range", t.get_ref()),
+                "use 1 to 60000 milliseconds".to_string(),
+            ));
         }
         if let Some(a) = attempts.as_ref().filter(|a| !(1..=20).contains(a.get_ref())) {
             return Err(self.span(a, format!("attempts = {} is out of range", a.get_ref()), "use 1 to 20".to_string()));
@@ -245,12 +325,21 @@ impl Cx<'_> {
         })
     }
 
-    fn matrix(&self, index: usize, m: &MatrixSpec, suite: &ProbeSettings, ifaces: &BTreeMap<String, BTreeMap<String, Option<Cidr>>>, ns_names: &[String]) -> Result<Matrix, Diagnostic> {
+    fn matrix(
+        &self,
+        index: usize,
+        m: &MatrixSpec,
+        suite: &ProbeSettings,
+        ifaces: &BTreeMap<String, BTreeMap<String, Option<Cidr>>>,
+        ns_names: &[String],
+    ) -> Result<Matrix, Diagnostic> {
         let settings = self.settings(&m.timeout_ms, &m.attempts, *suite)?;
         let content_start = self.string_content_start(m.expect.span());
-        let line_offsets: Vec<usize> = std::iter::once(0).chain(m.expect.get_ref().match_indices('\n').map(|(i, _)| i + 1)).collect();
+        let line_offsets: Vec<usize> =
+            std::iter::once(0).chain(m.expect.get_ref().match_indices('\n').map(|(i, _)| i + 1)).collect();
         let place = |line: usize, col: usize| content_start + line_offsets.get(line).copied().unwrap_or(0) + col;
-        let grid = matrix::parse(m.expect.get_ref()).map_err(|e| self.at(place(e.line, e.col), e.message, Some(e.hint)))?;
+        let grid =
+            matrix::parse(m.expect.get_ref()).map_err(|e| self.at(place(e.line, e.col), e.message, Some(e.hint)))?;
 
         let endpoint = |t: &matrix::Token, role: &str| -> Result<Endpoint, Diagnostic> {
             let (node, via) = match t.text.split_once('@') {
@@ -258,17 +347,30 @@ impl Cx<'_> {
                 None => (t.text.as_str(), None),
             };
             if !ns_names.iter().any(|n| n == node) {
-                return Err(self.at(place(t.line, t.col), format!("unknown {role} `{node}` in matrix"), Some(format!("nodes in this suite: {}", known(ns_names)))));
+                return Err(self.at(
+                    place(t.line, t.col),
+                    format!("unknown {role} `{node}` in matrix"),
+                    Some(format!("nodes in this suite: {}", known(ns_names))),
+                ));
             }
             let here = ifaces.get(node);
-            let addressed: BTreeSet<&str> = here.into_iter().flatten().filter(|(_, a)| a.is_some()).map(|(n, _)| n.as_str()).collect();
+            let addressed: BTreeSet<&str> =
+                here.into_iter().flatten().filter(|(_, a)| a.is_some()).map(|(n, _)| n.as_str()).collect();
             if let Some(via) = via {
                 if !addressed.contains(via) {
-                    return Err(self.at(place(t.line, t.col + node.len() + 1), format!("`{node}` has no addressed interface `{via}`"), Some(format!("addressed interfaces of `{node}`: {}", known(&addressed)))));
+                    return Err(self.at(
+                        place(t.line, t.col + node.len() + 1),
+                        format!("`{node}` has no addressed interface `{via}`"),
+                        Some(format!("addressed interfaces of `{node}`: {}", known(&addressed))),
+                    ));
                 }
             }
             if role == "destination" && addressed.is_empty() {
-                return Err(self.at(place(t.line, t.col), format!("destination `{node}` has no address to probe"), Some(format!("give one of `{node}`'s interfaces an `address`, or remove its column"))));
+                return Err(self.at(
+                    place(t.line, t.col),
+                    format!("destination `{node}` has no address to probe"),
+                    Some(format!("give one of `{node}`'s interfaces an `address`, or remove its column")),
+                ));
             }
             Ok(Endpoint { node: node.to_string(), via: via.map(str::to_string) })
         };
@@ -280,13 +382,23 @@ impl Cx<'_> {
             let source = endpoint(&row.name, "source")?;
             for ((cell, token), column) in row.cells.iter().zip(&columns) {
                 if column.node == source.node && *cell != Cell::Unchecked {
-                    return Err(self.at(place(token.line, token.col), format!("`{}` probes itself", source.node), Some("put `-` on the diagonal: a node probing itself tests nothing in the lab".into())));
+                    return Err(self.at(
+                        place(token.line, token.col),
+                        format!("`{}` probes itself", source.node),
+                        Some("put `-` on the diagonal: a node probing itself tests nothing in the lab".into()),
+                    ));
                 }
             }
             cells.push(row.cells.iter().map(|(c, _)| *c).collect());
             rows.push(source);
         }
-        let name = m.name.clone().unwrap_or_else(|| if index == 0 { m.probe.as_str().to_string() } else { format!("{} #{}", m.probe.as_str(), index + 1) });
+        let name = m.name.clone().unwrap_or_else(|| {
+            if index == 0 {
+                m.probe.as_str().to_string()
+            } else {
+                format!("{} #{}", m.probe.as_str(), index + 1)
+            }
+        });
         Ok(Matrix { name, probe: m.probe, settings, rows, columns, cells })
     }
 

@@ -11,7 +11,10 @@ use toml::Spanned;
 /// A whole suite file (`test-suites/*.toml`).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "reachlab suite", description = "A reachlab suite: a topology, probes and expected reachability matrices.")]
+#[schemars(
+    title = "reachlab suite",
+    description = "A reachlab suite: a topology, probes and expected reachability matrices."
+)]
 pub struct SuiteFile {
     /// The suite's name in reports; defaults to the file name without `.toml`.
     pub name: Option<String>,

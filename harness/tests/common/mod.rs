@@ -1,0 +1,114 @@
+//! Helpers for privileged tests: the machine's state, the reachlab binary, serialisation.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::sync::{Mutex, MutexGuard};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+/// Serialises privileged tests within one binary (nextest serialises across binaries: .config/nextest.toml).
+pub fn serial() -> MutexGuard<'static, ()> {
+    SERIAL.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+pub fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// What a lab could leave behind: named namespaces, root-namespace links, namespace mounts.
+#[derive(Debug, PartialEq, Eq, Clone)]
+pub struct MachineState {
+    pub namespaces: Vec<String>,
+    pub links: Vec<String>,
+    pub netns_mounts: usize,
+}
+
+fn names(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn machine_state() -> MachineState {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    MachineState {
+        namespaces: names("/run/netns"),
+        links: names("/sys/class/net"),
+        netns_mounts: mountinfo.lines().filter(|l| l.contains(" /run/netns/")).count(),
+    }
+}
+
+/// A scratch directory for state and reports.
+pub struct Scratch {
+    pub dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    pub fn new() -> Scratch {
+        Scratch { dir: tempfile::tempdir().unwrap() }
+    }
+    pub fn state(&self) -> PathBuf {
+        self.dir.path().join("state")
+    }
+    pub fn reports(&self) -> PathBuf {
+        self.dir.path().join("reports")
+    }
+    /// A `reachlab` command using this scratch's state directory.
+    pub fn reachlab(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_reachlab"));
+        c.current_dir(repo()).env("REACHLAB_STATE_DIR", self.state()).env("NO_COLOR", "1");
+        c
+    }
+    /// `reachlab run --json` on `suite`, returning (exit code, parsed stdout, stderr).
+    pub fn run_json(&self, suite: &Path, extra: &[&str]) -> (i32, serde_json::Value, String) {
+        let out: Output = self
+            .reachlab()
+            .arg("run")
+            .arg(suite)
+            .arg("--json")
+            .arg("--report-dir")
+            .arg(self.reports())
+            .args(extra)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+            panic!("stdout is not only JSON ({e}):\n{}\nstderr:\n{stderr}", String::from_utf8_lossy(&out.stdout))
+        });
+        (out.status.code().unwrap_or(-1), json, stderr)
+    }
+    /// Writes `text` as a suite file in the scratch directory.
+    pub fn suite(&self, name: &str, text: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+    pub fn ledgers(&self) -> Vec<String> {
+        names(self.state().join("runs").to_str().unwrap())
+    }
+}
+
+/// Checks of a report with a verdict other than `pass`.
+pub fn not_passed(report: &serde_json::Value) -> Vec<(String, String, String, String)> {
+    report["suites"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|s| s["checks"].as_array().unwrap().clone())
+        .filter(|c| c["verdict"] != "pass")
+        .map(|c| {
+            (
+                c["verdict"].as_str().unwrap().into(),
+                c["from"].as_str().unwrap().into(),
+                c["to"].as_str().unwrap().into(),
+                c["detail"].as_str().unwrap().into(),
+            )
+        })
+        .collect()
+}
