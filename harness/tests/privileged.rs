@@ -156,6 +156,7 @@ fn concurrent_runs_of_one_suite_do_not_collide() {
 }
 
 /// Starts a slow run (unreachable cells wait 5 s) and waits until its topology exists.
+#[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
 fn start_slow_run(s: &Scratch) -> std::process::Child {
     let child = s
         .reachlab()
