@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Benchmarks, as ratios against a baseline measured in the same run (absolute times depend on the machine).
+#   sudo bench/run.sh            # needs hyperfine (apt-get install hyperfine) and busybox (busybox-static)
+# 1. netns suite end to end (build, 2 probes, judge, reports, teardown) vs. the same lab by hand with iproute2.
+# 2. routed fixture (6 namespaces, 5 veths, a bridge, 20 probes of which 7 must time out at 600 ms): shows that
+#    all probes run at once, so the run costs about one timeout rather than 7 of them.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+cargo build --release -q
+bin=target/release/reachlab
+out=${1:-target/bench}
+mkdir -p "$out"
+hyperfine -N --warmup 3 --runs 30 --export-markdown "$out/netns.md" \
+  -n "iproute2 + ping (baseline)" "bash bench/netns-baseline.sh" \
+  -n "reachlab run netns.toml" "$bin run test-suites/netns.toml --report-dir $out/reports"
+hyperfine -N --warmup 1 --runs 10 --export-markdown "$out/routed.md" \
+  -n "one probe timeout (sleep 0.6)" "sleep 0.6" \
+  -n "reachlab run routed.toml (7 timeouts)" "$bin run fixtures/suites/routed.toml --report-dir $out/reports"
+cat "$out/netns.md" "$out/routed.md"
