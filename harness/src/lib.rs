@@ -4,6 +4,7 @@
 //! The data flows one way: [`suite`] (load) → [`plan`] (resolve) → [`lab`] (apply, ledger) → [`probe`] →
 //! [`judge`] (pure) → [`event`]s → [`report`]ers. Teardown always runs last.
 
+pub mod capture;
 pub mod check;
 pub mod cli;
 pub mod event;
