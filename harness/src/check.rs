@@ -1,80 +1,273 @@
 //! Checks and their outcomes: what the plan asks, what the probes saw, what the judge decided.
 
-use crate::suite::{Endpoint, ProbeKind, ProbeSettings};
+use crate::suite::{Endpoint, HostRef, ProbeKind, ProbeSettings};
 use serde::Serialize;
 use std::net::Ipv4Addr;
 
-/// Reachability, expected or observed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// What a probe or an assertion can observe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum Reach {
-    /// An answer came back from the target.
+pub enum Outcome {
+    /// ICMP: an echo reply came back from the target.
     Reachable,
-    /// No answer came back from the target.
+    /// ICMP: no echo reply came back.
     Unreachable,
+    /// By name: the name did not resolve, so nothing was sent.
+    Unresolved,
+    /// UDP/TCP: the listener received this probe's token.
+    Delivered,
+    /// UDP/TCP: refused (ICMP port unreachable, TCP reset).
+    Refused,
+    /// UDP/TCP: nothing came back and nothing arrived.
+    Dropped,
+    /// Capture or rule assertions: whether it holds, and what was seen (e.g. "3 packets").
+    Assertion {
+        /// Whether the assertion holds.
+        holds: bool,
+        /// What was seen, in words.
+        seen: String,
+    },
 }
 
-impl Reach {
-    /// The matrix symbol.
-    pub fn symbol(self) -> char {
+impl Outcome {
+    /// The word used in reports (`observed`).
+    pub fn label(&self) -> String {
         match self {
-            Reach::Reachable => 'Y',
-            Reach::Unreachable => 'N',
+            Outcome::Reachable => "reachable".into(),
+            Outcome::Unreachable => "unreachable".into(),
+            Outcome::Unresolved => "unresolved".into(),
+            Outcome::Delivered => "delivered".into(),
+            Outcome::Refused => "refused".into(),
+            Outcome::Dropped => "dropped".into(),
+            Outcome::Assertion { seen, .. } => seen.clone(),
         }
     }
 
+    /// The matrix symbol.
+    pub fn symbol(&self) -> char {
+        match self {
+            Outcome::Reachable | Outcome::Delivered => 'Y',
+            Outcome::Unreachable => 'N',
+            Outcome::Unresolved => 'U',
+            Outcome::Refused => 'R',
+            Outcome::Dropped => 'D',
+            Outcome::Assertion { holds: true, .. } => 'Y',
+            Outcome::Assertion { holds: false, .. } => 'N',
+        }
+    }
+}
+
+/// What a check expects: the outcomes it accepts, and how to say so.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Expected {
+    /// Accepted outcomes (for assertions: any outcome that holds).
+    pub accept: Vec<Outcome>,
+    /// The word used in reports (`expected`).
+    pub label: String,
+}
+
+impl Expected {
+    /// Exactly one outcome.
+    pub fn one(o: Outcome) -> Expected {
+        Expected { label: o.label(), accept: vec![o] }
+    }
+
+    /// Any of several outcomes.
+    pub fn any(accept: Vec<Outcome>, label: &str) -> Expected {
+        Expected { accept, label: label.into() }
+    }
+
+    /// An assertion described in words.
+    pub fn assertion(label: impl Into<String>) -> Expected {
+        Expected { accept: Vec::new(), label: label.into() }
+    }
+
+    /// Whether `o` meets the expectation.
+    pub fn accepts(&self, o: &Outcome) -> bool {
+        match o {
+            Outcome::Assertion { holds, .. } => *holds,
+            other => self.accept.contains(other),
+        }
+    }
+}
+
+/// The kind of a check, as reports name it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckKind {
+    /// ICMP echo.
+    Icmp,
+    /// UDP datagram.
+    Udp,
+    /// TCP connect.
+    Tcp,
+    /// Capture assertion.
+    Capture,
+    /// NAT rule assertion.
+    Rule,
+}
+
+impl CheckKind {
     /// The word used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
-            Reach::Reachable => "reachable",
-            Reach::Unreachable => "unreachable",
+            CheckKind::Icmp => "icmp",
+            CheckKind::Udp => "udp",
+            CheckKind::Tcp => "tcp",
+            CheckKind::Capture => "capture",
+            CheckKind::Rule => "rule",
         }
     }
 }
 
-/// One cell of a matrix to check.
+impl From<ProbeKind> for CheckKind {
+    fn from(p: ProbeKind) -> Self {
+        match p {
+            ProbeKind::Icmp => CheckKind::Icmp,
+            ProbeKind::Udp => CheckKind::Udp,
+            ProbeKind::Tcp => CheckKind::Tcp,
+        }
+    }
+}
+
+/// Where a matrix check sits in its matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CellRef {
+    /// Matrix index in the suite.
+    pub matrix: usize,
+    /// Row.
+    pub row: usize,
+    /// Column.
+    pub column: usize,
+}
+
+/// One assertion of a capture.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "assert", rename_all = "snake_case")]
+pub enum CaptureAssertion {
+    /// Matching packet count within bounds.
+    Count {
+        /// Lower bound.
+        min: Option<u64>,
+        /// Upper bound.
+        max: Option<u64>,
+    },
+    /// Every matching packet comes from this host (and there is at least one).
+    Source {
+        /// Host.
+        host: HostRef,
+    },
+    /// Every matching packet goes to this host (and there is at least one).
+    Destination {
+        /// Host.
+        host: HostRef,
+    },
+}
+
+/// What to do to observe a check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "probe", rename_all = "snake_case")]
+pub enum Action {
+    /// Echo request from `from` to `to`.
+    Icmp {
+        /// Destination.
+        to: Endpoint,
+        /// Resolve `to` by name through Docker's DNS from inside the source.
+        by_name: bool,
+    },
+    /// UDP datagram to a listener in `to`.
+    Udp {
+        /// Destination.
+        to: Endpoint,
+        /// Port.
+        port: u16,
+    },
+    /// TCP connection to a listener in `to`.
+    Tcp {
+        /// Destination.
+        to: Endpoint,
+        /// Port.
+        port: u16,
+    },
+    /// An assertion on a capture's packets.
+    Capture {
+        /// Index of the capture in the suite.
+        capture: usize,
+        /// The assertion.
+        assertion: CaptureAssertion,
+    },
+    /// A MASQUERADE rule for `subnet` in the node's nat POSTROUTING chain.
+    Masquerade {
+        /// Source subnet.
+        subnet: crate::suite::Cidr,
+    },
+}
+
+/// One thing to check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Check {
     /// Index among the suite's checks.
     pub id: usize,
     /// Human name, e.g. `icmp space1 -> space2`.
     pub name: String,
-    /// Probe kind.
-    pub kind: ProbeKind,
-    /// Which matrix, and which cell of it.
-    pub matrix: usize,
-    /// Row index in the matrix.
-    pub row: usize,
-    /// Column index in the matrix.
-    pub column: usize,
-    /// Source node.
+    /// Kind.
+    pub kind: CheckKind,
+    /// Matrix cell, for matrix checks.
+    pub cell: Option<CellRef>,
+    /// Source node (for captures and rules: the node observed).
     pub from: String,
-    /// Destination.
-    pub to: Endpoint,
-    /// Destination address probed.
-    pub target: Ipv4Addr,
+    /// Destination as written (captures: the interface; rules: the chain).
+    pub to: String,
+    /// What to do.
+    pub action: Action,
+    /// The address probed, when known before running (by-name and container targets are found at run time).
+    pub target: Option<Ipv4Addr>,
     /// What the suite expects.
-    pub expected: Reach,
+    pub expected: Expected,
     /// Timing.
     pub settings: ProbeSettings,
 }
 
 /// What a probe saw.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(tag = "outcome", rename_all = "lowercase")]
+#[serde(tag = "status", rename_all = "lowercase")]
 pub enum Observation {
     /// The probe ran and saw this.
     Observed {
-        /// Reachable or not.
-        reach: Reach,
+        /// The outcome.
+        outcome: Outcome,
         /// Evidence, e.g. "echo reply from 10.0.0.12 in 0.1 ms".
         detail: String,
+        /// The address actually probed, when it was found at run time.
+        target: Option<Ipv4Addr>,
+        /// Files that back the observation (pcap).
+        artifacts: Vec<String>,
     },
     /// The probe could not run: an infrastructure problem, never the student's failure.
     Error {
         /// Why.
         detail: String,
     },
+}
+
+impl Observation {
+    /// An observation without a run-time target or artifacts.
+    pub fn seen(outcome: Outcome, detail: impl Into<String>) -> Observation {
+        Observation::Observed { outcome, detail: detail.into(), target: None, artifacts: Vec::new() }
+    }
+
+    /// An infrastructure error.
+    pub fn error(detail: impl Into<String>) -> Observation {
+        Observation::Error { detail: detail.into() }
+    }
+
+    /// Records the address that was probed.
+    pub fn at(mut self, ip: Ipv4Addr) -> Observation {
+        if let Observation::Observed { target, .. } = &mut self {
+            *target = Some(ip);
+        }
+        self
+    }
 }
 
 /// The judge's decision on one check.
@@ -109,9 +302,13 @@ pub struct CheckResult {
     /// The check.
     pub check: Check,
     /// What was observed, if the probe ran.
-    pub observed: Option<Reach>,
+    pub observed: Option<Outcome>,
+    /// The address probed, if known.
+    pub target: Option<Ipv4Addr>,
     /// The verdict.
     pub verdict: Verdict,
     /// Why, in words: the failure message or the evidence.
     pub detail: String,
+    /// Files backing the observation.
+    pub artifacts: Vec<String>,
 }

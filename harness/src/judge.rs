@@ -9,20 +9,28 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
     checks
         .iter()
         .map(|check| {
-            let (observed, verdict, detail) = match (skip, observations.get(&check.id)) {
-                (Some(reason), _) => (None, Verdict::Skipped, reason.to_string()),
-                (None, None) => (None, Verdict::Error, "the probe did not report".to_string()),
-                (None, Some(Observation::Error { detail })) => (None, Verdict::Error, detail.clone()),
-                (None, Some(Observation::Observed { reach, detail })) if *reach == check.expected => {
-                    (Some(*reach), Verdict::Pass, detail.clone())
-                }
-                (None, Some(Observation::Observed { reach, detail })) => (
-                    Some(*reach),
-                    Verdict::Fail,
-                    format!("expected {}, observed {}: {detail}", check.expected.as_str(), reach.as_str()),
-                ),
+            let result = |observed, target, verdict, detail: String, artifacts| CheckResult {
+                check: check.clone(),
+                observed,
+                target,
+                verdict,
+                detail,
+                artifacts,
             };
-            CheckResult { check: check.clone(), observed, verdict, detail }
+            match (skip, observations.get(&check.id)) {
+                (Some(reason), _) => result(None, check.target, Verdict::Skipped, reason.to_string(), vec![]),
+                (None, None) => result(None, check.target, Verdict::Error, "the probe did not report".into(), vec![]),
+                (None, Some(Observation::Error { detail })) => result(None, check.target, Verdict::Error, detail.clone(), vec![]),
+                (None, Some(Observation::Observed { outcome, detail, target, artifacts })) => {
+                    let target = target.or(check.target);
+                    if check.expected.accepts(outcome) {
+                        result(Some(outcome.clone()), target, Verdict::Pass, detail.clone(), artifacts.clone())
+                    } else {
+                        let why = format!("expected {}, observed {}: {detail}", check.expected.label, outcome.label());
+                        result(Some(outcome.clone()), target, Verdict::Fail, why, artifacts.clone())
+                    }
+                }
+            }
         })
         .collect()
 }
@@ -30,20 +38,20 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::Reach;
-    use crate::suite::{Endpoint, ProbeKind, ProbeSettings};
+    use crate::check::{Action, CheckKind, Expected, Outcome};
+    use crate::suite::{Endpoint, ProbeSettings};
 
-    fn check(id: usize, expected: Reach) -> Check {
+    fn check(id: usize, expected: Expected) -> Check {
+        let to = Endpoint { node: format!("b{id}"), via: None };
         Check {
             id,
             name: format!("icmp a -> b{id}"),
-            kind: ProbeKind::Icmp,
-            matrix: 0,
-            row: 0,
-            column: id,
+            kind: CheckKind::Icmp,
+            cell: None,
             from: "a".into(),
-            to: Endpoint { node: format!("b{id}"), via: None },
-            target: "10.0.0.2".parse().unwrap(),
+            to: to.to_string(),
+            action: Action::Icmp { to, by_name: false },
+            target: Some("10.0.0.2".parse().unwrap()),
             expected,
             settings: ProbeSettings::default(),
         }
@@ -51,17 +59,12 @@ mod tests {
 
     #[test]
     fn three_outcomes_and_no_silent_pass() {
-        let checks = [
-            check(0, Reach::Reachable),
-            check(1, Reach::Unreachable),
-            check(2, Reach::Reachable),
-            check(3, Reach::Reachable),
-        ];
-        let seen = |reach, d: &str| Observation::Observed { reach, detail: d.into() };
+        let reach = || Expected::one(Outcome::Reachable);
+        let checks = [check(0, reach()), check(1, Expected::one(Outcome::Unreachable)), check(2, reach()), check(3, reach())];
         let obs = HashMap::from([
-            (0, seen(Reach::Reachable, "echo reply from 10.0.0.2 in 0.1 ms")),
-            (1, seen(Reach::Reachable, "echo reply from 10.0.0.2 in 0.1 ms")),
-            (2, Observation::Error { detail: "failed to open ICMP socket".into() }),
+            (0, Observation::seen(Outcome::Reachable, "echo reply from 10.0.0.2 in 0.1 ms")),
+            (1, Observation::seen(Outcome::Reachable, "echo reply from 10.0.0.2 in 0.1 ms")),
+            (2, Observation::error("failed to open ICMP socket")),
         ]);
         let v: Vec<_> = judge(&checks, &obs, None).into_iter().map(|r| (r.verdict, r.detail)).collect();
         assert_eq!(v[0].0, Verdict::Pass);
@@ -74,9 +77,24 @@ mod tests {
     }
 
     #[test]
+    fn alternatives_and_assertions() {
+        let not_delivered = Expected::any(vec![Outcome::Refused, Outcome::Dropped], "refused or dropped");
+        let checks = [check(0, not_delivered.clone()), check(1, not_delivered), check(2, Expected::assertion("at least 1 packet"))];
+        let obs = HashMap::from([
+            (0, Observation::seen(Outcome::Refused, "port unreachable")),
+            (1, Observation::seen(Outcome::Delivered, "token received")),
+            (2, Observation::seen(Outcome::Assertion { holds: false, seen: "0 packets".into() }, "capture on eth0")),
+        ]);
+        let r = judge(&checks, &obs, None);
+        assert_eq!(r[0].verdict, Verdict::Pass);
+        assert_eq!(r[1].detail, "expected refused or dropped, observed delivered: token received");
+        assert_eq!(r[2].detail, "expected at least 1 packet, observed 0 packets: capture on eth0");
+    }
+
+    #[test]
     fn skip_wins_over_observations() {
-        let obs = HashMap::from([(0, Observation::Observed { reach: Reach::Reachable, detail: String::new() })]);
-        let r = judge(&[check(0, Reach::Reachable)], &obs, Some("kernel lacks veth"));
+        let obs = HashMap::from([(0, Observation::seen(Outcome::Reachable, ""))]);
+        let r = judge(&[check(0, Expected::one(Outcome::Reachable))], &obs, Some("kernel lacks veth"));
         assert_eq!((r[0].verdict, r[0].detail.as_str()), (Verdict::Skipped, "kernel lacks veth"));
     }
 }

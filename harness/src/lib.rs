@@ -6,8 +6,10 @@
 
 pub mod capture;
 pub mod check;
+pub mod engine;
 pub mod cli;
 pub mod event;
+pub mod inventory;
 pub mod judge;
 pub mod kernel;
 pub mod lab;

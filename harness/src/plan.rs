@@ -1,12 +1,12 @@
-//! Resolving: a [`Suite`] → a [`Plan`]: the ordered steps that build its topology and the checks to probe. Pure.
+//! Resolving: a [`Suite`] → a [`Plan`]: the ordered steps that build its topology and the checks to run. Pure.
 
-use crate::check::{Check, Reach};
-use crate::suite::{Cell, Cidr, Endpoint, Route, Suite};
+use crate::check::{Action, CaptureAssertion, CellRef, Check, CheckKind, Expected, Outcome};
+use crate::inventory::Inventory;
+use crate::suite::{By, Cell, Cidr, Container, Endpoint, Lab, Network, ProbeKind, ProbeSettings, Route, Suite};
 use serde::Serialize;
 use std::collections::BTreeSet;
-use std::net::Ipv4Addr;
 
-/// A kernel capability a suite needs.
+/// A capability of the machine a suite needs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Feature {
@@ -14,17 +14,20 @@ pub enum Feature {
     Veth,
     /// Linux bridges.
     Bridge,
+    /// A Docker Engine (`dockerd`) that reachlab can start privately in server1's namespace.
+    Docker,
 }
 
 impl Feature {
     /// Every feature reachlab knows how to detect.
-    pub const ALL: [Feature; 2] = [Feature::Veth, Feature::Bridge];
+    pub const ALL: [Feature; 3] = [Feature::Veth, Feature::Bridge, Feature::Docker];
 
-    /// The kernel's link kind name.
+    /// The name used in reports.
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::Veth => "veth",
             Feature::Bridge => "bridge",
+            Feature::Docker => "docker",
         }
     }
 }
@@ -49,6 +52,18 @@ pub enum Step {
     SetUp { netns: String, dev: String },
     /// `ip route add`.
     AddRoute { netns: String, route: Route },
+    /// Start a private Docker engine inside a namespace (server1).
+    StartEngine { netns: String },
+    /// Make an image available to the engine (copied from the machine's engine, or a busybox stand-in).
+    EnsureImage { image: String },
+    /// `docker network create`.
+    CreateNetwork { network: Network },
+    /// `docker create` on the container's first network (or host/none mode).
+    CreateContainer { container: Container },
+    /// `docker network connect`.
+    ConnectContainer { container: String, network: String },
+    /// `docker start`, all at once.
+    StartContainers { containers: Vec<String> },
 }
 
 /// What a run does for one suite.
@@ -56,30 +71,28 @@ pub enum Step {
 pub struct Plan {
     /// Steps in order.
     pub steps: Vec<Step>,
-    /// Checks, one per checked matrix cell.
+    /// Checks: one per checked matrix cell, per capture assertion, per NAT rule.
     pub checks: Vec<Check>,
-    /// Kernel features the steps need.
+    /// Machine features the steps need.
     pub requires: BTreeSet<Feature>,
 }
 
-/// The address to probe for `to` from `from`: the pinned interface's, else one on a subnet the two share, else
-/// the destination's first.
-pub fn target_address(suite: &Suite, from: &str, to: &Endpoint) -> Option<Ipv4Addr> {
-    let all = suite.addresses();
-    let dest: Vec<(&str, Cidr)> =
-        all.iter().filter(|(ns, _, _)| *ns == to.node).map(|(_, dev, c)| (*dev, *c)).collect();
-    if let Some(via) = &to.via {
-        return dest.iter().find(|(dev, _)| dev == via).map(|(_, c)| c.addr);
-    }
-    let mine: Vec<Cidr> = all.iter().filter(|(ns, _, _)| *ns == from).map(|(_, _, c)| *c).collect();
-    let shared = dest.iter().find(|(_, c)| mine.iter().any(|m| m.contains(c.addr)));
-    shared.or(dest.first()).map(|(_, c)| c.addr)
+fn expected(probe: ProbeKind, cell: Cell) -> Option<Expected> {
+    let udp_like = matches!(probe, ProbeKind::Udp | ProbeKind::Tcp);
+    Some(match cell {
+        Cell::Unchecked => return None,
+        Cell::Reach if udp_like => Expected::one(Outcome::Delivered),
+        Cell::Reach => Expected::one(Outcome::Reachable),
+        Cell::NoReach if udp_like => Expected::any(vec![Outcome::Refused, Outcome::Dropped], "refused or dropped"),
+        // Not resolving a name also means not reaching it.
+        Cell::NoReach => Expected::any(vec![Outcome::Unreachable, Outcome::Unresolved], "unreachable"),
+        Cell::Unresolved => Expected::one(Outcome::Unresolved),
+        Cell::Refused => Expected::one(Outcome::Refused),
+        Cell::Dropped => Expected::one(Outcome::Dropped),
+    })
 }
 
-/// Resolves a suite into a plan.
-pub fn resolve(suite: &Suite) -> Plan {
-    let mut steps = Vec::new();
-    let mut requires = BTreeSet::new();
+fn topology_steps(suite: &Suite, steps: &mut Vec<Step>, requires: &mut BTreeSet<Feature>) {
     for ns in &suite.namespaces {
         steps.push(Step::CreateNamespace { netns: ns.name.clone() });
         if ns.forwarding {
@@ -118,27 +131,62 @@ pub fn resolve(suite: &Suite) -> Plan {
             steps.push(Step::AddRoute { netns: ns.name.clone(), route: route.clone() });
         }
     }
+}
 
-    let mut checks = Vec::new();
+fn docker_steps(suite: &Suite, steps: &mut Vec<Step>, requires: &mut BTreeSet<Feature>) {
+    if suite.containers.is_empty() && suite.networks.is_empty() {
+        return;
+    }
+    requires.insert(Feature::Docker);
+    steps.push(Step::StartEngine { netns: Lab::SERVER1.into() });
+    let images: BTreeSet<&str> = suite.containers.iter().map(|c| c.image.as_str()).collect();
+    for image in images {
+        steps.push(Step::EnsureImage { image: image.into() });
+    }
+    for n in &suite.networks {
+        steps.push(Step::CreateNetwork { network: n.clone() });
+    }
+    for c in &suite.containers {
+        steps.push(Step::CreateContainer { container: c.clone() });
+    }
+    for c in &suite.containers {
+        if let crate::suite::Attachment::Networks(nets) = &c.attachment {
+            for n in nets.iter().skip(1) {
+                steps.push(Step::ConnectContainer { container: c.name.clone(), network: n.clone() });
+            }
+        }
+    }
+    if !suite.containers.is_empty() {
+        steps.push(Step::StartContainers { containers: suite.containers.iter().map(|c| c.name.clone()).collect() });
+    }
+}
+
+fn matrix_checks(suite: &Suite, inventory: &Inventory, checks: &mut Vec<Check>) {
     for (mi, m) in suite.matrices.iter().enumerate() {
         for (ri, from) in m.rows.iter().enumerate() {
             for (ci, to) in m.columns.iter().enumerate() {
-                let expected = match m.cells[ri][ci] {
-                    Cell::Reach => Reach::Reachable,
-                    Cell::NoReach => Reach::Unreachable,
-                    Cell::Unchecked => continue,
+                let Some(expected) = expected(m.probe, m.cells[ri][ci]) else { continue };
+                let action = match (m.probe, m.port) {
+                    (ProbeKind::Icmp, _) => Action::Icmp { to: to.clone(), by_name: m.by == By::Name },
+                    (ProbeKind::Udp, port) => Action::Udp { to: to.clone(), port: port.unwrap_or_default() },
+                    (ProbeKind::Tcp, port) => Action::Tcp { to: to.clone(), port: port.unwrap_or_default() },
                 };
-                let target =
-                    target_address(suite, &from.node, to).expect("the loader checked destinations have addresses");
+                let by_name = m.by == By::Name;
+                let containers_involved = suite.container(&from.node).is_some() || suite.container(&to.node).is_some();
+                let target = if by_name || containers_involved { None } else { inventory.target(&from.node, to).ok() };
+                let suffix = match (m.port, by_name) {
+                    (Some(p), _) => format!(" port {p}"),
+                    (None, true) => " by name".into(),
+                    _ => String::new(),
+                };
                 checks.push(Check {
                     id: checks.len(),
-                    name: format!("{} {} -> {}", m.probe.as_str(), from, to),
-                    kind: m.probe,
-                    matrix: mi,
-                    row: ri,
-                    column: ci,
+                    name: format!("{} {} -> {}{suffix}", m.probe.as_str(), from, to),
+                    kind: m.probe.into(),
+                    cell: Some(CellRef { matrix: mi, row: ri, column: ci }),
                     from: from.node.clone(),
-                    to: to.clone(),
+                    to: to.to_string(),
+                    action,
                     target,
                     expected,
                     settings: m.settings,
@@ -146,5 +194,79 @@ pub fn resolve(suite: &Suite) -> Plan {
             }
         }
     }
+}
+
+fn assertion_checks(suite: &Suite, checks: &mut Vec<Check>) {
+    for (index, c) in suite.captures.iter().enumerate() {
+        let mut assertions = Vec::new();
+        if c.min_packets.is_some() || c.max_packets.is_some() {
+            let words = match (c.min_packets, c.max_packets) {
+                (Some(a), Some(b)) if a == b => format!("exactly {a} packets"),
+                (Some(a), Some(b)) => format!("{a} to {b} packets"),
+                (Some(a), None) => format!("at least {a} packet{}", if a == 1 { "" } else { "s" }),
+                (None, Some(b)) => format!("at most {b} packets"),
+                (None, None) => unreachable!(),
+            };
+            assertions.push((CaptureAssertion::Count { min: c.min_packets, max: c.max_packets }, words));
+        }
+        if let Some(h) = &c.src {
+            assertions.push((CaptureAssertion::Source { host: h.clone() }, format!("packets from {h}")));
+        }
+        if let Some(h) = &c.dst {
+            assertions.push((CaptureAssertion::Destination { host: h.clone() }, format!("packets to {h}")));
+        }
+        if assertions.is_empty() {
+            // A capture without assertions still records a pcap; it must see something to be useful.
+            assertions.push((CaptureAssertion::Count { min: Some(1), max: None }, "at least 1 packet".into()));
+        }
+        let filter = if c.filter.is_empty() { String::new() } else { format!(" [{}]", c.filter) };
+        for (assertion, words) in assertions {
+            checks.push(Check {
+                id: checks.len(),
+                name: format!("capture {} on {}:{}{filter}: {words}", c.name, c.node, c.interface),
+                kind: CheckKind::Capture,
+                cell: None,
+                from: c.node.clone(),
+                to: c.interface.clone(),
+                action: Action::Capture { capture: index, assertion },
+                target: None,
+                expected: Expected::assertion(words),
+                settings: suite.settings,
+            });
+        }
+    }
+    for n in &suite.nats {
+        checks.push(Check {
+            id: checks.len(),
+            name: format!("rule {}: nat POSTROUTING masquerades {}", n.node, n.masquerade),
+            kind: CheckKind::Rule,
+            cell: None,
+            from: n.node.clone(),
+            to: "nat/POSTROUTING".into(),
+            action: Action::Masquerade { subnet: n.masquerade },
+            target: None,
+            expected: Expected::assertion(format!("MASQUERADE for {}", n.masquerade)),
+            settings: ProbeSettings { ..suite.settings },
+        });
+    }
+}
+
+/// Resolves a suite into a plan.
+pub fn resolve(suite: &Suite) -> Plan {
+    let mut steps = Vec::new();
+    let mut requires = BTreeSet::new();
+    topology_steps(suite, &mut steps, &mut requires);
+    docker_steps(suite, &mut steps, &mut requires);
+    let mut checks = Vec::new();
+    matrix_checks(suite, &Inventory::from_suite(suite), &mut checks);
+    assertion_checks(suite, &mut checks);
     Plan { steps, checks, requires }
+}
+
+/// The endpoint a probe action targets, if it is a probe.
+pub fn probe_destination(action: &Action) -> Option<&Endpoint> {
+    match action {
+        Action::Icmp { to, .. } | Action::Udp { to, .. } | Action::Tcp { to, .. } => Some(to),
+        _ => None,
+    }
 }

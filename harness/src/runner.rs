@@ -5,10 +5,11 @@ use crate::judge::judge;
 use crate::kernel::features::Features;
 use crate::lab::kernel::KernelLab;
 use crate::plan::{self, Plan};
-use crate::probe::{icmp::IcmpProber, probe_all};
+use crate::check::Action;
+use crate::probe::{captures, probe_all, LabProber};
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -21,6 +22,8 @@ pub struct RunOptions {
     pub timeout_ms: Option<u64>,
     /// Overrides every matrix's attempts.
     pub attempts: Option<u32>,
+    /// Where captures write their pcap files (the report directory).
+    pub artifacts_dir: PathBuf,
 }
 
 /// The default state directory: on tmpfs, so it vanishes with the namespaces at reboot.
@@ -68,6 +71,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     }
 
     let mut errors = Vec::new();
+    let mut notes = Vec::new();
     let mut setup_ms = 0;
     let observations = match KernelLab::new(&opts.state_dir, &new_run_id(), &suite.name) {
         Err(e) => {
@@ -76,17 +80,20 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
         }
         Ok(mut lab) => {
             let built = crate::lab::build(&mut lab, &plan).await;
+            let inventory = match built {
+                Ok(()) => lab.inventory().await,
+                Err(e) => Err(e),
+            };
             setup_ms = ms_since(started);
-            let observations = match built {
+            notes.extend(lab.notes().iter().cloned());
+            let observations = match inventory {
                 Err(e) => {
                     errors.push(e.to_string());
                     HashMap::new()
                 }
-                Ok(()) => {
+                Ok(inventory) => {
                     events.emit(Event::TopologyReady { name: &suite.name, setup_ms });
-                    let addresses: BTreeSet<_> = suite.addresses().iter().map(|(_, _, c)| c.addr).collect();
-                    let prober = IcmpProber::new(&lab, addresses);
-                    probe_all(&prober, &plan.checks).await
+                    observe(&lab, suite, &plan, inventory, &opts.artifacts_dir).await
                 }
             };
             errors.extend(lab.teardown().iter().map(|e| format!("teardown: {e}")));
@@ -104,10 +111,25 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
         }
     }
     let mut report = SuiteReport::new(suite, &results, None, errors);
+    report.notes = notes;
     report.setup_ms = setup_ms;
     report.duration_ms = ms_since(started);
     events.emit(Event::SuiteFinished(&report));
     report
+}
+
+/// Probes every check of a built lab, with the suite's captures running around the probes.
+async fn observe(lab: &KernelLab, suite: &Suite, plan: &Plan, inventory: crate::inventory::Inventory, dir: &std::path::Path) -> HashMap<usize, crate::check::Observation> {
+    let running = captures::start(lab, suite, &inventory, dir).await;
+    let prober = LabProber::new(lab, inventory.clone());
+    let probes = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. }));
+    let mut observations = probe_all(&prober, probes).await;
+    if !suite.captures.is_empty() {
+        // Let the last replies land on the captured interfaces before stopping.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    observations.extend(captures::finish(running, &plan.checks, &inventory).await);
+    observations
 }
 
 /// Runs suites one after another and totals them.

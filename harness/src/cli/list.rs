@@ -25,7 +25,8 @@ pub fn list(args: Args) -> Result<i32, CliError> {
         };
         println!("{}  {}  ({} checks; {status})", s.name, s.file, plan.checks.len());
         for c in &plan.checks {
-            println!("    {}  [{} {}, expect {}]", c.name, c.target, c.kind.as_str(), c.expected.as_str());
+            let target = c.target.map_or_else(|| "address found at run time".to_string(), |t| t.to_string());
+            println!("    {}  [{target}, expect {}]", c.name, c.expected.label);
         }
     }
     Ok(exit::PASS)

@@ -41,7 +41,8 @@ pub async fn interrupted() -> &'static str {
 pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     let mut suites = load_all(&args.paths)?;
     require_privileges()?;
-    let opts = RunOptions { state_dir: state_dir.to_path_buf(), timeout_ms: args.timeout_ms, attempts: args.attempts };
+    let mut opts =
+        RunOptions { state_dir: state_dir.to_path_buf(), timeout_ms: args.timeout_ms, attempts: args.attempts, artifacts_dir: PathBuf::new() };
     if opts.timeout_ms == Some(0) || opts.attempts == Some(0) {
         return Err(CliError::Usage("--timeout-ms and --attempts must be at least 1".into()));
     }
@@ -52,6 +53,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
         let stem = if suites.len() == 1 { suites[0].name.clone() } else { "run".into() };
         Path::new("reports").join(format!("{stem}-{}", utc_stamp()))
     });
+    opts.artifacts_dir = report_dir.clone();
 
     let mut reporters = Reporters::default();
     if args.json {

@@ -34,7 +34,7 @@ impl Features {
             rt.block_on(async {
                 let nl = Netlink::open_here()?;
                 let mut out = BTreeMap::new();
-                for f in Feature::ALL {
+                for f in Feature::ALL.into_iter().filter(|f| *f != Feature::Docker) {
                     let availability = match nl.create_probe_link(f, &format!("rlprobe{}", f.as_str())).await {
                         Ok(()) => Availability::Available,
                         Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => Availability::Missing(format!(
@@ -48,8 +48,12 @@ impl Features {
                 Ok::<_, std::io::Error>(out)
             })
         });
+        let docker = docker_engine();
         match tried {
-            Ok(map) => Features(map),
+            Ok(mut map) => {
+                map.insert(Feature::Docker, docker);
+                Features(map)
+            }
             Err(e) => Features(
                 Feature::ALL
                     .iter()
@@ -73,5 +77,15 @@ impl Features {
         let mut reasons = reasons;
         reasons.dedup();
         (!reasons.is_empty()).then(|| reasons.join("; "))
+    }
+}
+
+/// Whether a private Docker engine can be started here: dockerd and the iptables it programs must run.
+fn docker_engine() -> Availability {
+    let runs = |cmd: &str, arg: &str| std::process::Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success());
+    match (runs("dockerd", "--version"), runs("iptables", "--version")) {
+        (true, true) => Availability::Available,
+        (false, _) => Availability::Missing("dockerd not found: install Docker Engine (Debian: docker.io)".into()),
+        (_, false) => Availability::Missing("iptables not found: install iptables".into()),
     }
 }

@@ -119,6 +119,7 @@ impl Netlink {
         let msg = match kind {
             Feature::Veth => LinkVeth::new(name, &format!("{name}p")).build(),
             Feature::Bridge => LinkBridge::new(name).build(),
+            Feature::Docker => return Ok(()),
         };
         Self::wrap(|| format!("create {} link", kind.as_str()), self.handle.link().add(msg).execute().await)
     }
@@ -188,5 +189,41 @@ impl Netlink {
             }
             Err(e) => Err(NetlinkError { op: format!("look up the route to {target}"), source: io_of(e) }),
         }
+    }
+
+    /// Every IPv4 address with its interface name, except loopback.
+    pub async fn addresses(&self) -> Result<Vec<(String, Cidr)>, NetlinkError> {
+        use netlink_packet_route::address::AddressAttribute;
+        let links: Vec<_> = Self::wrap(|| "list interfaces".into(), self.handle.link().get().execute().try_collect().await)?;
+        let names: std::collections::HashMap<u32, String> = links
+            .into_iter()
+            .filter_map(|l| {
+                let name = l.attributes.into_iter().find_map(|a| match a {
+                    LinkAttribute::IfName(n) => Some(n),
+                    _ => None,
+                })?;
+                Some((l.header.index, name))
+            })
+            .collect();
+        let addrs: Vec<_> = Self::wrap(|| "list addresses".into(), self.handle.address().get().execute().try_collect().await)?;
+        let mut out = Vec::new();
+        for m in addrs {
+            let local = m.attributes.iter().find_map(|a| match a {
+                AddressAttribute::Local(IpAddr::V4(ip)) => Some(*ip),
+                _ => None,
+            });
+            let addr = local.or_else(|| {
+                m.attributes.iter().find_map(|a| match a {
+                    AddressAttribute::Address(IpAddr::V4(ip)) => Some(*ip),
+                    _ => None,
+                })
+            });
+            if let (Some(addr), Some(name)) = (addr, names.get(&m.header.index)) {
+                if !addr.is_loopback() {
+                    out.push((name.clone(), Cidr { addr, prefix: m.header.prefix_len }));
+                }
+            }
+        }
+        Ok(out)
     }
 }

@@ -1,22 +1,46 @@
-//! The real [`Topology`]: named namespaces and links made over netlink, every one ledgered first.
+//! The real [`Topology`]: named namespaces and links made over netlink, a private Docker engine in server1's
+//! namespace with the suite's networks and containers — every one ledgered before it is made.
 
 use super::ledger::{Entry, Ledger, Record};
 use super::teardown::{teardown, TeardownError};
 use super::{ApplyError, Topology};
+use crate::engine::daemon::{self, Daemon};
+use crate::engine::{docker, image, labels, EngineError};
+use crate::inventory::{Iface, Inventory};
 use crate::kernel::netlink::Netlink;
 use crate::kernel::netns::{self, Netns};
 use crate::plan::Step;
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use crate::suite::{Attachment, Lab};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
-/// A lab being built or standing: the suite's namespaces (by the suite's names), their netlink sockets, the
-/// interfaces made in each, and the ledger. Dropping it tears everything down.
+/// The private engine of a lab.
+struct Engine {
+    daemon: Daemon,
+    docker: bollard::Docker,
+    machine: Option<bollard::Docker>,
+    /// Containers that share server1's network stack.
+    host_mode: Vec<String>,
+}
+
+/// A container's network namespace and first process.
+struct ContainerNode {
+    netns: Netns,
+    pid: u32,
+}
+
+/// A lab being built or standing: the suite's namespaces and containers (by the suite's names), their netlink
+/// sockets, the private engine, and the ledger. Dropping it tears everything down.
 pub struct KernelLab {
     run_id: String,
+    suite: String,
+    state_dir: PathBuf,
     ledger: Ledger,
     namespaces: BTreeMap<String, Netns>,
     netlink: BTreeMap<String, Netlink>,
-    links: BTreeMap<String, BTreeSet<String>>,
+    containers: BTreeMap<String, ContainerNode>,
+    engine: Option<Engine>,
+    notes: Vec<String>,
     done: bool,
 }
 
@@ -25,16 +49,26 @@ fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> ApplyError {
     move |source| ApplyError::Io { op, source }
 }
 
+impl From<EngineError> for ApplyError {
+    fn from(e: EngineError) -> Self {
+        ApplyError::Engine(e)
+    }
+}
+
 impl KernelLab {
     /// Starts an empty lab whose ledger is persisted under `state_dir`.
     pub fn new(state_dir: &Path, run_id: &str, suite: &str) -> std::io::Result<KernelLab> {
         let ledger = Ledger::create(state_dir, run_id, suite)?;
         Ok(KernelLab {
             run_id: run_id.into(),
+            suite: suite.into(),
+            state_dir: state_dir.into(),
             ledger,
             namespaces: BTreeMap::new(),
             netlink: BTreeMap::new(),
-            links: BTreeMap::new(),
+            containers: BTreeMap::new(),
+            engine: None,
+            notes: Vec::new(),
             done: false,
         })
     }
@@ -49,51 +83,93 @@ impl KernelLab {
         &self.run_id
     }
 
-    /// A namespace, by the suite's name.
-    pub fn namespace(&self, netns: &str) -> Option<&Netns> {
-        self.namespaces.get(netns)
+    /// What the run wants reported about how it built the lab (engine start time, images used).
+    pub fn notes(&self) -> &[String] {
+        &self.notes
     }
 
-    /// All namespaces, by the suite's names.
-    pub fn namespaces(&self) -> &BTreeMap<String, Netns> {
-        &self.namespaces
+    /// A node's network namespace: a suite namespace, a container's, or server1's for a host-network container.
+    pub fn namespace(&self, node: &str) -> Option<&Netns> {
+        if let Some(ns) = self.namespaces.get(node) {
+            return Some(ns);
+        }
+        if self.engine.as_ref().is_some_and(|e| e.host_mode.iter().any(|c| c == node)) {
+            return self.namespaces.get(Lab::SERVER1);
+        }
+        self.containers.get(node).map(|c| &c.netns)
     }
 
-    /// Netlink inside a namespace, by the suite's name.
-    pub fn netlink(&self, netns: &str) -> Option<&Netlink> {
-        self.netlink.get(netns)
+    /// Netlink inside a node's namespace.
+    pub fn netlink(&self, node: &str) -> Option<&Netlink> {
+        if let Some(nl) = self.netlink.get(node) {
+            return Some(nl);
+        }
+        self.engine.as_ref().filter(|e| e.host_mode.iter().any(|c| c == node)).and_then(|_| self.netlink.get(Lab::SERVER1))
     }
 
-    /// Whether the lab made interface `name` in `netns`.
-    pub fn made_link(&self, netns: &str, name: &str) -> bool {
-        self.links.get(netns).is_some_and(|l| l.contains(name))
+    /// A container's first process, if the node is a running container.
+    pub fn container_pid(&self, node: &str) -> Option<u32> {
+        self.containers.get(node).map(|c| c.pid)
+    }
+
+    /// Every node the lab holds.
+    pub fn nodes(&self) -> Vec<String> {
+        let host = self.engine.iter().flat_map(|e| e.host_mode.iter().cloned());
+        self.namespaces.keys().cloned().chain(self.containers.keys().cloned()).chain(host).collect()
+    }
+
+    /// Reads back every node's addresses and every Docker network's subnet.
+    pub async fn inventory(&self) -> Result<Inventory, ApplyError> {
+        let mut inv = Inventory::default();
+        for node in self.nodes() {
+            let Some(nl) = self.netlink(&node) else { continue };
+            let ifaces = nl.addresses().await?.into_iter().map(|(name, cidr)| Iface { name, cidr }).collect();
+            inv.nodes.insert(node, ifaces);
+        }
+        if let Some(e) = &self.engine {
+            let networks: Vec<String> = e.docker.list_networks(None::<bollard::query_parameters::ListNetworksOptions>).await.map_err(EngineError::api("list networks"))?.into_iter().filter_map(|n| n.name).collect();
+            for n in networks.into_iter().filter(|n| n != "host" && n != "none") {
+                if let Some(subnet) = docker::subnet(&e.docker, &n).await? {
+                    inv.networks.insert(n, subnet);
+                }
+            }
+        }
+        Ok(inv)
     }
 
     fn nl(&self, netns: &str) -> Result<&Netlink, ApplyError> {
-        self.netlink.get(netns).ok_or_else(|| ApplyError::Io {
-            op: format!("use namespace {netns}"),
-            source: std::io::Error::other("it was not created"),
-        })
+        self.netlink
+            .get(netns)
+            .ok_or_else(|| ApplyError::Io { op: format!("use namespace {netns}"), source: std::io::Error::other("it was not created") })
     }
 
     fn ns(&self, netns: &str) -> Result<&Netns, ApplyError> {
-        self.namespaces.get(netns).ok_or_else(|| ApplyError::Io {
-            op: format!("use namespace {netns}"),
-            source: std::io::Error::other("it was not created"),
-        })
+        self.namespaces
+            .get(netns)
+            .ok_or_else(|| ApplyError::Io { op: format!("use namespace {netns}"), source: std::io::Error::other("it was not created") })
     }
 
-    fn link_entry(&mut self, netns: &str, name: &str) -> Result<(), ApplyError> {
-        let netns_path = self.ns(netns)?.path.clone();
-        self.ledger.record(Entry::Link { netns_path, name: name.into() }).map_err(io("write the ledger"))?;
-        self.links.entry(netns.into()).or_default().insert(name.into());
-        Ok(())
+    fn engine(&self) -> Result<&Engine, ApplyError> {
+        self.engine.as_ref().ok_or_else(|| ApplyError::Io { op: "use the engine".into(), source: std::io::Error::other("it was not started") })
+    }
+
+    fn record(&mut self, entry: Entry) -> Result<(), ApplyError> {
+        self.ledger.record(entry).map_err(io("write the ledger"))
+    }
+
+    fn docker_entry(&mut self, kind: &str, name: &str) -> Result<(), ApplyError> {
+        let engine_dir = self.engine()?.daemon.dir.clone();
+        self.record(Entry::DockerObject { engine_dir, kind: kind.into(), name: name.into() })
     }
 
     /// Leaves the lab standing (for `reachlab up`) and returns its record.
     pub fn keep(mut self) -> std::io::Result<Record> {
         self.ledger.keep()?;
         self.done = true;
+        if let Some(e) = self.engine.take() {
+            // The engine process outlives us; `down` removes it through the ledger.
+            std::mem::forget(e.daemon);
+        }
         Ok(self.ledger.record_ref().clone())
     }
 
@@ -104,14 +180,56 @@ impl KernelLab {
     }
 
     fn remove(&mut self) -> Vec<TeardownError> {
+        let mut errors = Vec::new();
+        if let Some(e) = self.engine.take() {
+            let dir = e.daemon.dir.clone();
+            errors.extend(e.daemon.stop().into_iter().map(|source| TeardownError { what: format!("engine {}", dir.display()), source }));
+        }
         // Close our sockets first so the namespaces can go as soon as their mounts do.
         self.netlink.clear();
+        self.containers.clear();
         self.namespaces.clear();
-        let errors = teardown(self.ledger.record_ref());
+        errors.extend(teardown(self.ledger.record_ref()));
         if errors.is_empty() {
             let _ = std::fs::remove_file(self.ledger.path());
         }
         errors
+    }
+
+    async fn start_engine(&mut self, netns: &str) -> Result<(), ApplyError> {
+        let dir = daemon::engine_dir(&self.state_dir, &self.run_id);
+        let cgroup = daemon::cgroup_name(&self.run_id);
+        self.record(Entry::Engine { dir: dir.clone(), cgroup: cgroup.clone() })?;
+        let ns = self.ns(netns)?.clone();
+        // As on a freshly booted VM: forwarding off until dockerd turns it on (and sets FORWARD to DROP).
+        netns::within(&ns, || std::fs::write("/proc/sys/net/ipv4/ip_forward", "0")).await.map_err(io(format!("reset forwarding in {netns}")))?;
+        let daemon = Daemon::start(&ns, &dir, &cgroup).await?;
+        let docker = docker::connect(&daemon.socket)?;
+        self.notes.push(format!("private Docker engine in {netns} ready in {:.2} s", daemon.ready_in.as_secs_f64()));
+        let machine = docker::machine_engine().await;
+        self.engine = Some(Engine { daemon, docker, machine, host_mode: Vec::new() });
+        Ok(())
+    }
+
+    async fn start_containers(&mut self, names: &[String]) -> Result<(), ApplyError> {
+        let engine = self.engine()?;
+        let starts = names.iter().map(|n| docker::start(&engine.docker, n));
+        for r in futures::future::join_all(starts).await {
+            r?;
+        }
+        for name in names {
+            if self.engine()?.host_mode.contains(name) {
+                continue;
+            }
+            let pid = docker::pid(&self.engine()?.docker, name).await?;
+            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+            // Hold the namespace file: the PID could be reused, the namespace file cannot.
+            let ns = Netns::open(&format!("container {name}"), &path).map_err(io(format!("open the namespace of {name}")))?;
+            let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
+            self.netlink.insert(name.clone(), nl);
+            self.containers.insert(name.clone(), ContainerNode { netns: ns, pid });
+        }
+        Ok(())
     }
 }
 
@@ -131,7 +249,7 @@ impl Topology for KernelLab {
             Step::CreateNamespace { netns } => {
                 let name = Self::kernel_name(&self.run_id, netns);
                 let path = Path::new(netns::NETNS_DIR).join(&name);
-                self.ledger.record(Entry::Namespace { name: name.clone(), path }).map_err(io("write the ledger"))?;
+                self.record(Entry::Namespace { name: name.clone(), path })?;
                 let ns = netns::create(&name).map_err(io(format!("create namespace {name}")))?;
                 let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
                 nl.set_up("lo").await?;
@@ -145,12 +263,13 @@ impl Topology for KernelLab {
                     .map_err(io(format!("enable forwarding in {netns}")))?;
             }
             Step::CreateBridge { netns, name } => {
-                self.link_entry(netns, name)?;
+                let netns_path = self.ns(netns)?.path.clone();
+                self.record(Entry::Link { netns_path, name: name.clone() })?;
                 self.nl(netns)?.create_bridge(name).await?;
             }
             Step::CreateVeth { netns, name, peer_netns, peer_name } => {
-                self.link_entry(netns, name)?;
-                self.links.entry(peer_netns.clone()).or_default().insert(peer_name.clone());
+                let netns_path = self.ns(netns)?.path.clone();
+                self.record(Entry::Link { netns_path, name: name.clone() })?;
                 let peer_ns = self.ns(peer_netns)?;
                 self.nl(netns)?.create_veth(name, peer_name, peer_ns).await?;
             }
@@ -158,6 +277,30 @@ impl Topology for KernelLab {
             Step::AddAddress { netns, dev, address } => self.nl(netns)?.add_address(dev, *address).await?,
             Step::SetUp { netns, dev } => self.nl(netns)?.set_up(dev).await?,
             Step::AddRoute { netns, route } => self.nl(netns)?.add_route(route).await?,
+            Step::StartEngine { netns } => self.start_engine(netns).await?,
+            Step::EnsureImage { image: name } => {
+                self.docker_entry("image", name)?;
+                let e = self.engine()?;
+                let source = image::ensure(&e.docker, name, e.machine.as_ref()).await?;
+                self.notes.push(source.describe(name));
+            }
+            Step::CreateNetwork { network } => {
+                self.docker_entry("network", &network.name)?;
+                let labels = labels(&self.run_id, &self.suite);
+                docker::create_network(&self.engine()?.docker, network, &labels).await?;
+            }
+            Step::CreateContainer { container } => {
+                self.docker_entry("container", &container.name)?;
+                let labels = labels(&self.run_id, &self.suite);
+                docker::create_container(&self.engine()?.docker, container, &container.image, &labels).await?;
+                if container.attachment == Attachment::Host {
+                    self.engine.as_mut().expect("engine checked above").host_mode.push(container.name.clone());
+                }
+            }
+            Step::ConnectContainer { container, network } => {
+                docker::connect_network(&self.engine()?.docker, container, network).await?
+            }
+            Step::StartContainers { containers } => self.start_containers(containers).await?,
         }
         Ok(())
     }

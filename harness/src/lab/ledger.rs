@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 /// One created resource.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "resource", rename_all = "snake_case")]
 pub enum Entry {
     /// A named network namespace (its mount point).
     Namespace {
@@ -21,6 +21,22 @@ pub enum Entry {
         /// The namespace's mount point.
         netns_path: PathBuf,
         /// Interface name.
+        name: String,
+    },
+    /// A private Docker engine: its directory and cgroup parent.
+    Engine {
+        /// Data root, exec root, socket and pidfiles live here.
+        dir: PathBuf,
+        /// Cgroup parent of its containers.
+        cgroup: String,
+    },
+    /// A network, container or image inside a private engine (removed with the engine).
+    DockerObject {
+        /// The engine's directory.
+        engine_dir: PathBuf,
+        /// `network`, `container`, `image`.
+        kind: String,
+        /// Its name.
         name: String,
     },
 }

@@ -13,6 +13,9 @@ pub enum ApplyError {
     /// A netlink operation failed.
     #[error("failed to build the topology: {0}")]
     Netlink(#[from] crate::kernel::netlink::NetlinkError),
+    /// The container engine refused.
+    #[error("failed to build the topology: {0}")]
+    Engine(crate::engine::EngineError),
     /// Anything else the kernel or filesystem refused.
     #[error("failed to {op}: {source}")]
     Io {

@@ -2,6 +2,7 @@
 //! Synchronous on purpose: it runs from `Drop` (Ctrl-C, panic) as well as from `reachlab clean`.
 
 use super::ledger::{Entry, Record};
+use crate::engine::daemon;
 use crate::kernel::netns;
 use std::path::Path;
 
@@ -17,8 +18,9 @@ pub struct TeardownError {
 }
 
 /// Removes everything in `record`, newest first. Links inside a namespace the ledger also holds go with that
-/// namespace (deleting a namespace deletes its links, and a veth's peer with it), so only namespaces are
-/// removed explicitly; a link whose namespace the ledger does not hold would be an error in the ledger itself.
+/// namespace (deleting a namespace deletes its links, and a veth's peer with it), and Docker objects go with
+/// their private engine, so only engines and namespaces are removed explicitly; anything whose owner the
+/// ledger does not hold is reported, never guessed at.
 pub fn teardown(record: &Record) -> Vec<TeardownError> {
     let mut errors = Vec::new();
     let namespaces: Vec<&Path> = record
@@ -34,6 +36,20 @@ pub fn teardown(record: &Record) -> Vec<TeardownError> {
             Entry::Namespace { name, path } => {
                 if let Err(source) = netns::remove(path) {
                     errors.push(TeardownError { what: format!("namespace {name}"), source });
+                }
+            }
+            Entry::Engine { dir, cgroup } => {
+                for source in daemon::purge(dir, cgroup) {
+                    errors.push(TeardownError { what: format!("engine {}", dir.display()), source });
+                }
+            }
+            Entry::DockerObject { engine_dir, kind, name } => {
+                let engine_held = record.entries.iter().any(|e| matches!(e, Entry::Engine { dir, .. } if dir == engine_dir));
+                if !engine_held {
+                    errors.push(TeardownError {
+                        what: format!("{kind} {name}"),
+                        source: std::io::Error::other("its engine is not in the ledger; remove it with `docker rm`/`docker network rm`"),
+                    });
                 }
             }
             Entry::Link { netns_path, name } => {

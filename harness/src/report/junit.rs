@@ -14,6 +14,9 @@ pub fn render(report: &RunReport) -> String {
         let mut ts = TestSuite::new(suite.name.as_str());
         ts.set_time(Duration::from_millis(suite.duration_ms));
         ts.add_property(Property::new("file", suite.file.as_str()));
+        for n in &suite.notes {
+            ts.add_property(Property::new("note", n.as_str()));
+        }
         for e in &suite.errors {
             ts.add_property(Property::new("infrastructure-error", e.as_str()));
         }
@@ -38,21 +41,24 @@ pub fn render(report: &RunReport) -> String {
             }
             let mut tc = TestCase::new(c.name.as_str(), status);
             tc.set_classname(suite.name.as_str());
-            for (k, v) in [
-                ("kind", &c.kind),
-                ("from", &c.from),
-                ("to", &c.to),
-                ("target", &c.target),
-                ("expected", &c.expected),
-                ("matrix", &c.matrix),
-            ] {
+            for (k, v) in [("kind", &c.kind), ("from", &c.from), ("to", &c.to), ("expected", &c.expected)] {
                 tc.add_property(Property::new(k, v.as_str()));
             }
-            if let Some(o) = &c.observed {
-                tc.add_property(Property::new("observed", o.as_str()));
+            for (k, v) in [("by", &c.by), ("target", &c.target), ("observed", &c.observed), ("matrix", &c.matrix)] {
+                if let Some(v) = v {
+                    tc.add_property(Property::new(k, v.as_str()));
+                }
             }
-            if c.verdict == Verdict::Pass {
-                tc.set_system_out(c.detail.as_str());
+            for a in &c.artifacts {
+                tc.add_property(Property::new("pcap", a.as_str()));
+            }
+            // Attachments the way Jenkins and GitLab read them from system-out.
+            let mut out = if c.verdict == Verdict::Pass { c.detail.clone() } else { String::new() };
+            for a in &c.artifacts {
+                out.push_str(&format!("\n[[ATTACHMENT|{a}]]"));
+            }
+            if !out.trim().is_empty() {
+                tc.set_system_out(out.trim_start().to_string());
             }
             ts.add_test_case(tc);
         }

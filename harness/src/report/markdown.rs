@@ -40,6 +40,12 @@ pub fn render(report: &RunReport) -> String {
         if let Some(why) = &s.skipped {
             let _ = writeln!(out, "Skipped: {why}\n");
         }
+        for n in &s.notes {
+            let _ = writeln!(out, "- {n}");
+        }
+        if !s.notes.is_empty() {
+            let _ = writeln!(out);
+        }
         for e in &s.errors {
             let _ = writeln!(out, "> ⚠️ infrastructure: {e}\n");
         }
@@ -50,18 +56,14 @@ pub fn render(report: &RunReport) -> String {
             }
             let _ = writeln!(out, "```\n");
         }
-        let notable: Vec<_> = s.checks.iter().filter(|c| c.verdict != Verdict::Pass && s.skipped.is_none()).collect();
+        let listed = |c: &&crate::report::CheckReport| (c.verdict != Verdict::Pass || c.matrix.is_none()) && s.skipped.is_none();
+        let notable: Vec<_> = s.checks.iter().filter(listed).collect();
         if !notable.is_empty() {
             let _ = writeln!(out, "| | check | target | detail |\n|---|---|---|---|");
             for c in notable {
-                let _ = writeln!(
-                    out,
-                    "| {} | {} | {} | {} |",
-                    icon(c.verdict),
-                    c.name,
-                    c.target,
-                    c.detail.replace('|', "\\|")
-                );
+                let cell = |t: &str| t.replace('|', "\\|");
+                let target = c.target.as_deref().unwrap_or("");
+                let _ = writeln!(out, "| {} | {} | {} | {} |", icon(c.verdict), cell(&c.name), cell(target), cell(&c.detail));
             }
         }
     }

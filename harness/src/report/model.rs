@@ -1,6 +1,6 @@
 //! The report model: what every format shows. `--json` prints it as is; it is a contract (see README).
 
-use crate::check::{CheckResult, Verdict};
+use crate::check::{Action, CheckResult, Verdict};
 use crate::suite::{Cell, Suite};
 use serde::Serialize;
 
@@ -9,24 +9,30 @@ use serde::Serialize;
 pub struct CheckReport {
     /// e.g. `icmp space1 -> space2`.
     pub name: String,
-    /// Probe kind: `icmp`.
+    /// `icmp`, `udp`, `tcp`, `capture`, `rule`.
     pub kind: String,
-    /// Source node.
+    /// `"name"` for ICMP probes by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Source node (captures and rules: the node observed).
     pub from: String,
-    /// Destination as written in the matrix.
+    /// Destination as written in the matrix (captures: the interface; rules: the chain).
     pub to: String,
-    /// Address probed.
-    pub target: String,
-    /// `reachable` / `unreachable`.
+    /// Address probed (captures: the filter), null when unknown.
+    pub target: Option<String>,
+    /// ICMP: `reachable` / `unreachable` / `unresolved`; UDP/TCP: `delivered` / `refused` / `dropped` (or
+    /// `refused or dropped`); captures and rules: the assertion in words.
     pub expected: String,
-    /// `reachable` / `unreachable`, or null when the probe did not run.
+    /// Same vocabulary; null when the probe did not run.
     pub observed: Option<String>,
     /// `pass`, `fail`, `error`, `skipped`.
     pub verdict: Verdict,
     /// Evidence or failure message.
     pub detail: String,
-    /// The matrix the check belongs to.
-    pub matrix: String,
+    /// The matrix the check belongs to, if any.
+    pub matrix: Option<String>,
+    /// Files backing the observation (pcap), as paths.
+    pub artifacts: Vec<String>,
 }
 
 /// A matrix, expected beside observed, for display.
@@ -42,8 +48,11 @@ pub struct MatrixReport {
     pub columns: Vec<String>,
     /// Expected cells: `Y`, `N`, `-`.
     pub expected: Vec<String>,
-    /// Observed cells: `Y`, `N`, `-` (not checked), `E` (probe error), `S` (skipped); one string per row.
+    /// Observed cells: `Y`, `N`, `U`, `R`, `D`, `-` (not checked), `E` (probe error), `S` (skipped); one string
+    /// per row.
     pub observed: Vec<String>,
+    /// Cells whose check failed, as `[row, column]`.
+    pub failed: Vec<[usize; 2]>,
 }
 
 /// One suite's results.
@@ -57,6 +66,8 @@ pub struct SuiteReport {
     pub skipped: Option<String>,
     /// Infrastructure problems of the run (topology could not be built, teardown left something).
     pub errors: Vec<String>,
+    /// How the lab was built: engine start time, which image was used.
+    pub notes: Vec<String>,
     /// Checks.
     pub checks: Vec<CheckReport>,
     /// Matrices for display.
@@ -99,14 +110,21 @@ impl SuiteReport {
             .map(|r| CheckReport {
                 name: r.check.name.clone(),
                 kind: r.check.kind.as_str().into(),
+                by: matches!(r.check.action, Action::Icmp { by_name: true, .. }).then(|| "name".into()),
                 from: r.check.from.clone(),
-                to: r.check.to.to_string(),
-                target: r.check.target.to_string(),
-                expected: r.check.expected.as_str().into(),
-                observed: r.observed.map(|o| o.as_str().into()),
+                to: r.check.to.clone(),
+                target: match &r.check.action {
+                    Action::Capture { capture, .. } => {
+                        Some(suite.captures[*capture].filter.clone()).filter(|f| !f.is_empty())
+                    }
+                    _ => r.target.map(|t| t.to_string()),
+                },
+                expected: r.check.expected.label.clone(),
+                observed: r.observed.as_ref().map(|o| o.label()),
                 verdict: r.verdict,
                 detail: r.detail.clone(),
-                matrix: suite.matrices[r.check.matrix].name.clone(),
+                matrix: r.check.cell.map(|c| suite.matrices[c.matrix].name.clone()),
+                artifacts: r.artifacts.clone(),
             })
             .collect();
         let matrices = suite
@@ -114,17 +132,25 @@ impl SuiteReport {
             .iter()
             .enumerate()
             .map(|(mi, m)| {
-                let observed_cell = |ri: usize, ci: usize| {
-                    let r = results.iter().find(|r| r.check.matrix == mi && r.check.row == ri && r.check.column == ci);
-                    match r {
-                        None => '-',
-                        Some(r) => match (r.verdict, r.observed) {
-                            (Verdict::Skipped, _) => 'S',
-                            (Verdict::Error, _) | (_, None) => 'E',
-                            (_, Some(o)) => o.symbol(),
-                        },
-                    }
+                let result = |ri: usize, ci: usize| {
+                    results.iter().find(|r| r.check.cell.is_some_and(|c| c.matrix == mi && c.row == ri && c.column == ci))
                 };
+                let observed_cell = |ri: usize, ci: usize| match result(ri, ci) {
+                    None => '-',
+                    Some(r) => match (r.verdict, &r.observed) {
+                        (Verdict::Skipped, _) => 'S',
+                        (Verdict::Error, _) | (_, None) => 'E',
+                        (_, Some(o)) => o.symbol(),
+                    },
+                };
+                let mut failed = Vec::new();
+                for ri in 0..m.rows.len() {
+                    for ci in 0..m.columns.len() {
+                        if result(ri, ci).is_some_and(|r| r.verdict == Verdict::Fail) {
+                            failed.push([ri, ci]);
+                        }
+                    }
+                }
                 MatrixReport {
                     name: m.name.clone(),
                     probe: m.probe.as_str().into(),
@@ -134,6 +160,7 @@ impl SuiteReport {
                     observed: (0..m.rows.len())
                         .map(|ri| (0..m.columns.len()).map(|ci| observed_cell(ri, ci)).collect())
                         .collect(),
+                    failed,
                 }
             })
             .collect();
@@ -142,6 +169,7 @@ impl SuiteReport {
             file: suite.file.clone(),
             skipped,
             errors,
+            notes: Vec::new(),
             checks,
             matrices,
             setup_ms: 0,

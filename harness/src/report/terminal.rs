@@ -54,10 +54,11 @@ pub fn grid_lines(m: &MatrixReport, color: bool) -> Vec<String> {
         let mut right = format!("{row:<label$}");
         for (ci, w) in widths.iter().enumerate() {
             left.push_str(&center(&exp[ci].to_string(), *w));
+            let failed = m.failed.contains(&[ri, ci]);
             let (text, style) = match (exp[ci], obs[ci]) {
                 (_, 'E') => ("E".to_string(), YELLOW),
                 (_, 'S') => ("S".to_string(), DIM),
-                (e, o) if e != '-' && e != o => (format!("{o}!"), RED),
+                (_, o) if failed => (format!("{o}!"), RED),
                 ('-', o) => (o.to_string(), DIM),
                 (_, o) => (o.to_string(), GREEN),
             };
@@ -90,6 +91,9 @@ pub fn render_suite(s: &SuiteReport, color: bool) -> String {
     for e in &s.errors {
         out.push_str(&format!("   {} {e}\n", paint("infrastructure error:", YELLOW, color)));
     }
+    for n in &s.notes {
+        out.push_str(&format!("   {}\n", paint(n, DIM, color)));
+    }
     for m in &s.matrices {
         let kind = if m.name == m.probe { String::new() } else { format!(" ({})", m.probe) };
         out.push_str(&format!("   {}{kind}\n", paint(&m.name, BOLD, color)));
@@ -98,14 +102,16 @@ pub fn render_suite(s: &SuiteReport, color: bool) -> String {
         }
     }
     if s.skipped.is_none() {
-        for c in s.checks.iter().filter(|c| c.verdict != Verdict::Pass) {
-            out.push_str(&format!(
-                "   {:>5} {} ({}): {}\n",
-                verdict_mark(c.verdict, color),
-                c.name,
-                c.target,
-                c.detail
-            ));
+        // Matrix checks are in the grids: list only those that did not pass. Assertions are listed always.
+        for c in s.checks.iter().filter(|c| c.verdict != Verdict::Pass || c.matrix.is_none()) {
+            let target = match (&c.target, c.matrix.is_some()) {
+                (Some(t), true) => format!(" ({t})"),
+                _ => String::new(),
+            };
+            out.push_str(&format!("   {:>5} {}{target}: {}\n", verdict_mark(c.verdict, color), c.name, c.detail));
+            for a in &c.artifacts {
+                out.push_str(&format!("         {} {a}\n", paint("pcap:", DIM, color)));
+            }
         }
     }
     out.push_str(&format!(
@@ -135,5 +141,4 @@ pub fn summary_line(r: &RunReport) -> String {
 }
 
 /// Legend printed once under the matrices.
-pub const LEGEND: &str =
-    "   Y reaches · N does not · - not checked · ! differs from expected · E probe error · S skipped";
+pub const LEGEND: &str = "   Y reaches/delivered · N does not · U name unresolved · R refused · D dropped · - not checked · ! differs from expected · E probe error · S skipped";

@@ -1,8 +1,11 @@
 //! Loading: TOML text → [`Suite`], with every error placed at file:line:col and given a hint.
 
 use super::matrix::{self, Cell};
-use super::model::{MatrixSpec, SuiteFile};
-use super::{Bridge, Cidr, Endpoint, Matrix, Namespace, ProbeSettings, Route, Suite, Veth, VethEnd};
+use super::model::{By, CaptureSpec, ContainerSpec, MatrixSpec, NetworkSpec, ProbeKind, SuiteFile};
+use super::{
+    Attachment, Bridge, Capture, Cidr, Container, Endpoint, HostRef, Lab, Matrix, Namespace, Nat, Network, ProbeSettings, Route,
+    Suite, Veth, VethEnd,
+};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
@@ -68,6 +71,26 @@ pub fn load_str(src: &str, file: &str) -> Result<Suite, LoadError> {
     let cx = Cx { src, file };
     let raw: SuiteFile = toml::from_str(src).map_err(|e| cx.toml_error(&e))?;
     cx.validate(raw).map_err(|d| LoadError::Invalid(Box::new(d)))
+}
+
+/// What matrix and capture names can refer to.
+struct Nodes<'a> {
+    namespaces: &'a [String],
+    ifaces: &'a BTreeMap<String, BTreeMap<String, Option<Cidr>>>,
+    containers: &'a [Container],
+    networks: &'a [Network],
+}
+
+impl Nodes<'_> {
+    fn container(&self, name: &str) -> Option<&Container> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+    fn exists(&self, name: &str) -> bool {
+        self.namespaces.iter().any(|n| n == name) || self.container(name).is_some()
+    }
+    fn names(&self) -> Vec<&str> {
+        self.namespaces.iter().map(String::as_str).chain(self.containers.iter().map(|c| c.name.as_str())).collect()
+    }
 }
 
 struct Cx<'a> {
@@ -149,7 +172,13 @@ impl Cx<'_> {
         });
         let settings = self.settings(&raw.settings.timeout_ms, &raw.settings.attempts, ProbeSettings::default())?;
 
+        let lab = self.lab(&raw)?;
         let mut namespaces: Vec<Namespace> = Vec::new();
+        if lab.is_some() {
+            for name in [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH] {
+                namespaces.push(Namespace { name: name.into(), routes: Vec::new(), forwarding: false });
+            }
+        }
         for ns in &raw.namespace {
             let n = ns.name.get_ref();
             let ok = !n.is_empty() && n.len() <= 32 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
@@ -184,6 +213,21 @@ impl Cx<'_> {
 
         // Interfaces per namespace, to catch duplicates and resolve `master`, `dev` and `node@iface`.
         let mut ifaces: BTreeMap<String, BTreeMap<String, Option<Cidr>>> = BTreeMap::new();
+        let mut bridges = Vec::new();
+        let mut veths = Vec::new();
+        if let Some(lab) = &lab {
+            bridges.push(Bridge { name: Lab::BRIDGE.into(), netns: Lab::SWITCH.into(), address: None, up: true });
+            ifaces.entry(Lab::SWITCH.to_string()).or_default().insert(Lab::BRIDGE.into(), None);
+            for (node, nic, addr) in [(Lab::SERVER1, &lab.nic, lab.server1), (Lab::SERVER2, &lab.server2_nic, lab.server2)] {
+                let port = format!("port-{node}");
+                ifaces.entry(node.to_string()).or_default().insert(nic.clone(), Some(addr));
+                ifaces.entry(Lab::SWITCH.to_string()).or_default().insert(port.clone(), None);
+                veths.push(Veth {
+                    a: VethEnd { name: nic.clone(), netns: node.into(), address: Some(addr), master: None, up: true },
+                    b: VethEnd { name: port, netns: Lab::SWITCH.into(), address: None, master: Some(Lab::BRIDGE.into()), up: true },
+                });
+            }
+        }
         let mut claim =
             |netns: &str, name: &Spanned<String>, ifname: &str, addr: Option<Cidr>| -> Result<(), Diagnostic> {
                 let slot = ifaces.entry(netns.to_string()).or_default();
@@ -197,7 +241,6 @@ impl Cx<'_> {
                 Ok(())
             };
 
-        let mut bridges = Vec::new();
         for b in &raw.bridge {
             let ns = netns(&b.netns)?;
             let name = self.ifname(&b.name)?;
@@ -218,7 +261,6 @@ impl Cx<'_> {
             }
         };
 
-        let mut veths = Vec::new();
         for v in &raw.veth {
             let a_ns = netns(&v.netns)?;
             let b_ns = netns(&v.peer.netns)?;
@@ -279,14 +321,38 @@ impl Cx<'_> {
             }
         }
 
+        let networks = self.networks(&raw.network)?;
+        let containers = self.containers(&raw.container, &networks, &ns_names)?;
+        let nodes = Nodes { namespaces: &ns_names, ifaces: &ifaces, containers: &containers, networks: &networks };
+
         let mut matrices = Vec::new();
         for (i, m) in raw.matrix.iter().enumerate() {
-            matrices.push(self.matrix(i, m, &settings, &ifaces, &ns_names)?);
+            matrices.push(self.matrix(i, m, &settings, &nodes)?);
         }
-        if matrices.is_empty() {
+        let captures = raw.capture.iter().map(|c| self.capture(c, &nodes)).collect::<Result<Vec<_>, _>>()?;
+        for (i, c) in captures.iter().enumerate() {
+            if captures[..i].iter().any(|o| o.name == c.name) {
+                return Err(self.span(&raw.capture[i].name, format!("capture `{}` is declared twice", c.name), "give each capture its own name".to_string()));
+            }
+        }
+        let mut nats = Vec::new();
+        for n in &raw.nat {
+            let node = match &n.on {
+                Some(on) if ns_names.contains(on.get_ref()) => on.get_ref().clone(),
+                Some(on) => {
+                    return Err(self.span(on, format!("unknown namespace `{}`", on.get_ref()), format!("namespaces in this suite: {}", known(&ns_names))))
+                }
+                None if lab.is_some() => Lab::SERVER1.to_string(),
+                None => {
+                    return Err(self.span(&n.masquerade, "`[[nat]]` needs `on` when the suite has no [lab]", "name the namespace whose nat table to read: `on = \"…\"`".to_string()))
+                }
+            };
+            nats.push(Nat { node, masquerade: self.cidr(&n.masquerade)? });
+        }
+        if matrices.is_empty() && captures.is_empty() && nats.is_empty() {
             return Err(self.at(
                 self.src.len(),
-                "the suite has no `[[matrix]]`",
+                "the suite checks nothing",
                 Some("add an expected matrix, e.g. [[matrix]] probe = \"icmp\" expect = \"\"\"…\"\"\"".into()),
             ));
         }
@@ -300,6 +366,11 @@ impl Cx<'_> {
             bridges,
             veths,
             matrices,
+            lab,
+            networks,
+            containers,
+            captures,
+            nats,
         })
     }
 
@@ -325,14 +396,104 @@ impl Cx<'_> {
         })
     }
 
-    fn matrix(
-        &self,
-        index: usize,
-        m: &MatrixSpec,
-        suite: &ProbeSettings,
-        ifaces: &BTreeMap<String, BTreeMap<String, Option<Cidr>>>,
-        ns_names: &[String],
-    ) -> Result<Matrix, Diagnostic> {
+    fn lab(&self, raw: &SuiteFile) -> Result<Option<Lab>, Diagnostic> {
+        let implied = !raw.container.is_empty() || !raw.network.is_empty();
+        let spec = match (&raw.lab, implied) {
+            (Some(spec), _) => spec,
+            (None, true) => &Default::default(),
+            (None, false) => return Ok(None),
+        };
+        let addr = |s: &Option<Spanned<String>>, default: &str| match s {
+            Some(s) => self.cidr(s),
+            None => Ok(default.parse().expect("valid default")),
+        };
+        let nic = |s: &Option<Spanned<String>>| s.as_ref().map_or(Ok("enp0s3".to_string()), |s| self.ifname(s));
+        let lab = Lab {
+            server1: addr(&spec.server1, "192.168.56.3/24")?,
+            server2: addr(&spec.server2, "192.168.56.4/24")?,
+            nic: nic(&spec.nic)?,
+            server2_nic: nic(&spec.server2_nic)?,
+        };
+        if lab.server1.addr == lab.server2.addr {
+            let at = spec.server2.as_ref().or(spec.server1.as_ref()).map_or(0, |s| s.span().start);
+            return Err(self.at(at, "server1 and server2 have the same address", Some("give each its own address on the LAN".into())));
+        }
+        Ok(Some(lab))
+    }
+
+    fn networks(&self, specs: &[NetworkSpec]) -> Result<Vec<Network>, Diagnostic> {
+        let mut out: Vec<Network> = Vec::new();
+        for n in specs {
+            let name = n.name.get_ref();
+            if ["bridge", "host", "none"].contains(&name.as_str()) {
+                return Err(self.span(&n.name, format!("`{name}` is one of Docker's predefined networks"), "declare only user-defined networks; containers can join `bridge` without declaring it".to_string()));
+            }
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(self.span(&n.name, format!("`{name}` is not a valid network name"), "use letters, digits, `-`, `_` or `.`".to_string()));
+            }
+            if out.iter().any(|o| &o.name == name) {
+                return Err(self.span(&n.name, format!("network `{name}` is declared twice"), "give each network its own name".to_string()));
+            }
+            let driver = n.driver.as_ref().map_or("bridge", |d| d.get_ref().as_str());
+            if !["bridge", "macvlan"].contains(&driver) {
+                let d = n.driver.as_ref().expect("non-default driver was written");
+                return Err(self.span(d, format!("unsupported network driver `{driver}`"), "use `bridge` or `macvlan`".to_string()));
+            }
+            let subnet = n.subnet.as_ref().map(|x| self.cidr(x)).transpose()?;
+            let ip_range = n.ip_range.as_ref().map(|x| self.cidr(x)).transpose()?;
+            let gateway = match &n.gateway {
+                Some(g) => Some(g.get_ref().parse().map_err(|_| self.span(g, format!("`{}` is not an IPv4 address", g.get_ref()), "a gateway is a plain address such as `172.18.0.1`".to_string()))?),
+                None => None,
+            };
+            if (gateway.is_some() || ip_range.is_some()) && subnet.is_none() {
+                return Err(self.span(&n.name, format!("network `{name}` sets a gateway or ip_range without a subnet"), "add `subnet = \"…\"`, as `docker network create` requires".to_string()));
+            }
+            out.push(Network { name: name.clone(), driver: driver.into(), subnet, gateway, ip_range, options: n.options.clone() });
+        }
+        Ok(out)
+    }
+
+    fn containers(&self, specs: &[ContainerSpec], networks: &[Network], ns_names: &[String]) -> Result<Vec<Container>, Diagnostic> {
+        let mut out: Vec<Container> = Vec::new();
+        for c in specs {
+            let name = c.name.get_ref();
+            if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+                return Err(self.span(&c.name, format!("`{name}` is not a valid container name"), "use letters, digits, `-`, `_` or `.`".to_string()));
+            }
+            if out.iter().any(|o| &o.name == name) || ns_names.contains(name) {
+                return Err(self.span(&c.name, format!("node `{name}` is declared twice"), "containers and namespaces share one set of names".to_string()));
+            }
+            let attachment = match (&c.network_mode, &c.networks) {
+                (Some(m), Some(_)) => return Err(self.span(m, "`network_mode` and `networks` exclude each other", "a host-network or network-less container joins no networks".to_string())),
+                (Some(m), None) => match m.get_ref().as_str() {
+                    "host" => Attachment::Host,
+                    "none" => Attachment::None,
+                    other => return Err(self.span(m, format!("unknown network_mode `{other}`"), "use `host` or `none` (or list `networks`)".to_string())),
+                },
+                (None, None) => Attachment::Networks(vec!["bridge".into()]),
+                (None, Some(list)) => {
+                    if list.is_empty() {
+                        return Err(self.at(c.name.span().start, format!("container `{name}` has an empty `networks` list"), Some("list at least one network, or use network_mode = \"none\"".into())));
+                    }
+                    let mut names: Vec<String> = Vec::new();
+                    for n in list {
+                        if n.get_ref() != "bridge" && !networks.iter().any(|x| &x.name == n.get_ref()) {
+                            return Err(self.span(n, format!("unknown network `{}`", n.get_ref()), format!("networks: bridge (Docker's default){}", networks.iter().map(|x| format!(", {}", x.name)).collect::<String>())));
+                        }
+                        if names.contains(n.get_ref()) {
+                            return Err(self.span(n, format!("`{}` is listed twice", n.get_ref()), "list each network once".to_string()));
+                        }
+                        names.push(n.get_ref().clone());
+                    }
+                    Attachment::Networks(names)
+                }
+            };
+            out.push(Container { name: name.clone(), image: c.image.clone().unwrap_or_else(|| "alpine".into()), attachment, command: c.command.clone() });
+        }
+        Ok(out)
+    }
+
+    fn matrix(&self, index: usize, m: &MatrixSpec, suite: &ProbeSettings, nodes: &Nodes) -> Result<Matrix, Diagnostic> {
         let settings = self.settings(&m.timeout_ms, &m.attempts, *suite)?;
         let content_start = self.string_content_start(m.expect.span());
         let line_offsets: Vec<usize> =
@@ -340,37 +501,59 @@ impl Cx<'_> {
         let place = |line: usize, col: usize| content_start + line_offsets.get(line).copied().unwrap_or(0) + col;
         let grid =
             matrix::parse(m.expect.get_ref()).map_err(|e| self.at(place(e.line, e.col), e.message, Some(e.hint)))?;
+        let by = m.by.unwrap_or(By::Address);
+        let expect_at = m.expect.span().start;
+        match (m.probe, m.port, by) {
+            (ProbeKind::Icmp, Some(_), _) => return Err(self.at(expect_at, "an ICMP matrix has no `port`", Some("remove `port`, or use probe = \"udp\" / \"tcp\"".into()))),
+            (ProbeKind::Udp | ProbeKind::Tcp, None, _) => return Err(self.at(expect_at, format!("a {} matrix needs a `port`", m.probe.as_str()), Some("e.g. `port = 2020`".into()))),
+            (ProbeKind::Udp | ProbeKind::Tcp, _, By::Name) => return Err(self.at(expect_at, "`by = \"name\"` is for ICMP matrices", Some("UDP and TCP probes go to addresses".into()))),
+            _ => {}
+        }
+        let allowed: &[Cell] = match (m.probe, by) {
+            (ProbeKind::Icmp, By::Address) => &[Cell::Reach, Cell::NoReach, Cell::Unchecked],
+            (ProbeKind::Icmp, By::Name) => &[Cell::Reach, Cell::NoReach, Cell::Unresolved, Cell::Unchecked],
+            _ => &[Cell::Reach, Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Unchecked],
+        };
 
         let endpoint = |t: &matrix::Token, role: &str| -> Result<Endpoint, Diagnostic> {
             let (node, via) = match t.text.split_once('@') {
                 Some((n, v)) => (n, Some(v)),
                 None => (t.text.as_str(), None),
             };
-            if !ns_names.iter().any(|n| n == node) {
-                return Err(self.at(
-                    place(t.line, t.col),
-                    format!("unknown {role} `{node}` in matrix"),
-                    Some(format!("nodes in this suite: {}", known(ns_names))),
-                ));
+            let err = |col: usize, message: String, hint: String| Err(self.at(place(t.line, t.col + col), message, Some(hint)));
+            if !nodes.exists(node) {
+                return err(0, format!("unknown {role} `{node}` in matrix"), format!("nodes in this suite: {}", known(nodes.names())));
             }
-            let here = ifaces.get(node);
+            if by == By::Name && nodes.container(node).is_none() {
+                return err(0, format!("`{node}` is not a container"), "`by = \"name\"` resolves container names through Docker's DNS from inside containers; use containers as rows and columns".into());
+            }
+            if let Some(c) = nodes.container(node) {
+                if role == "destination" && c.attachment == Attachment::None {
+                    return err(0, format!("destination `{node}` has no network (network_mode = \"none\")"), "remove its column".into());
+                }
+                if let Some(via) = via {
+                    let on = match &c.attachment {
+                        Attachment::Networks(n) => n.iter().any(|n| n == via),
+                        _ => false,
+                    };
+                    if !on {
+                        return err(node.len() + 1, format!("`{node}` is not on network `{via}`"), format!("`{node}@NETWORK` names one of the container's networks"));
+                    }
+                }
+                return Ok(Endpoint { node: node.to_string(), via: via.map(str::to_string) });
+            }
+            let here = nodes.ifaces.get(node);
             let addressed: BTreeSet<&str> =
                 here.into_iter().flatten().filter(|(_, a)| a.is_some()).map(|(n, _)| n.as_str()).collect();
+            // server1's Docker networks are also its networks: `server1@alpine-net` is the bridge's gateway.
+            let on_network = node == Lab::SERVER1 && via.is_some_and(|v| v == "bridge" || nodes.networks.iter().any(|n| n.name == v));
             if let Some(via) = via {
-                if !addressed.contains(via) {
-                    return Err(self.at(
-                        place(t.line, t.col + node.len() + 1),
-                        format!("`{node}` has no addressed interface `{via}`"),
-                        Some(format!("addressed interfaces of `{node}`: {}", known(&addressed))),
-                    ));
+                if !addressed.contains(via) && !on_network {
+                    return err(node.len() + 1, format!("`{node}` has no addressed interface `{via}`"), format!("addressed interfaces of `{node}`: {}", known(&addressed)));
                 }
             }
             if role == "destination" && addressed.is_empty() {
-                return Err(self.at(
-                    place(t.line, t.col),
-                    format!("destination `{node}` has no address to probe"),
-                    Some(format!("give one of `{node}`'s interfaces an `address`, or remove its column")),
-                ));
+                return err(0, format!("destination `{node}` has no address to probe"), format!("give one of `{node}`'s interfaces an `address`, or remove its column"));
             }
             Ok(Endpoint { node: node.to_string(), via: via.map(str::to_string) })
         };
@@ -380,6 +563,9 @@ impl Cx<'_> {
         let mut cells = Vec::new();
         for row in &grid.rows {
             let source = endpoint(&row.name, "source")?;
+            if by == By::Name && nodes.container(&source.node).is_some_and(|c| c.attachment == Attachment::Host) {
+                return Err(self.at(place(row.name.line, row.name.col), format!("`{}` shares server1's network stack and has no Docker DNS", source.node), Some("probe by name from containers on user-defined networks".into())));
+            }
             for ((cell, token), column) in row.cells.iter().zip(&columns) {
                 if column.node == source.node && *cell != Cell::Unchecked {
                     return Err(self.at(
@@ -388,18 +574,79 @@ impl Cx<'_> {
                         Some("put `-` on the diagonal: a node probing itself tests nothing in the lab".into()),
                     ));
                 }
+                if !allowed.contains(cell) {
+                    let list: String = allowed.iter().map(|c| format!("`{}` ", c.symbol())).collect();
+                    return Err(self.at(place(token.line, token.col), format!("`{}` is not a cell of a {} matrix{}", cell.symbol(), m.probe.as_str(), if by == By::Name { " by name" } else { "" }), Some(format!("use {}", list.trim_end()))));
+                }
             }
             cells.push(row.cells.iter().map(|(c, _)| *c).collect());
             rows.push(source);
         }
         let name = m.name.clone().unwrap_or_else(|| {
-            if index == 0 {
-                m.probe.as_str().to_string()
-            } else {
-                format!("{} #{}", m.probe.as_str(), index + 1)
-            }
+            let base = match (m.probe, by, m.port) {
+                (ProbeKind::Icmp, By::Name, _) => "icmp by name".to_string(),
+                (p, _, Some(port)) => format!("{} port {port}", p.as_str()),
+                (p, _, None) => p.as_str().to_string(),
+            };
+            if index == 0 { base } else { format!("{base} #{}", index + 1) }
         });
-        Ok(Matrix { name, probe: m.probe, settings, rows, columns, cells })
+        Ok(Matrix { name, probe: m.probe, settings, rows, columns, cells, by, port: m.port })
+    }
+
+    fn host_ref(&self, s: &Spanned<String>, nodes: &Nodes) -> Result<HostRef, Diagnostic> {
+        if let Ok(a) = s.get_ref().parse() {
+            return Ok(HostRef::Address(a));
+        }
+        if nodes.exists(s.get_ref()) {
+            return Ok(HostRef::Node(s.get_ref().clone()));
+        }
+        Err(self.span(s, format!("`{}` is neither a node nor an IPv4 address", s.get_ref()), format!("nodes in this suite: {}", known(nodes.names()))))
+    }
+
+    fn capture(&self, c: &CaptureSpec, nodes: &Nodes) -> Result<Capture, Diagnostic> {
+        let name = c.name.get_ref();
+        if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+            return Err(self.span(&c.name, format!("`{name}` is not a valid capture name"), "it names the pcap file: use letters, digits, `-`, `_` or `.`".to_string()));
+        }
+        let Some((node, interface)) = c.on.get_ref().split_once(':') else {
+            return Err(self.span(&c.on, format!("`{}` does not say NODE:INTERFACE", c.on.get_ref()), "e.g. `server1:enp0s3`, `alpine1:eth0`".to_string()));
+        };
+        if !nodes.exists(node) {
+            return Err(self.span(&c.on, format!("unknown node `{node}`"), format!("nodes in this suite: {}", known(nodes.names()))));
+        }
+        // Interfaces Docker makes (docker0, br-…, a container's eth0) exist only at run time; interfaces of the
+        // suite's own namespaces are known now.
+        let static_ns = nodes.container(node).is_none() && node != Lab::SERVER1;
+        if static_ns && !nodes.ifaces.get(node).is_some_and(|i| i.contains_key(interface)) {
+            let here = nodes.ifaces.get(node).into_iter().flat_map(|i| i.keys());
+            return Err(self.span(&c.on, format!("`{node}` has no interface `{interface}`"), format!("interfaces of `{node}`: {}", known(here))));
+        }
+        let filter = c.filter.as_ref().map_or(String::new(), |f| f.get_ref().clone());
+        if let Some(f) = &c.filter {
+            let start = self.string_content_start(f.span());
+            let parsed = crate::capture::filter::parse(f.get_ref()).map_err(|e| self.at(start + e.offset, format!("invalid filter: {}", e.message), e.hint.clone()))?;
+            for n in parsed.names() {
+                if !nodes.exists(&n) {
+                    let at = f.get_ref().find(&n).map_or(start, |i| start + i);
+                    return Err(self.at(at, format!("unknown host `{n}` in filter"), Some(format!("hosts are addresses or nodes: {}", known(nodes.names())))));
+                }
+            }
+        }
+        if let (Some(min), Some(max)) = (c.min_packets, c.max_packets) {
+            if min > max {
+                return Err(self.span(&c.name, format!("min_packets = {min} is above max_packets = {max}"), "swap them".to_string()));
+            }
+        }
+        Ok(Capture {
+            name: name.clone(),
+            node: node.into(),
+            interface: interface.into(),
+            filter,
+            min_packets: c.min_packets,
+            max_packets: c.max_packets,
+            src: c.src.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
+            dst: c.dst.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
+        })
     }
 
     /// Where a string value's content starts in the source, given the span of the whole string token.

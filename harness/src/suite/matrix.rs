@@ -14,12 +14,18 @@ use std::fmt;
 /// One cell of an expected matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 pub enum Cell {
-    /// `Y`: the source must reach the destination.
+    /// `Y`: the source must reach the destination (UDP/TCP: delivered).
     Reach,
-    /// `N`: the source must not reach the destination.
+    /// `N`: the source must not reach the destination (UDP/TCP: refused or dropped).
     NoReach,
     /// `-`: not checked.
     Unchecked,
+    /// `U`: by name, the name must not resolve.
+    Unresolved,
+    /// `R`: UDP/TCP, refused (ICMP port unreachable / TCP reset).
+    Refused,
+    /// `D`: UDP/TCP, dropped (no answer at all).
+    Dropped,
 }
 
 impl Cell {
@@ -29,6 +35,9 @@ impl Cell {
             Cell::Reach => 'Y',
             Cell::NoReach => 'N',
             Cell::Unchecked => '-',
+            Cell::Unresolved => 'U',
+            Cell::Refused => 'R',
+            Cell::Dropped => 'D',
         }
     }
 }
@@ -138,12 +147,15 @@ pub fn parse(text: &str) -> Result<Grid, GridError> {
                 "Y" | "y" => Cell::Reach,
                 "N" | "n" => Cell::NoReach,
                 "-" => Cell::Unchecked,
+                "U" | "u" => Cell::Unresolved,
+                "R" | "r" => Cell::Refused,
+                "D" | "d" => Cell::Dropped,
                 other => {
                     return Err(GridError {
                         line: token.line,
                         col: token.col,
                         message: format!("`{other}` is not a cell"),
-                        hint: "cells are `Y` (must reach), `N` (must not reach) or `-` (not checked)".into(),
+                        hint: "cells are `Y` (must reach), `N` (must not reach) or `-` (not checked); also `U` (name must not resolve), `R` (refused), `D` (dropped)".into(),
                     })
                 }
             };

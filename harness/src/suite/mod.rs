@@ -10,7 +10,7 @@ pub mod schema;
 pub use cidr::Cidr;
 pub use load::{load_file, load_str, LoadError};
 pub use matrix::Cell;
-pub use model::ProbeKind;
+pub use model::{By, ProbeKind};
 
 use std::net::Ipv4Addr;
 
@@ -48,6 +48,132 @@ pub struct Suite {
     pub veths: Vec<Veth>,
     /// Expected matrices.
     pub matrices: Vec<Matrix>,
+    /// The emulated LAN, when the suite has one (its namespaces, switch and cables are already in
+    /// `namespaces`, `bridges` and `veths`).
+    pub lab: Option<Lab>,
+    /// Docker networks.
+    pub networks: Vec<Network>,
+    /// Containers.
+    pub containers: Vec<Container>,
+    /// Captures.
+    pub captures: Vec<Capture>,
+    /// NAT assertions.
+    pub nats: Vec<Nat>,
+}
+
+/// The emulated LAN of the lab.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Lab {
+    /// server1's LAN address.
+    pub server1: Cidr,
+    /// server2's LAN address.
+    pub server2: Cidr,
+    /// server1's NIC.
+    pub nic: String,
+    /// server2's NIC.
+    pub server2_nic: String,
+}
+
+impl Lab {
+    /// The namespace of server1 (whose Docker engine runs the containers).
+    pub const SERVER1: &'static str = "server1";
+    /// The namespace of server2.
+    pub const SERVER2: &'static str = "server2";
+    /// The namespace of the hypervisor's host-only switch.
+    pub const SWITCH: &'static str = "hostonly";
+    /// The switch's bridge, named after VirtualBox's host-only adapter.
+    pub const BRIDGE: &'static str = "vboxnet0";
+}
+
+/// A Docker network.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Network {
+    /// Name.
+    pub name: String,
+    /// Driver.
+    pub driver: String,
+    /// Subnet.
+    pub subnet: Option<Cidr>,
+    /// Gateway.
+    pub gateway: Option<Ipv4Addr>,
+    /// IP range.
+    pub ip_range: Option<Cidr>,
+    /// Driver options.
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// How a container is attached.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Attachment {
+    /// To these networks, in order.
+    Networks(Vec<String>),
+    /// Sharing server1's network stack.
+    Host,
+    /// No network.
+    None,
+}
+
+/// A container.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Container {
+    /// Name.
+    pub name: String,
+    /// Image as the suite names it.
+    pub image: String,
+    /// Networks or mode.
+    pub attachment: Attachment,
+    /// Command, if not the image's.
+    pub command: Option<Vec<String>>,
+}
+
+/// A node or a literal address in a capture assertion.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HostRef {
+    /// A node's addresses.
+    Node(String),
+    /// One address.
+    Address(Ipv4Addr),
+}
+
+impl std::fmt::Display for HostRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostRef::Node(n) => f.write_str(n),
+            HostRef::Address(a) => write!(f, "{a}"),
+        }
+    }
+}
+
+/// A capture.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Capture {
+    /// Name (pcap file name).
+    pub name: String,
+    /// Node.
+    pub node: String,
+    /// Interface in the node's namespace.
+    pub interface: String,
+    /// Filter expression as written.
+    pub filter: String,
+    /// Count bounds.
+    pub min_packets: Option<u64>,
+    /// Count bounds.
+    pub max_packets: Option<u64>,
+    /// Source assertion.
+    pub src: Option<HostRef>,
+    /// Destination assertion.
+    pub dst: Option<HostRef>,
+}
+
+/// A NAT assertion.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Nat {
+    /// Node whose nat table is read.
+    pub node: String,
+    /// Subnet that must be masqueraded.
+    pub masquerade: Cidr,
 }
 
 /// A network namespace of the suite.
@@ -142,6 +268,10 @@ pub struct Matrix {
     pub columns: Vec<Endpoint>,
     /// `cells[row][column]`.
     pub cells: Vec<Vec<Cell>>,
+    /// ICMP by address or by name.
+    pub by: By,
+    /// UDP/TCP port.
+    pub port: Option<u16>,
 }
 
 impl Suite {
@@ -161,6 +291,21 @@ impl Suite {
             }
         }
         out
+    }
+
+    /// Whether a node (namespace or container) of this name exists.
+    pub fn has_node(&self, name: &str) -> bool {
+        self.namespaces.iter().any(|n| n.name == name) || self.containers.iter().any(|c| c.name == name)
+    }
+
+    /// Every node name: namespaces, then containers.
+    pub fn node_names(&self) -> Vec<&str> {
+        self.namespaces.iter().map(|n| n.name.as_str()).chain(self.containers.iter().map(|c| c.name.as_str())).collect()
+    }
+
+    /// A container by name.
+    pub fn container(&self, name: &str) -> Option<&Container> {
+        self.containers.iter().find(|c| c.name == name)
     }
 
     /// Interfaces the suite creates in a namespace.

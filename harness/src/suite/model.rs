@@ -23,6 +23,9 @@ pub struct SuiteFile {
     /// Probe defaults for every matrix of this suite.
     #[serde(default)]
     pub settings: Settings,
+    /// The emulated two-VM LAN of the lab: server1 (with its own Docker engine), server2, and the hypervisor's
+    /// host-only switch. Implied, with these defaults, when the suite has containers or networks.
+    pub lab: Option<LabSpec>,
     /// Network namespaces (`ip netns add NAME`).
     #[serde(default)]
     pub namespace: Vec<NamespaceSpec>,
@@ -32,9 +35,120 @@ pub struct SuiteFile {
     /// veth pairs (`ip link add NAME type veth peer name PEER`), each end placed in a namespace.
     #[serde(default)]
     pub veth: Vec<VethSpec>,
+    /// Docker networks in server1's engine (`docker network create`).
+    #[serde(default)]
+    pub network: Vec<NetworkSpec>,
+    /// Containers in server1's engine (`docker run -dit`).
+    #[serde(default)]
+    pub container: Vec<ContainerSpec>,
     /// Expected reachability matrices.
     #[serde(default)]
     pub matrix: Vec<MatrixSpec>,
+    /// Packet captures running while the probes run, with assertions.
+    #[serde(default)]
+    pub capture: Vec<CaptureSpec>,
+    /// Assertions on NAT rules (`iptables -t nat -S`).
+    #[serde(default)]
+    pub nat: Vec<NatSpec>,
+}
+
+/// The emulated LAN: server1 and server2 on a host-only switch.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LabSpec {
+    /// server1's address on the LAN (default `192.168.56.3/24`, as in the handout).
+    #[schemars(with = "Option<String>")]
+    pub server1: Option<Spanned<String>>,
+    /// server2's address on the LAN (default `192.168.56.4/24`).
+    #[schemars(with = "Option<String>")]
+    pub server2: Option<Spanned<String>>,
+    /// server1's NIC on the LAN (default `enp0s3`).
+    #[schemars(with = "Option<String>")]
+    pub nic: Option<Spanned<String>>,
+    /// server2's NIC on the LAN (default `enp0s3`).
+    #[schemars(with = "Option<String>")]
+    pub server2_nic: Option<Spanned<String>>,
+}
+
+/// A Docker network.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Network name.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Driver (default `bridge`).
+    #[schemars(with = "Option<String>")]
+    pub driver: Option<Spanned<String>>,
+    /// `--subnet`.
+    #[schemars(with = "Option<String>")]
+    pub subnet: Option<Spanned<String>>,
+    /// `--gateway`.
+    #[schemars(with = "Option<String>")]
+    pub gateway: Option<Spanned<String>>,
+    /// `--ip-range`.
+    #[schemars(with = "Option<String>")]
+    pub ip_range: Option<Spanned<String>>,
+    /// Driver options (`-o KEY=VALUE`), e.g. `{ parent = "enp0s3" }` for macvlan.
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// A container.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContainerSpec {
+    /// Container name (also its DNS name on user-defined networks).
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// Image (default `alpine`). Without a registry, a busybox stand-in is built offline under this name.
+    pub image: Option<String>,
+    /// Networks, in order: created on the first (`docker run --network`), connected to the rest
+    /// (`docker network connect`). Default `["bridge"]`.
+    #[schemars(with = "Option<Vec<String>>")]
+    pub networks: Option<Vec<Spanned<String>>>,
+    /// `host` (share server1's network stack) or `none`; excludes `networks`.
+    #[schemars(with = "Option<String>")]
+    pub network_mode: Option<Spanned<String>>,
+    /// Command (default: the image's, kept running as `docker run -dit` does).
+    pub command: Option<Vec<String>>,
+}
+
+/// A capture: frames seen on one interface of one node while the probes run.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSpec {
+    /// Name (also the pcap file name).
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// `NODE:INTERFACE`, e.g. `server1:enp0s3`, `alpine1:eth0`, `server1:docker0`.
+    #[schemars(with = "String")]
+    pub on: Spanned<String>,
+    /// tcpdump-style filter, e.g. `udp port 2020`, `icmp and src host alpine1`.
+    #[schemars(with = "Option<String>")]
+    pub filter: Option<Spanned<String>>,
+    /// At least this many matching packets.
+    pub min_packets: Option<u64>,
+    /// At most this many matching packets.
+    pub max_packets: Option<u64>,
+    /// Every matching packet comes from this node's address (or this address).
+    #[schemars(with = "Option<String>")]
+    pub src: Option<Spanned<String>>,
+    /// Every matching packet goes to this node's address (or this address).
+    #[schemars(with = "Option<String>")]
+    pub dst: Option<Spanned<String>>,
+}
+
+/// A NAT rule that must be present.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NatSpec {
+    /// The node whose nat table is read (default `server1`).
+    #[schemars(with = "Option<String>")]
+    pub on: Option<Spanned<String>>,
+    /// Source subnet that POSTROUTING must MASQUERADE, e.g. `172.17.0.0/16`.
+    #[schemars(with = "String")]
+    pub masquerade: Spanned<String>,
 }
 
 /// Probe defaults.
@@ -146,8 +260,14 @@ pub struct MatrixSpec {
     pub name: Option<String>,
     /// What each cell probes.
     pub probe: ProbeKind,
+    /// ICMP only: probe the destination by `address` (default) or by `name`, resolved through Docker's embedded
+    /// DNS from inside the source.
+    pub by: Option<By>,
+    /// UDP/TCP: destination port.
+    pub port: Option<u16>,
     /// The grid: first line names the destinations (columns), each further line starts with a source (row)
-    /// followed by one cell per column: `Y` must reach, `N` must not reach, `-` not checked.
+    /// followed by one cell per column: `Y` must reach, `N` must not reach, `-` not checked; by name also `U`
+    /// (must not resolve); UDP/TCP also `R` (refused) and `D` (dropped).
     #[schemars(with = "String")]
     pub expect: Spanned<String>,
     /// Overrides `settings.timeout_ms` for this matrix.
@@ -164,6 +284,10 @@ pub struct MatrixSpec {
 pub enum ProbeKind {
     /// ICMP echo request from the source's namespace to the destination's address.
     Icmp,
+    /// A UDP datagram carrying a unique token to a listener reachlab opens in the destination.
+    Udp,
+    /// A TCP connection to a listener reachlab opens in the destination.
+    Tcp,
 }
 
 impl ProbeKind {
@@ -171,6 +295,18 @@ impl ProbeKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProbeKind::Icmp => "icmp",
+            ProbeKind::Udp => "udp",
+            ProbeKind::Tcp => "tcp",
         }
     }
+}
+
+/// How the destination of an ICMP matrix is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum By {
+    /// The destination's address (chosen as described in the README).
+    Address,
+    /// The destination's name, resolved from inside the source through Docker's embedded DNS.
+    Name,
 }

@@ -1,0 +1,273 @@
+//! A private dockerd per run, inside a network namespace, with its own data root, exec root, pidfile, socket,
+//! managed containerd and cgroup parent. Started without `ip netns exec` (which remounts /sys and hides the
+//! cgroups): the child enters the namespace itself before exec. Removed by [`purge`], which is synchronous,
+//! idempotent and works after a crash (it needs only the directory and cgroup name from the ledger).
+
+use super::EngineError;
+use crate::kernel::netns::Netns;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use sha2::{Digest, Sha256};
+use std::io;
+use std::os::fd::AsRawFd;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A running private engine.
+pub struct Daemon {
+    /// Its directory (data, exec root, socket, log).
+    pub dir: PathBuf,
+    /// The API socket.
+    pub socket: PathBuf,
+    /// Its cgroup parent name (under every hierarchy).
+    pub cgroup: String,
+    /// How long it took to answer its first ping.
+    pub ready_in: Duration,
+    child: Option<Child>,
+}
+
+/// The directory of a run's engine under the state directory (short: unix socket paths are limited).
+pub fn engine_dir(state_dir: &Path, run_id: &str) -> PathBuf {
+    state_dir.join("engines").join(run_id)
+}
+
+/// The cgroup parent of a run's containers.
+pub fn cgroup_name(run_id: &str) -> String {
+    format!("reachlab-{run_id}")
+}
+
+const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
+
+fn storage_driver(dir: &Path) -> &'static str {
+    // overlay2 cannot sit on overlayfs (a harness running inside a container): fall back to vfs there.
+    match nix::sys::statfs::statfs(dir) {
+        Ok(fs) if fs.filesystem_type().0 as i64 == OVERLAYFS_MAGIC => "vfs",
+        _ => "overlay2",
+    }
+}
+
+fn log_tail(dir: &Path) -> String {
+    let log = std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("level=error") || l.contains("failed")).collect();
+    let pick = if lines.is_empty() { log.lines().rev().take(5).collect::<Vec<_>>() } else { lines.into_iter().rev().take(5).collect() };
+    pick.into_iter().rev().collect::<Vec<_>>().join("\n")
+}
+
+impl Daemon {
+    /// Starts dockerd inside `ns` and waits until its API answers.
+    pub async fn start(ns: &Netns, dir: &Path, cgroup: &str) -> Result<Daemon, EngineError> {
+        std::fs::create_dir_all(dir.join("data")).map_err(EngineError::io("create the engine directory"))?;
+        std::fs::create_dir_all(dir.join("exec")).map_err(EngineError::io("create the engine directory"))?;
+        // Our own (empty) config: the machine's /etc/docker/daemon.json must not apply to the lab's engine.
+        std::fs::write(dir.join("daemon.json"), "{}\n").map_err(EngineError::io("write daemon.json"))?;
+        let log = std::fs::File::create(dir.join("dockerd.log")).map_err(EngineError::io("create dockerd.log"))?;
+        let socket = dir.join("docker.sock");
+        let started = Instant::now();
+        let netns_fd = ns.file().as_raw_fd();
+        let mut cmd = Command::new("dockerd");
+        cmd.arg("--config-file")
+            .arg(dir.join("daemon.json"))
+            .arg("--data-root")
+            .arg(dir.join("data"))
+            .arg("--exec-root")
+            .arg(dir.join("exec"))
+            .arg("--pidfile")
+            .arg(dir.join("dockerd.pid"))
+            .arg("-H")
+            .arg(format!("unix://{}", socket.display()))
+            .arg("--cgroup-parent")
+            .arg(format!("/{cgroup}"))
+            .arg("--storage-driver")
+            .arg(storage_driver(dir))
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().map_err(EngineError::io("open dockerd.log"))?)
+            .stderr(log)
+            // Its own process group: a Ctrl-C at the terminal reaches reachlab, which then tears it down.
+            .process_group(0);
+        // SAFETY: between fork and exec only setns(2), an async-signal-safe system call, runs; the fd stays
+        // open in the parent for the whole call.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::setns(netns_fd, libc::CLONE_NEWNET) == 0 {
+                    Ok(())
+                } else {
+                    Err(io::Error::last_os_error())
+                }
+            });
+        }
+        let mut child = cmd.spawn().map_err(EngineError::io("start dockerd (is Docker Engine installed?)"))?;
+        std::fs::write(dir.join("launch.pid"), child.id().to_string()).map_err(EngineError::io("write launch.pid"))?;
+        let deadline = started + Duration::from_secs(30);
+        loop {
+            if socket.exists() {
+                if let Ok(docker) = super::docker::connect(&socket) {
+                    if docker.ping().await.is_ok() {
+                        break;
+                    }
+                }
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(EngineError::Start(format!("dockerd exited ({status}): {}", log_tail(dir))));
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(EngineError::Start(format!("no answer within 30 s: {}", log_tail(dir))));
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Daemon { dir: dir.to_path_buf(), socket, cgroup: cgroup.to_string(), ready_in: started.elapsed(), child: Some(child) })
+    }
+
+    /// Stops the engine and removes everything it made; reaps our child.
+    pub fn stop(mut self) -> Vec<io::Error> {
+        let errors = purge(&self.dir, &self.cgroup);
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        errors
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            for e in purge(&self.dir, &self.cgroup) {
+                eprintln!("reachlab: engine teardown: {e}");
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+fn read_pid(path: &Path) -> Option<i32> {
+    std::fs::read_to_string(path).ok()?.trim().parse().ok()
+}
+
+fn cmdline(pid: &str) -> Vec<String> {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| b.split(|c| *c == 0).map(|s| String::from_utf8_lossy(s).into_owned()).collect())
+        .unwrap_or_default()
+}
+
+fn kill9(pid: i32) {
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+}
+
+fn cgroup_dirs(cgroup: &str) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let root = Path::new("/sys/fs/cgroup");
+    if root.join(cgroup).is_dir() {
+        out.push(root.join(cgroup));
+    }
+    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
+        let p = e.path().join(cgroup);
+        if p.is_dir() {
+            out.push(p);
+        }
+    }
+    out
+}
+
+fn cgroup_procs(dir: &Path) -> Vec<i32> {
+    let mut pids: Vec<i32> = std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            pids.extend(cgroup_procs(&e.path()));
+        }
+    }
+    pids
+}
+
+fn rmdir_tree(dir: &Path) -> io::Result<()> {
+    for e in std::fs::read_dir(dir)?.flatten() {
+        if e.file_type().is_ok_and(|t| t.is_dir()) {
+            rmdir_tree(&e.path())?;
+        }
+    }
+    match std::fs::remove_dir(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+        _ => Ok(()),
+    }
+}
+
+/// Removes a private engine and everything it made: processes (dockerd, its containerd, shims, containers),
+/// mounts under its directory, its cgroups, shim sockets, the directory. Already gone is success; every error
+/// is returned, none stops the rest.
+pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
+    let mut errors = Vec::new();
+    let containerd_sock = dir.join("exec/containerd/containerd.sock");
+    for pidfile in ["dockerd.pid", "launch.pid", "exec/containerd/containerd.pid"] {
+        if let Some(pid) = read_pid(&dir.join(pidfile)) {
+            // Only a process that is still ours: its command line names our directory.
+            if cmdline(&pid.to_string()).iter().any(|a| a.contains(dir.to_string_lossy().as_ref())) {
+                kill9(pid);
+            }
+        }
+    }
+    // containerd shims outlive dockerd; they carry our containerd's address. Their sockets live in the fixed
+    // directory /run/containerd/s, named by the hash of address/namespace/id.
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let pid = entry.file_name().to_string_lossy().into_owned();
+        if !pid.chars().all(|c| c.is_ascii_digit()) {
+            continue;
+        }
+        let args = cmdline(&pid);
+        let arg = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
+        if arg("-address").is_some_and(|a| Path::new(&a) == containerd_sock) {
+            if let Ok(p) = pid.parse() {
+                kill9(p);
+            }
+            if let Some(id) = arg("-id") {
+                let hash = Sha256::digest(format!("{}/moby/{id}", containerd_sock.display()).as_bytes());
+                let name: String = hash.iter().map(|b| format!("{b:02x}")).collect();
+                let _ = std::fs::remove_file(Path::new("/run/containerd/s").join(name));
+            }
+        }
+    }
+    // Every container process sits in our cgroup parent.
+    let groups = cgroup_dirs(cgroup);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    loop {
+        let pids: Vec<i32> = groups.iter().flat_map(|g| cgroup_procs(g)).collect();
+        if pids.is_empty() || Instant::now() > deadline {
+            break;
+        }
+        pids.into_iter().for_each(kill9);
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // Mounts under the directory (overlays, sandbox namespaces, the data root bound on itself), deepest first.
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let mut mounts: Vec<PathBuf> =
+        mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).map(PathBuf::from).filter(|m| m.starts_with(dir)).collect();
+    mounts.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
+    for m in mounts {
+        match nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH) {
+            Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
+            Err(e) => errors.push(io::Error::other(format!("failed to unmount {}: {e}", m.display()))),
+        }
+    }
+    for g in groups {
+        if let Err(e) = rmdir_tree(&g) {
+            errors.push(io::Error::other(format!("failed to remove cgroup {}: {e}", g.display())));
+        }
+    }
+    match std::fs::remove_dir_all(dir) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => {
+            errors.push(io::Error::other(format!("failed to remove {}: {e}", dir.display())))
+        }
+        _ => {}
+    }
+    // Shared directories the shims made, only if nothing else uses them.
+    let _ = std::fs::remove_dir("/run/containerd/s");
+    let _ = std::fs::remove_dir("/run/containerd");
+    errors
+}

@@ -1,0 +1,112 @@
+//! Engine API operations (bollard) for what suites declare: networks, containers, and reading back what the
+//! engine made (a container's PID for its namespace, a network's subnet).
+
+use super::EngineError;
+use crate::suite::{Attachment, Container, Network};
+use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig};
+use bollard::query_parameters::CreateContainerOptions;
+use bollard::Docker;
+use std::collections::HashMap;
+use std::path::Path;
+
+/// A client for the engine at `socket`. Engine 20.10 speaks API 1.41 at most: start there (newer engines
+/// accept it) so no version negotiation round trip is needed.
+pub fn connect(socket: &Path) -> Result<Docker, EngineError> {
+    let version = bollard::ClientVersion { major_version: 1, minor_version: 41 };
+    Docker::connect_with_unix(&socket.to_string_lossy(), 60, &version).map_err(EngineError::api(format!("connect to {}", socket.display())))
+}
+
+/// The machine's own engine (`DOCKER_HOST` or the default socket), read only: used to copy images it already
+/// has. `None` when there is none.
+pub async fn machine_engine() -> Option<Docker> {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
+    let path = host.strip_prefix("unix://")?;
+    let docker = connect(Path::new(path)).ok()?;
+    docker.ping().await.ok()?;
+    Some(docker)
+}
+
+/// `docker network create`.
+pub async fn create_network(docker: &Docker, n: &Network, labels: &HashMap<String, String>) -> Result<(), EngineError> {
+    let ipam = n.subnet.map(|subnet| Ipam {
+        config: Some(vec![IpamConfig {
+            subnet: Some(subnet.to_string()),
+            gateway: n.gateway.map(|g| g.to_string()),
+            ip_range: n.ip_range.map(|r| r.to_string()),
+            ..Default::default()
+        }]),
+        ..Default::default()
+    });
+    let request = NetworkCreateRequest {
+        name: n.name.clone(),
+        driver: Some(n.driver.clone()),
+        ipam,
+        options: Some(n.options.clone().into_iter().collect()),
+        labels: Some(labels.clone()),
+        ..Default::default()
+    };
+    docker.create_network(request).await.map_err(EngineError::api(format!("create network {}", n.name)))?;
+    Ok(())
+}
+
+/// `docker create -it` (as `docker run -dit` does, so a shell image keeps running) on the first network.
+pub async fn create_container(docker: &Docker, c: &Container, image: &str, labels: &HashMap<String, String>) -> Result<(), EngineError> {
+    let (network_mode, endpoints) = match &c.attachment {
+        Attachment::Host => ("host".to_string(), None),
+        Attachment::None => ("none".to_string(), None),
+        Attachment::Networks(nets) => {
+            let first = nets[0].clone();
+            (first.clone(), Some(HashMap::from([(first, EndpointSettings::default())])))
+        }
+    };
+    let body = ContainerCreateBody {
+        image: Some(image.to_string()),
+        cmd: c.command.clone(),
+        tty: Some(true),
+        open_stdin: Some(true),
+        labels: Some(labels.clone()),
+        host_config: Some(HostConfig { network_mode: Some(network_mode), ..Default::default() }),
+        networking_config: endpoints.map(|e| NetworkingConfig { endpoints_config: Some(e) }),
+        ..Default::default()
+    };
+    let options = CreateContainerOptions { name: Some(c.name.clone()), ..Default::default() };
+    docker.create_container(Some(options), body).await.map_err(EngineError::api(format!("create container {}", c.name)))?;
+    Ok(())
+}
+
+/// `docker network connect NETWORK CONTAINER`.
+pub async fn connect_network(docker: &Docker, container: &str, network: &str) -> Result<(), EngineError> {
+    let request = NetworkConnectRequest { container: container.to_string(), ..Default::default() };
+    docker.connect_network(network, request).await.map_err(EngineError::api(format!("connect {container} to {network}")))
+}
+
+/// `docker start`.
+pub async fn start(docker: &Docker, container: &str) -> Result<(), EngineError> {
+    docker
+        .start_container(container, None::<bollard::query_parameters::StartContainerOptions>)
+        .await
+        .map_err(EngineError::api(format!("start container {container}")))
+}
+
+/// The PID of a running container's first process (its namespaces are /proc/PID/ns/*).
+pub async fn pid(docker: &Docker, container: &str) -> Result<u32, EngineError> {
+    let info = docker
+        .inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>)
+        .await
+        .map_err(EngineError::api(format!("inspect container {container}")))?;
+    info.state
+        .and_then(|s| s.pid)
+        .filter(|p| *p > 0)
+        .map(|p| p as u32)
+        .ok_or_else(|| EngineError::Start(format!("container {container} is not running")))
+}
+
+/// The first IPv4 subnet of a network, as the engine assigned it.
+pub async fn subnet(docker: &Docker, network: &str) -> Result<Option<crate::suite::Cidr>, EngineError> {
+    let info = docker
+        .inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>)
+        .await
+        .map_err(EngineError::api(format!("inspect network {network}")))?;
+    let configs = info.ipam.and_then(|i| i.config).unwrap_or_default();
+    Ok(configs.iter().filter_map(|c| c.subnet.as_deref()).find_map(|s| s.parse().ok()))
+}

@@ -1,0 +1,122 @@
+//! Listeners reachlab opens in a destination's namespace for UDP and TCP probes. One listener per
+//! (namespace, protocol, port), shared by every probe to it; each probe carries a unique token, so a probe is
+//! delivered only when the listener received *its* token — nothing else in the lab can fake that.
+
+use crate::kernel::netns::{self, Netns};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::os::unix::fs::MetadataExt;
+use std::sync::{Arc, Mutex};
+use tokio::io::AsyncReadExt;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// Transport protocol of a listener.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Proto {
+    /// UDP.
+    Udp,
+    /// TCP.
+    Tcp,
+}
+
+type Waiters = Arc<Mutex<HashMap<String, oneshot::Sender<SocketAddr>>>>;
+
+/// One listening socket and the probes waiting for their tokens.
+pub struct Listener {
+    waiters: Waiters,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Listener {
+    /// Registers a token; the receiver fires with the sender's address when it arrives.
+    pub fn expect(&self, token: &str) -> oneshot::Receiver<SocketAddr> {
+        let (tx, rx) = oneshot::channel();
+        self.waiters.lock().expect("waiters lock").insert(token.to_string(), tx);
+        rx
+    }
+}
+
+fn deliver(waiters: &Waiters, payload: &[u8], from: SocketAddr) {
+    let text = String::from_utf8_lossy(payload);
+    if let Some(token) = text.trim().strip_prefix("reachlab-") {
+        if let Some(tx) = waiters.lock().expect("waiters lock").remove(token) {
+            let _ = tx.send(from);
+        }
+    }
+}
+
+/// A fresh token for one probe.
+pub fn token() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// The payload carrying a token.
+pub fn payload(token: &str) -> String {
+    format!("reachlab-{token}\n")
+}
+
+/// Listeners of one run, by namespace, protocol and port.
+#[derive(Default)]
+pub struct Listeners {
+    map: tokio::sync::Mutex<HashMap<(u64, u64, Proto, u16), Arc<Listener>>>,
+}
+
+impl Listeners {
+    /// The listener on `port` inside `ns`, opened on first use.
+    pub async fn get(&self, ns: &Netns, proto: Proto, port: u16) -> std::io::Result<Arc<Listener>> {
+        let meta = ns.file().metadata()?;
+        let key = (meta.dev(), meta.ino(), proto, port);
+        let mut map = self.map.lock().await;
+        if let Some(l) = map.get(&key) {
+            return Ok(l.clone());
+        }
+        let waiters: Waiters = Arc::default();
+        let w = waiters.clone();
+        let task = match proto {
+            Proto::Udp => {
+                let sock = netns::within(ns, move || {
+                    let s = std::net::UdpSocket::bind(("0.0.0.0", port))?;
+                    s.set_nonblocking(true)?;
+                    tokio::net::UdpSocket::from_std(s)
+                })
+                .await?;
+                tokio::spawn(async move {
+                    let mut buf = [0u8; 512];
+                    while let Ok((n, from)) = sock.recv_from(&mut buf).await {
+                        deliver(&w, &buf[..n], from);
+                    }
+                })
+            }
+            Proto::Tcp => {
+                let listener = netns::within(ns, move || {
+                    let l = std::net::TcpListener::bind(("0.0.0.0", port))?;
+                    l.set_nonblocking(true)?;
+                    tokio::net::TcpListener::from_std(l)
+                })
+                .await?;
+                tokio::spawn(async move {
+                    while let Ok((mut stream, from)) = listener.accept().await {
+                        let w = w.clone();
+                        tokio::spawn(async move {
+                            let mut buf = [0u8; 64];
+                            let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf)).await;
+                            if let Ok(Ok(n)) = read {
+                                deliver(&w, &buf[..n], from);
+                            }
+                        });
+                    }
+                })
+            }
+        };
+        let listener = Arc::new(Listener { waiters, task });
+        map.insert(key, listener.clone());
+        Ok(listener)
+    }
+}
