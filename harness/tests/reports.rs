@@ -1,6 +1,6 @@
 //! Every report format, from one synthetic run with all four verdicts (pure: no probes).
 
-use reachlab::check::{Observation, Reach};
+use reachlab::check::{Observation, Outcome};
 use reachlab::judge::judge;
 use reachlab::report::{json, junit, markdown, terminal, RunReport, SuiteReport};
 use reachlab::{plan, suite};
@@ -37,20 +37,17 @@ c   N  Y  -
 fn sample() -> RunReport {
     let s = suite::load_str(SUITE, "fixtures/sample.toml").unwrap();
     let p = plan::resolve(&s);
-    let seen = |reach, d: &str| Observation::Observed { reach, detail: d.into() };
+    let seen = |o, d: &str| Observation::seen(o, d);
     let mut obs = HashMap::new();
     for c in &p.checks {
-        let o = match (c.from.as_str(), c.to.node.as_str()) {
+        let target = c.target.unwrap();
+        let o = match (c.from.as_str(), c.to.as_str()) {
             // a -> c observed reachable although expected not: a failure.
-            ("a", "c") => seen(Reach::Reachable, "echo reply from 10.0.1.3 in 0.1 ms"),
+            ("a", "c") => seen(Outcome::Reachable, "echo reply from 10.0.1.3 in 0.1 ms"),
             // c -> b could not be probed: an error, not a failure.
-            ("c", "b") => {
-                Observation::Error { detail: "failed to open an ICMP socket in c: Operation not permitted".into() }
-            }
-            (_, _) if c.expected == Reach::Reachable => {
-                seen(Reach::Reachable, &format!("echo reply from {} in 0.1 ms", c.target))
-            }
-            _ => seen(Reach::Unreachable, &format!("no echo reply from {} within 1000 ms (3 requests)", c.target)),
+            ("c", "b") => Observation::error("failed to open an ICMP socket in c: Operation not permitted"),
+            (_, _) if c.expected.label == "reachable" => seen(Outcome::Reachable, &format!("echo reply from {target} in 0.1 ms")),
+            _ => seen(Outcome::Unreachable, &format!("no echo reply from {target} within 1000 ms (3 requests)")),
         };
         obs.insert(c.id, o);
     }

@@ -189,6 +189,13 @@ impl Cx<'_> {
                     "use 1 to 32 letters, digits, `-` or `_`".to_string(),
                 ));
             }
+            if lab.is_some() && [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH].contains(&n.as_str()) {
+                return Err(self.span(
+                    &ns.name,
+                    format!("`{n}` is part of the emulated LAN"),
+                    "server1, server2 and hostonly are made by the [lab] (implied by containers); pick another name".to_string(),
+                ));
+            }
             if namespaces.iter().any(|x| &x.name == n) {
                 return Err(self.span(
                     &ns.name,
