@@ -61,7 +61,8 @@ impl Inventory {
             if let Some(i) = dest.iter().find(|i| &i.name == via) {
                 return Ok(i.cidr.addr);
             }
-            let subnet = self.networks.get(via).ok_or_else(|| format!("{} has no interface or network `{via}`", to.node))?;
+            let subnet =
+                self.networks.get(via).ok_or_else(|| format!("{} has no interface or network `{via}`", to.node))?;
             return dest
                 .iter()
                 .find(|i| subnet.contains(i.cidr.addr))
@@ -69,7 +70,8 @@ impl Inventory {
                 .ok_or_else(|| format!("{} has no address on {via} ({subnet})", to.node));
         }
         let mine = self.nodes.get(from).map(Vec::as_slice).unwrap_or_default();
-        let shared = dest.iter().find(|d| mine.iter().any(|m| m.cidr.contains(d.cidr.addr) || d.cidr.contains(m.cidr.addr)));
+        let shared =
+            dest.iter().find(|d| mine.iter().any(|m| m.cidr.contains(d.cidr.addr) || d.cidr.contains(m.cidr.addr)));
         Ok(shared.unwrap_or(&dest[0]).cidr.addr)
     }
 }
@@ -85,7 +87,10 @@ mod tests {
                 ("alpine1".into(), vec![i("eth0", "172.17.0.2/16")]),
                 ("alpine2".into(), vec![i("eth0", "172.17.0.3/16"), i("eth1", "172.18.0.2/16")]),
                 ("alpine3".into(), vec![i("eth0", "172.18.0.3/16")]),
-                ("server1".into(), vec![i("enp0s3", "192.168.56.3/24"), i("docker0", "172.17.0.1/16"), i("br-1", "172.18.0.1/16")]),
+                (
+                    "server1".into(),
+                    vec![i("enp0s3", "192.168.56.3/24"), i("docker0", "172.17.0.1/16"), i("br-1", "172.18.0.1/16")],
+                ),
                 ("server2".into(), vec![i("enp0s3", "192.168.56.4/24")]),
             ]),
             networks: BTreeMap::from([("alpine-net".into(), "172.18.0.0/16".parse().unwrap())]),

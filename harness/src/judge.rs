@@ -20,7 +20,9 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
             match (skip, observations.get(&check.id)) {
                 (Some(reason), _) => result(None, check.target, Verdict::Skipped, reason.to_string(), vec![]),
                 (None, None) => result(None, check.target, Verdict::Error, "the probe did not report".into(), vec![]),
-                (None, Some(Observation::Error { detail })) => result(None, check.target, Verdict::Error, detail.clone(), vec![]),
+                (None, Some(Observation::Error { detail })) => {
+                    result(None, check.target, Verdict::Error, detail.clone(), vec![])
+                }
                 (None, Some(Observation::Observed { outcome, detail, target, artifacts })) => {
                     let target = target.or(check.target);
                     if check.expected.accepts(outcome) {
@@ -60,7 +62,8 @@ mod tests {
     #[test]
     fn three_outcomes_and_no_silent_pass() {
         let reach = || Expected::one(Outcome::Reachable);
-        let checks = [check(0, reach()), check(1, Expected::one(Outcome::Unreachable)), check(2, reach()), check(3, reach())];
+        let checks =
+            [check(0, reach()), check(1, Expected::one(Outcome::Unreachable)), check(2, reach()), check(3, reach())];
         let obs = HashMap::from([
             (0, Observation::seen(Outcome::Reachable, "echo reply from 10.0.0.2 in 0.1 ms")),
             (1, Observation::seen(Outcome::Reachable, "echo reply from 10.0.0.2 in 0.1 ms")),
@@ -79,7 +82,11 @@ mod tests {
     #[test]
     fn alternatives_and_assertions() {
         let not_delivered = Expected::any(vec![Outcome::Refused, Outcome::Dropped], "refused or dropped");
-        let checks = [check(0, not_delivered.clone()), check(1, not_delivered), check(2, Expected::assertion("at least 1 packet"))];
+        let checks = [
+            check(0, not_delivered.clone()),
+            check(1, not_delivered),
+            check(2, Expected::assertion("at least 1 packet")),
+        ];
         let obs = HashMap::from([
             (0, Observation::seen(Outcome::Refused, "port unreachable")),
             (1, Observation::seen(Outcome::Delivered, "token received")),

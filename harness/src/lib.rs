@@ -6,8 +6,8 @@
 
 pub mod capture;
 pub mod check;
-pub mod engine;
 pub mod cli;
+pub mod engine;
 pub mod event;
 pub mod inventory;
 pub mod judge;

@@ -1,11 +1,11 @@
 //! The runner: for each suite, plan → (skip | build → probe → judge) → teardown, emitting events.
 
+use crate::check::Action;
 use crate::event::{Event, Reporters};
 use crate::judge::judge;
 use crate::kernel::features::Features;
 use crate::lab::kernel::KernelLab;
 use crate::plan::{self, Plan};
-use crate::check::Action;
 use crate::probe::{captures, probe_all, LabProber};
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
@@ -119,7 +119,13 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
 }
 
 /// Probes every check of a built lab, with the suite's captures running around the probes.
-async fn observe(lab: &KernelLab, suite: &Suite, plan: &Plan, inventory: crate::inventory::Inventory, dir: &std::path::Path) -> HashMap<usize, crate::check::Observation> {
+async fn observe(
+    lab: &KernelLab,
+    suite: &Suite,
+    plan: &Plan,
+    inventory: crate::inventory::Inventory,
+    dir: &std::path::Path,
+) -> HashMap<usize, crate::check::Observation> {
     let running = captures::start(lab, suite, &inventory, dir).await;
     let prober = LabProber::new(lab, inventory.clone());
     let probes = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. }));

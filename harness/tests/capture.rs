@@ -52,7 +52,6 @@ fn ipv4_udp(src: [u8; 4], sport: u16, dst: [u8; 4], dport: u16, data: &[u8]) -> 
     ethernet(0x0800, &p)
 }
 
-#[test]
 fn tcpdump_reads_our_pcap_files_as_we_summarize_them() {
     let arp_request = {
         let mut a = vec![0, 1, 8, 0, 6, 4, 0, 1, 0x02, 0, 0, 0, 0, 1, 192, 168, 56, 4, 0, 0, 0, 0, 0, 0];
@@ -99,16 +98,6 @@ impl Drop for Namespaces {
     }
 }
 
-fn skip_unless_root(test: &str) -> bool {
-    match reachlab::kernel::privilege::unprivileged_reason() {
-        Some(why) => {
-            eprintln!("SKIPPED {test}: {why}");
-            true
-        }
-        None => false,
-    }
-}
-
 fn cidr(s: &str) -> Cidr {
     s.parse().unwrap()
 }
@@ -136,11 +125,7 @@ async fn veth_lab(guard: &mut Namespaces, tag: &str) -> (Netns, Netns) {
     (a, b)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_capture_keeps_only_matching_frames() {
-    if skip_unless_root("live_capture_keeps_only_matching_frames") {
-        return;
-    }
     let mut guard = Namespaces(Vec::new());
     let (a, b) = veth_lab(&mut guard, "").await;
     let names: Vec<PathBuf> = guard.0.iter().map(|n| n.path.clone()).collect();
@@ -230,11 +215,7 @@ async fn exercise(a: &Netns, b: &Netns) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn capturing_on_a_missing_interface_says_where_it_looked() {
-    if skip_unless_root("capturing_on_a_missing_interface_says_where_it_looked") {
-        return;
-    }
     let mut guard = Namespaces(Vec::new());
     let ns = guard.create(&format!("rlcap-{}-missing", std::process::id()));
     let dir = tempfile::tempdir().unwrap();
@@ -243,4 +224,41 @@ async fn capturing_on_a_missing_interface_says_where_it_looked() {
     assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
     assert_eq!(err.to_string(), format!("no interface enp0s3 in namespace {}", ns.name));
     assert!(!pcap.exists(), "no file is created when the capture cannot start");
+}
+
+/// A libtest-mimic harness, so the root-only tests are listed as ignored (never passed) without root.
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let skip = reachlab::kernel::privilege::unprivileged_reason();
+    let run = |f: fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
+        move || {
+            std::panic::catch_unwind(|| {
+                let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+                rt.block_on(f())
+            })
+            .map_err(|e| {
+                e.downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default()
+                    .into()
+            })
+        }
+    };
+    let trials = vec![
+        libtest_mimic::Trial::test("tcpdump_reads_our_pcap_files_as_we_summarize_them", || {
+            std::panic::catch_unwind(tcpdump_reads_our_pcap_files_as_we_summarize_them).map_err(|_| "panicked".into())
+        }),
+        libtest_mimic::Trial::test(
+            "live_capture_keeps_only_matching_frames",
+            run(|| Box::pin(live_capture_keeps_only_matching_frames())),
+        )
+        .with_ignored_flag(skip.is_some()),
+        libtest_mimic::Trial::test(
+            "capturing_on_a_missing_interface_says_where_it_looked",
+            run(|| Box::pin(capturing_on_a_missing_interface_says_where_it_looked())),
+        )
+        .with_ignored_flag(skip.is_some()),
+    ];
+    libtest_mimic::run(&args, trials).exit();
 }

@@ -259,9 +259,9 @@ fn up_leaves_a_lab_to_explore_and_down_removes_it() {
 }
 
 fn probes_that_would_leave_the_lab_are_refused() {
-    use reachlab::check::{Check, Observation, Reach};
+    use reachlab::check::Observation;
     use reachlab::lab::kernel::KernelLab;
-    use reachlab::probe::guard::{clear, Verdict};
+    use reachlab::probe::guard::clear;
     let _g = serial();
     let before = machine_state();
     let s = Scratch::new();
@@ -271,20 +271,16 @@ fn probes_that_would_leave_the_lab_are_refused() {
     rt.block_on(async {
         let mut lab = KernelLab::new(&s.state(), "feed00", "netns").unwrap();
         reachlab::lab::build(&mut lab, &plan).await.unwrap();
-        let lab_addresses: BTreeSet<_> = suite.addresses().iter().map(|(_, _, c)| c.addr).collect();
-        let base: Check = plan.checks[0].clone();
-        // A documentation address: not the lab's; never sent.
-        let outside = Check { target: "192.0.2.1".parse().unwrap(), ..base.clone() };
-        match clear(&lab, &lab_addresses, &outside).await {
-            Verdict::Stop(Observation::Error { detail }) => {
-                assert!(detail.contains("not an address the lab assigned"), "{detail}")
-            }
+        let lab_addresses = lab.inventory().await.unwrap().addresses();
+        let space2: std::net::Ipv4Addr = "10.0.0.12".parse().unwrap();
+        // A documentation address: not the lab's, so nothing is sent.
+        match clear(&lab, &lab_addresses, "space1", "192.0.2.1".parse().unwrap()).await {
+            Err(Observation::Error { detail }) => assert!(detail.contains("not an address of the lab"), "{detail}"),
             other => panic!("{other:?}"),
         }
-        let stranger = Check { from: "nowhere".into(), ..base.clone() };
-        assert!(matches!(clear(&lab, &lab_addresses, &stranger).await, Verdict::Stop(Observation::Error { .. })));
-        assert_eq!(clear(&lab, &lab_addresses, &base).await, Verdict::Clear);
-        assert_eq!(base.expected, Reach::Reachable);
+        // A source the lab did not make.
+        assert!(matches!(clear(&lab, &lab_addresses, "nowhere", space2).await, Err(Observation::Error { .. })));
+        assert_eq!(clear(&lab, &lab_addresses, "space1", space2).await, Ok(()));
         assert!(lab.teardown().is_empty());
     });
     assert_eq!(machine_state(), before);

@@ -46,7 +46,9 @@ fn sample() -> RunReport {
             ("a", "c") => seen(Outcome::Reachable, "echo reply from 10.0.1.3 in 0.1 ms"),
             // c -> b could not be probed: an error, not a failure.
             ("c", "b") => Observation::error("failed to open an ICMP socket in c: Operation not permitted"),
-            (_, _) if c.expected.label == "reachable" => seen(Outcome::Reachable, &format!("echo reply from {target} in 0.1 ms")),
+            (_, _) if c.expected.label == "reachable" => {
+                seen(Outcome::Reachable, &format!("echo reply from {target} in 0.1 ms"))
+            }
             _ => seen(Outcome::Unreachable, &format!("no echo reply from {target} within 1000 ms (3 requests)")),
         };
         obs.insert(c.id, o);

@@ -51,7 +51,9 @@ fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    let opts = RunOptions { state_dir: default_state_dir(), timeout_ms: None, attempts: None };
+    // Captures write their pcaps next to the other test outputs.
+    let artifacts_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("suites").join(&s.name);
+    let opts = RunOptions { state_dir: default_state_dir(), timeout_ms: None, attempts: None, artifacts_dir };
     let report = rt.block_on(run_suite(s, features, &opts, &mut Reporters::default()));
     let text = terminal::render_suite(&report, false);
     if report.skipped.is_some()

@@ -41,8 +41,12 @@ pub async fn interrupted() -> &'static str {
 pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     let mut suites = load_all(&args.paths)?;
     require_privileges()?;
-    let mut opts =
-        RunOptions { state_dir: state_dir.to_path_buf(), timeout_ms: args.timeout_ms, attempts: args.attempts, artifacts_dir: PathBuf::new() };
+    let mut opts = RunOptions {
+        state_dir: state_dir.to_path_buf(),
+        timeout_ms: args.timeout_ms,
+        attempts: args.attempts,
+        artifacts_dir: PathBuf::new(),
+    };
     if opts.timeout_ms == Some(0) || opts.attempts == Some(0) {
         return Err(CliError::Usage("--timeout-ms and --attempts must be at least 1".into()));
     }

@@ -43,7 +43,7 @@ const OVERLAYFS_MAGIC: i64 = 0x794c_7630;
 fn storage_driver(dir: &Path) -> &'static str {
     // overlay2 cannot sit on overlayfs (a harness running inside a container): fall back to vfs there.
     match nix::sys::statfs::statfs(dir) {
-        Ok(fs) if fs.filesystem_type().0 as i64 == OVERLAYFS_MAGIC => "vfs",
+        Ok(fs) if fs.filesystem_type().0 == OVERLAYFS_MAGIC => "vfs",
         _ => "overlay2",
     }
 }
@@ -51,7 +51,11 @@ fn storage_driver(dir: &Path) -> &'static str {
 fn log_tail(dir: &Path) -> String {
     let log = std::fs::read_to_string(dir.join("dockerd.log")).unwrap_or_default();
     let lines: Vec<&str> = log.lines().filter(|l| l.contains("level=error") || l.contains("failed")).collect();
-    let pick = if lines.is_empty() { log.lines().rev().take(5).collect::<Vec<_>>() } else { lines.into_iter().rev().take(5).collect() };
+    let pick = if lines.is_empty() {
+        log.lines().rev().take(5).collect::<Vec<_>>()
+    } else {
+        lines.into_iter().rev().take(5).collect()
+    };
     pick.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
@@ -118,7 +122,13 @@ impl Daemon {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        Ok(Daemon { dir: dir.to_path_buf(), socket, cgroup: cgroup.to_string(), ready_in: started.elapsed(), child: Some(child) })
+        Ok(Daemon {
+            dir: dir.to_path_buf(),
+            socket,
+            cgroup: cgroup.to_string(),
+            ready_in: started.elapsed(),
+            child: Some(child),
+        })
     }
 
     /// Stops the engine and removes everything it made; reaps our child.
@@ -246,8 +256,12 @@ pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
     }
     // Mounts under the directory (overlays, sandbox namespaces, the data root bound on itself), deepest first.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    let mut mounts: Vec<PathBuf> =
-        mountinfo.lines().filter_map(|l| l.split(' ').nth(4)).map(PathBuf::from).filter(|m| m.starts_with(dir)).collect();
+    let mut mounts: Vec<PathBuf> = mountinfo
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(PathBuf::from)
+        .filter(|m| m.starts_with(dir))
+        .collect();
     mounts.sort_by_key(|m| std::cmp::Reverse(m.components().count()));
     for m in mounts {
         match nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH) {

@@ -3,7 +3,10 @@
 
 use super::EngineError;
 use crate::suite::{Attachment, Container, Network};
-use bollard::models::{ContainerCreateBody, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkingConfig};
+use bollard::models::{
+    ContainerCreateBody, EndpointSettings, HostConfig, Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest,
+    NetworkingConfig,
+};
 use bollard::query_parameters::CreateContainerOptions;
 use bollard::Docker;
 use std::collections::HashMap;
@@ -13,7 +16,8 @@ use std::path::Path;
 /// accept it) so no version negotiation round trip is needed.
 pub fn connect(socket: &Path) -> Result<Docker, EngineError> {
     let version = bollard::ClientVersion { major_version: 1, minor_version: 41 };
-    Docker::connect_with_unix(&socket.to_string_lossy(), 60, &version).map_err(EngineError::api(format!("connect to {}", socket.display())))
+    Docker::connect_with_unix(&socket.to_string_lossy(), 60, &version)
+        .map_err(EngineError::api(format!("connect to {}", socket.display())))
 }
 
 /// The machine's own engine (`DOCKER_HOST` or the default socket), read only: used to copy images it already
@@ -50,7 +54,12 @@ pub async fn create_network(docker: &Docker, n: &Network, labels: &HashMap<Strin
 }
 
 /// `docker create -it` (as `docker run -dit` does, so a shell image keeps running) on the first network.
-pub async fn create_container(docker: &Docker, c: &Container, image: &str, labels: &HashMap<String, String>) -> Result<(), EngineError> {
+pub async fn create_container(
+    docker: &Docker,
+    c: &Container,
+    image: &str,
+    labels: &HashMap<String, String>,
+) -> Result<(), EngineError> {
     let (network_mode, endpoints) = match &c.attachment {
         Attachment::Host => ("host".to_string(), None),
         Attachment::None => ("none".to_string(), None),
@@ -70,14 +79,20 @@ pub async fn create_container(docker: &Docker, c: &Container, image: &str, label
         ..Default::default()
     };
     let options = CreateContainerOptions { name: Some(c.name.clone()), ..Default::default() };
-    docker.create_container(Some(options), body).await.map_err(EngineError::api(format!("create container {}", c.name)))?;
+    docker
+        .create_container(Some(options), body)
+        .await
+        .map_err(EngineError::api(format!("create container {}", c.name)))?;
     Ok(())
 }
 
 /// `docker network connect NETWORK CONTAINER`.
 pub async fn connect_network(docker: &Docker, container: &str, network: &str) -> Result<(), EngineError> {
     let request = NetworkConnectRequest { container: container.to_string(), ..Default::default() };
-    docker.connect_network(network, request).await.map_err(EngineError::api(format!("connect {container} to {network}")))
+    docker
+        .connect_network(network, request)
+        .await
+        .map_err(EngineError::api(format!("connect {container} to {network}")))
 }
 
 /// `docker start`.

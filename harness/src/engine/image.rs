@@ -108,8 +108,11 @@ pub async fn ensure(engine: &Docker, image: &str, machine: Option<&Docker>) -> R
     }
     if let Some(machine) = machine {
         if machine.inspect_image(image).await.is_ok() {
-            let bytes: Vec<bytes::Bytes> =
-                machine.export_image(image).try_collect().await.map_err(EngineError::api(format!("export {image} from the machine's engine")))?;
+            let bytes: Vec<bytes::Bytes> = machine
+                .export_image(image)
+                .try_collect()
+                .await
+                .map_err(EngineError::api(format!("export {image} from the machine's engine")))?;
             let body = bollard::body_full(bytes.concat().into());
             engine
                 .import_image(ImportImageOptions::default(), body, None)

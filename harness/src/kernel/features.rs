@@ -82,7 +82,8 @@ impl Features {
 
 /// Whether a private Docker engine can be started here: dockerd and the iptables it programs must run.
 fn docker_engine() -> Availability {
-    let runs = |cmd: &str, arg: &str| std::process::Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success());
+    let runs =
+        |cmd: &str, arg: &str| std::process::Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success());
     match (runs("dockerd", "--version"), runs("iptables", "--version")) {
         (true, true) => Availability::Available,
         (false, _) => Availability::Missing("dockerd not found: install Docker Engine (Debian: docker.io)".into()),

@@ -194,7 +194,8 @@ impl Netlink {
     /// Every IPv4 address with its interface name, except loopback.
     pub async fn addresses(&self) -> Result<Vec<(String, Cidr)>, NetlinkError> {
         use netlink_packet_route::address::AddressAttribute;
-        let links: Vec<_> = Self::wrap(|| "list interfaces".into(), self.handle.link().get().execute().try_collect().await)?;
+        let links: Vec<_> =
+            Self::wrap(|| "list interfaces".into(), self.handle.link().get().execute().try_collect().await)?;
         let names: std::collections::HashMap<u32, String> = links
             .into_iter()
             .filter_map(|l| {
@@ -205,7 +206,8 @@ impl Netlink {
                 Some((l.header.index, name))
             })
             .collect();
-        let addrs: Vec<_> = Self::wrap(|| "list addresses".into(), self.handle.address().get().execute().try_collect().await)?;
+        let addrs: Vec<_> =
+            Self::wrap(|| "list addresses".into(), self.handle.address().get().execute().try_collect().await)?;
         let mut out = Vec::new();
         for m in addrs {
             let local = m.attributes.iter().find_map(|a| match a {

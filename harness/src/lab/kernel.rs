@@ -104,7 +104,10 @@ impl KernelLab {
         if let Some(nl) = self.netlink.get(node) {
             return Some(nl);
         }
-        self.engine.as_ref().filter(|e| e.host_mode.iter().any(|c| c == node)).and_then(|_| self.netlink.get(Lab::SERVER1))
+        self.engine
+            .as_ref()
+            .filter(|e| e.host_mode.iter().any(|c| c == node))
+            .and_then(|_| self.netlink.get(Lab::SERVER1))
     }
 
     /// A container's first process, if the node is a running container.
@@ -127,7 +130,14 @@ impl KernelLab {
             inv.nodes.insert(node, ifaces);
         }
         if let Some(e) = &self.engine {
-            let networks: Vec<String> = e.docker.list_networks(None::<bollard::query_parameters::ListNetworksOptions>).await.map_err(EngineError::api("list networks"))?.into_iter().filter_map(|n| n.name).collect();
+            let networks: Vec<String> = e
+                .docker
+                .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+                .await
+                .map_err(EngineError::api("list networks"))?
+                .into_iter()
+                .filter_map(|n| n.name)
+                .collect();
             for n in networks.into_iter().filter(|n| n != "host" && n != "none") {
                 if let Some(subnet) = docker::subnet(&e.docker, &n).await? {
                     inv.networks.insert(n, subnet);
@@ -138,19 +148,24 @@ impl KernelLab {
     }
 
     fn nl(&self, netns: &str) -> Result<&Netlink, ApplyError> {
-        self.netlink
-            .get(netns)
-            .ok_or_else(|| ApplyError::Io { op: format!("use namespace {netns}"), source: std::io::Error::other("it was not created") })
+        self.netlink.get(netns).ok_or_else(|| ApplyError::Io {
+            op: format!("use namespace {netns}"),
+            source: std::io::Error::other("it was not created"),
+        })
     }
 
     fn ns(&self, netns: &str) -> Result<&Netns, ApplyError> {
-        self.namespaces
-            .get(netns)
-            .ok_or_else(|| ApplyError::Io { op: format!("use namespace {netns}"), source: std::io::Error::other("it was not created") })
+        self.namespaces.get(netns).ok_or_else(|| ApplyError::Io {
+            op: format!("use namespace {netns}"),
+            source: std::io::Error::other("it was not created"),
+        })
     }
 
     fn engine(&self) -> Result<&Engine, ApplyError> {
-        self.engine.as_ref().ok_or_else(|| ApplyError::Io { op: "use the engine".into(), source: std::io::Error::other("it was not started") })
+        self.engine.as_ref().ok_or_else(|| ApplyError::Io {
+            op: "use the engine".into(),
+            source: std::io::Error::other("it was not started"),
+        })
     }
 
     fn record(&mut self, entry: Entry) -> Result<(), ApplyError> {
@@ -183,7 +198,12 @@ impl KernelLab {
         let mut errors = Vec::new();
         if let Some(e) = self.engine.take() {
             let dir = e.daemon.dir.clone();
-            errors.extend(e.daemon.stop().into_iter().map(|source| TeardownError { what: format!("engine {}", dir.display()), source }));
+            errors.extend(
+                e.daemon
+                    .stop()
+                    .into_iter()
+                    .map(|source| TeardownError { what: format!("engine {}", dir.display()), source }),
+            );
         }
         // Close our sockets first so the namespaces can go as soon as their mounts do.
         self.netlink.clear();
@@ -202,7 +222,9 @@ impl KernelLab {
         self.record(Entry::Engine { dir: dir.clone(), cgroup: cgroup.clone() })?;
         let ns = self.ns(netns)?.clone();
         // As on a freshly booted VM: forwarding off until dockerd turns it on (and sets FORWARD to DROP).
-        netns::within(&ns, || std::fs::write("/proc/sys/net/ipv4/ip_forward", "0")).await.map_err(io(format!("reset forwarding in {netns}")))?;
+        netns::within(&ns, || std::fs::write("/proc/sys/net/ipv4/ip_forward", "0"))
+            .await
+            .map_err(io(format!("reset forwarding in {netns}")))?;
         let daemon = Daemon::start(&ns, &dir, &cgroup).await?;
         let docker = docker::connect(&daemon.socket)?;
         self.notes.push(format!("private Docker engine in {netns} ready in {:.2} s", daemon.ready_in.as_secs_f64()));
@@ -224,7 +246,8 @@ impl KernelLab {
             let pid = docker::pid(&self.engine()?.docker, name).await?;
             let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
             // Hold the namespace file: the PID could be reused, the namespace file cannot.
-            let ns = Netns::open(&format!("container {name}"), &path).map_err(io(format!("open the namespace of {name}")))?;
+            let ns = Netns::open(&format!("container {name}"), &path)
+                .map_err(io(format!("open the namespace of {name}")))?;
             let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
             self.netlink.insert(name.clone(), nl);
             self.containers.insert(name.clone(), ContainerNode { netns: ns, pid });

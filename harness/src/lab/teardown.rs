@@ -44,11 +44,14 @@ pub fn teardown(record: &Record) -> Vec<TeardownError> {
                 }
             }
             Entry::DockerObject { engine_dir, kind, name } => {
-                let engine_held = record.entries.iter().any(|e| matches!(e, Entry::Engine { dir, .. } if dir == engine_dir));
+                let engine_held =
+                    record.entries.iter().any(|e| matches!(e, Entry::Engine { dir, .. } if dir == engine_dir));
                 if !engine_held {
                     errors.push(TeardownError {
                         what: format!("{kind} {name}"),
-                        source: std::io::Error::other("its engine is not in the ledger; remove it with `docker rm`/`docker network rm`"),
+                        source: std::io::Error::other(
+                            "its engine is not in the ledger; remove it with `docker rm`/`docker network rm`",
+                        ),
                     });
                 }
             }

@@ -33,7 +33,9 @@ pub async fn start(lab: &KernelLab, suite: &Suite, inventory: &Inventory, dir: &
             let bound = filter.bind(&resolve)?;
             std::fs::create_dir_all(dir).map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
             let pcap: PathBuf = dir.join(format!("{}.{}.pcap", suite.name, c.name));
-            Capture::start(ns, &c.interface, bound, pcap).await.map_err(|e| format!("failed to start capture on {}:{}: {e}", c.node, c.interface))
+            Capture::start(ns, &c.interface, bound, pcap)
+                .await
+                .map_err(|e| format!("failed to start capture on {}:{}: {e}", c.node, c.interface))
         };
         captures.push((i, started.await));
     }
@@ -50,11 +52,16 @@ pub fn assess(assertion: &CaptureAssertion, packets: &[PacketSummary], inventory
         seen.sort();
         seen.dedup();
         let all_match = n > 0 && packets.iter().all(|p| pick(p).is_some_and(|a| want.contains(&a)));
-        let listed = seen.iter().map(|a| match inventory.nodes.iter().find(|(_, i)| i.iter().any(|i| i.cidr.addr == *a)) {
-            Some((node, _)) => format!("{a} ({node})"),
-            None => a.to_string(),
-        });
-        let seen_words = if n == 0 { "no packets".to_string() } else { format!("{count} {word} {}", listed.collect::<Vec<_>>().join(", ")) };
+        let listed =
+            seen.iter().map(|a| match inventory.nodes.iter().find(|(_, i)| i.iter().any(|i| i.cidr.addr == *a)) {
+                Some((node, _)) => format!("{a} ({node})"),
+                None => a.to_string(),
+            });
+        let seen_words = if n == 0 {
+            "no packets".to_string()
+        } else {
+            format!("{count} {word} {}", listed.collect::<Vec<_>>().join(", "))
+        };
         Outcome::Assertion { holds: all_match, seen: seen_words }
     };
     match assertion {
@@ -71,7 +78,8 @@ pub fn assess(assertion: &CaptureAssertion, packets: &[PacketSummary], inventory
 pub async fn finish(running: Running, checks: &[Check], inventory: &Inventory) -> HashMap<usize, Observation> {
     let mut out = HashMap::new();
     for (index, started) in running.captures {
-        let mine: Vec<&Check> = checks.iter().filter(|c| matches!(c.action, Action::Capture { capture, .. } if capture == index)).collect();
+        let mine: Vec<&Check> =
+            checks.iter().filter(|c| matches!(c.action, Action::Capture { capture, .. } if capture == index)).collect();
         let result = match started {
             Ok(c) => c.stop().await.map_err(|e| format!("failed to stop the capture: {e}")),
             Err(e) => Err(e),

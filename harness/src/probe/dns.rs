@@ -68,12 +68,14 @@ pub fn answer(msg: &[u8], id: u16) -> Result<Vec<Ipv4Addr>, String> {
 
 /// Resolves `name` from inside container `from`. `Err` is the observation to report instead of a probe.
 pub async fn resolve(lab: &KernelLab, from: &str, name: &str, timeout_ms: u64) -> Result<Ipv4Addr, Observation> {
-    let unresolved = |why: String| Err(Observation::seen(Outcome::Unresolved, format!("`{name}` did not resolve in {from}: {why}")));
+    let unresolved =
+        |why: String| Err(Observation::seen(Outcome::Unresolved, format!("`{name}` did not resolve in {from}: {why}")));
     let (Some(pid), Some(ns)) = (lab.container_pid(from), lab.namespace(from)) else {
         return Err(Observation::error(format!("{from} is not a running container")));
     };
     let resolv = std::fs::read_to_string(format!("/proc/{pid}/root/etc/resolv.conf")).unwrap_or_default();
-    let servers: Vec<&str> = resolv.lines().filter_map(|l| l.trim().strip_prefix("nameserver")).map(str::trim).collect();
+    let servers: Vec<&str> =
+        resolv.lines().filter_map(|l| l.trim().strip_prefix("nameserver")).map(str::trim).collect();
     if !servers.contains(&"127.0.0.11") {
         let list = if servers.is_empty() { "none".to_string() } else { servers.join(", ") };
         return unresolved(format!(

@@ -8,7 +8,12 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 /// Checks a probe from `from` to `target` before it is sent. `Err` is the observation to report instead.
-pub async fn clear(lab: &KernelLab, lab_addresses: &BTreeSet<Ipv4Addr>, from: &str, target: Ipv4Addr) -> Result<(), Observation> {
+pub async fn clear(
+    lab: &KernelLab,
+    lab_addresses: &BTreeSet<Ipv4Addr>,
+    from: &str,
+    target: Ipv4Addr,
+) -> Result<(), Observation> {
     let refuse = |why: String| Err(Observation::error(format!("refused to probe: {why}")));
     let Some(ns) = lab.namespace(from) else {
         return refuse(format!("`{from}` is not a node this lab made"));

@@ -74,7 +74,14 @@ impl Icmp {
         Ok(client)
     }
 
-    async fn attempt(client: &Client, target: Ipv4Addr, ident: u16, seq: u16, delay: Duration, wait: Duration) -> Attempt {
+    async fn attempt(
+        client: &Client,
+        target: Ipv4Addr,
+        ident: u16,
+        seq: u16,
+        delay: Duration,
+        wait: Duration,
+    ) -> Attempt {
         tokio::time::sleep(delay).await;
         let mut pinger = client.pinger(IpAddr::V4(target), PingIdentifier(ident)).await;
         pinger.timeout(wait);
@@ -126,7 +133,9 @@ impl Icmp {
                 unreachable(format!("sending failed: {e}"))
             }
             (None, Some(e)) => Observation::error(format!("failed to send an echo request from {from}: {e}")),
-            (None, None) => unreachable(format!("no echo reply from {target} within {} ({attempts} requests)", ms(timeout))),
+            (None, None) => {
+                unreachable(format!("no echo reply from {target} within {} ({attempts} requests)", ms(timeout)))
+            }
         }
     }
 }

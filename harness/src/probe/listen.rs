@@ -62,10 +62,13 @@ pub fn payload(token: &str) -> String {
     format!("reachlab-{token}\n")
 }
 
+/// A namespace (device and inode of its file), a protocol and a port.
+type Key = (u64, u64, Proto, u16);
+
 /// Listeners of one run, by namespace, protocol and port.
 #[derive(Default)]
 pub struct Listeners {
-    map: tokio::sync::Mutex<HashMap<(u64, u64, Proto, u16), Arc<Listener>>>,
+    map: tokio::sync::Mutex<HashMap<Key, Arc<Listener>>>,
 }
 
 impl Listeners {
@@ -106,7 +109,8 @@ impl Listeners {
                         let w = w.clone();
                         tokio::spawn(async move {
                             let mut buf = [0u8; 64];
-                            let read = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf)).await;
+                            let read =
+                                tokio::time::timeout(std::time::Duration::from_secs(5), stream.read(&mut buf)).await;
                             if let Ok(Ok(n)) = read {
                                 deliver(&w, &buf[..n], from);
                             }

@@ -27,7 +27,10 @@ pub trait Prober {
 }
 
 /// Runs every check at once, so an N×N matrix costs about one timeout, not N² of them.
-pub async fn probe_all<'c>(prober: &impl Prober, checks: impl IntoIterator<Item = &'c Check>) -> HashMap<usize, Observation> {
+pub async fn probe_all<'c>(
+    prober: &impl Prober,
+    checks: impl IntoIterator<Item = &'c Check>,
+) -> HashMap<usize, Observation> {
     let observed = join_all(checks.into_iter().map(|c| async move { (c.id, prober.probe(c).await) })).await;
     observed.into_iter().collect()
 }
@@ -55,7 +58,13 @@ impl<'a> LabProber<'a> {
     /// A prober for `lab`, whose addresses are `inventory` (read back from the kernel).
     pub fn new(lab: &'a KernelLab, inventory: Inventory) -> Self {
         let lab_addresses = inventory.addresses();
-        LabProber { lab, inventory, lab_addresses, icmp: icmp::Icmp::default(), listeners: listen::Listeners::default() }
+        LabProber {
+            lab,
+            inventory,
+            lab_addresses,
+            icmp: icmp::Icmp::default(),
+            listeners: listen::Listeners::default(),
+        }
     }
 
     /// The address to probe, cleared by the guard; or the observation that replaces the probe.
@@ -63,7 +72,9 @@ impl<'a> LabProber<'a> {
         let ip = if by_name {
             dns::resolve(self.lab, &check.from, &to.node, check.settings.timeout_ms).await?
         } else {
-            self.inventory.target(&check.from, to).map_err(|e| Observation::error(format!("no address to probe: {e}")))?
+            self.inventory
+                .target(&check.from, to)
+                .map_err(|e| Observation::error(format!("no address to probe: {e}")))?
         };
         guard::clear(self.lab, &self.lab_addresses, &check.from, ip).await.map(|()| ip)
     }
@@ -77,11 +88,15 @@ impl Prober for LabProber<'_> {
                 Err(o) => o,
             },
             Action::Udp { to, port } => match self.target(check, to, false).await {
-                Ok(ip) => udp::send(self.lab, &self.listeners, &check.from, &to.node, ip, *port, check.settings).await.at(ip),
+                Ok(ip) => {
+                    udp::send(self.lab, &self.listeners, &check.from, &to.node, ip, *port, check.settings).await.at(ip)
+                }
                 Err(o) => undelivered(o),
             },
             Action::Tcp { to, port } => match self.target(check, to, false).await {
-                Ok(ip) => tcp::connect(self.lab, &self.listeners, &check.from, &to.node, ip, *port, check.settings).await.at(ip),
+                Ok(ip) => tcp::connect(self.lab, &self.listeners, &check.from, &to.node, ip, *port, check.settings)
+                    .await
+                    .at(ip),
                 Err(o) => undelivered(o),
             },
             Action::Masquerade { subnet } => rule::masquerade(self.lab, &check.from, *subnet).await,

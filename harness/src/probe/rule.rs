@@ -35,8 +35,15 @@ pub async fn masquerade(lab: &KernelLab, node: &str, subnet: Cidr) -> Observatio
     }
     let out = match cmd.output().await {
         Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout).into_owned(),
-        Ok(o) => return Observation::error(format!("iptables-save failed in {node}: {}", String::from_utf8_lossy(&o.stderr).trim())),
-        Err(e) => return Observation::error(format!("failed to run iptables-save in {node} (is iptables installed?): {e}")),
+        Ok(o) => {
+            return Observation::error(format!(
+                "iptables-save failed in {node}: {}",
+                String::from_utf8_lossy(&o.stderr).trim()
+            ))
+        }
+        Err(e) => {
+            return Observation::error(format!("failed to run iptables-save in {node} (is iptables installed?): {e}"))
+        }
     };
     let rules = masquerade_rules(&out, subnet);
     let holds = !rules.is_empty();

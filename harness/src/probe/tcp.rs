@@ -12,7 +12,15 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// Connects from `from` to `target:port`, listening in `to`'s namespace.
-pub async fn connect(lab: &KernelLab, listeners: &Listeners, from: &str, to: &str, target: Ipv4Addr, port: u16, settings: ProbeSettings) -> Observation {
+pub async fn connect(
+    lab: &KernelLab,
+    listeners: &Listeners,
+    from: &str,
+    to: &str,
+    target: Ipv4Addr,
+    port: u16,
+    settings: ProbeSettings,
+) -> Observation {
     let (Some(src_ns), Some(dst_ns)) = (lab.namespace(from), lab.namespace(to)) else {
         return Observation::error(format!("no namespace for {from} or {to}"));
     };
@@ -29,7 +37,9 @@ pub async fn connect(lab: &KernelLab, listeners: &Listeners, from: &str, to: &st
     };
     let timeout = Duration::from_millis(settings.timeout_ms);
     match tokio::time::timeout(timeout, socket.connect(SocketAddr::from((target, port)))).await {
-        Err(_) => Observation::seen(Outcome::Dropped, format!("no answer to SYN for {target}:{port} within {}", ms(timeout))),
+        Err(_) => {
+            Observation::seen(Outcome::Dropped, format!("no answer to SYN for {target}:{port} within {}", ms(timeout)))
+        }
         Ok(Err(e)) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
             Observation::seen(Outcome::Refused, format!("connection to {target}:{port} refused"))
         }

@@ -12,7 +12,15 @@ use std::net::Ipv4Addr;
 use std::time::Duration;
 
 /// Sends UDP probes from `from` to `target:port`, listening in `to`'s namespace.
-pub async fn send(lab: &KernelLab, listeners: &Listeners, from: &str, to: &str, target: Ipv4Addr, port: u16, settings: ProbeSettings) -> Observation {
+pub async fn send(
+    lab: &KernelLab,
+    listeners: &Listeners,
+    from: &str,
+    to: &str,
+    target: Ipv4Addr,
+    port: u16,
+    settings: ProbeSettings,
+) -> Observation {
     let (Some(src_ns), Some(dst_ns)) = (lab.namespace(from), lab.namespace(to)) else {
         return Observation::error(format!("no namespace for {from} or {to}"));
     };

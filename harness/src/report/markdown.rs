@@ -56,14 +56,22 @@ pub fn render(report: &RunReport) -> String {
             }
             let _ = writeln!(out, "```\n");
         }
-        let listed = |c: &&crate::report::CheckReport| (c.verdict != Verdict::Pass || c.matrix.is_none()) && s.skipped.is_none();
+        let listed =
+            |c: &&crate::report::CheckReport| (c.verdict != Verdict::Pass || c.matrix.is_none()) && s.skipped.is_none();
         let notable: Vec<_> = s.checks.iter().filter(listed).collect();
         if !notable.is_empty() {
             let _ = writeln!(out, "| | check | target | detail |\n|---|---|---|---|");
             for c in notable {
                 let cell = |t: &str| t.replace('|', "\\|");
                 let target = c.target.as_deref().unwrap_or("");
-                let _ = writeln!(out, "| {} | {} | {} | {} |", icon(c.verdict), cell(&c.name), cell(target), cell(&c.detail));
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} |",
+                    icon(c.verdict),
+                    cell(&c.name),
+                    cell(target),
+                    cell(&c.detail)
+                );
             }
         }
     }

@@ -133,7 +133,9 @@ impl SuiteReport {
             .enumerate()
             .map(|(mi, m)| {
                 let result = |ri: usize, ci: usize| {
-                    results.iter().find(|r| r.check.cell.is_some_and(|c| c.matrix == mi && c.row == ri && c.column == ci))
+                    results
+                        .iter()
+                        .find(|r| r.check.cell.is_some_and(|c| c.matrix == mi && c.row == ri && c.column == ci))
                 };
                 let observed_cell = |ri: usize, ci: usize| match result(ri, ci) {
                     None => '-',

@@ -3,8 +3,8 @@
 use super::matrix::{self, Cell};
 use super::model::{By, CaptureSpec, ContainerSpec, MatrixSpec, NetworkSpec, ProbeKind, SuiteFile};
 use super::{
-    Attachment, Bridge, Capture, Cidr, Container, Endpoint, HostRef, Lab, Matrix, Namespace, Nat, Network, ProbeSettings, Route,
-    Suite, Veth, VethEnd,
+    Attachment, Bridge, Capture, Cidr, Container, Endpoint, HostRef, Lab, Matrix, Namespace, Nat, Network,
+    ProbeSettings, Route, Suite, Veth, VethEnd,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -193,7 +193,8 @@ impl Cx<'_> {
                 return Err(self.span(
                     &ns.name,
                     format!("`{n}` is part of the emulated LAN"),
-                    "server1, server2 and hostonly are made by the [lab] (implied by containers); pick another name".to_string(),
+                    "server1, server2 and hostonly are made by the [lab] (implied by containers); pick another name"
+                        .to_string(),
                 ));
             }
             if namespaces.iter().any(|x| &x.name == n) {
@@ -225,13 +226,21 @@ impl Cx<'_> {
         if let Some(lab) = &lab {
             bridges.push(Bridge { name: Lab::BRIDGE.into(), netns: Lab::SWITCH.into(), address: None, up: true });
             ifaces.entry(Lab::SWITCH.to_string()).or_default().insert(Lab::BRIDGE.into(), None);
-            for (node, nic, addr) in [(Lab::SERVER1, &lab.nic, lab.server1), (Lab::SERVER2, &lab.server2_nic, lab.server2)] {
+            for (node, nic, addr) in
+                [(Lab::SERVER1, &lab.nic, lab.server1), (Lab::SERVER2, &lab.server2_nic, lab.server2)]
+            {
                 let port = format!("port-{node}");
                 ifaces.entry(node.to_string()).or_default().insert(nic.clone(), Some(addr));
                 ifaces.entry(Lab::SWITCH.to_string()).or_default().insert(port.clone(), None);
                 veths.push(Veth {
                     a: VethEnd { name: nic.clone(), netns: node.into(), address: Some(addr), master: None, up: true },
-                    b: VethEnd { name: port, netns: Lab::SWITCH.into(), address: None, master: Some(Lab::BRIDGE.into()), up: true },
+                    b: VethEnd {
+                        name: port,
+                        netns: Lab::SWITCH.into(),
+                        address: None,
+                        master: Some(Lab::BRIDGE.into()),
+                        up: true,
+                    },
                 });
             }
         }
@@ -339,7 +348,11 @@ impl Cx<'_> {
         let captures = raw.capture.iter().map(|c| self.capture(c, &nodes)).collect::<Result<Vec<_>, _>>()?;
         for (i, c) in captures.iter().enumerate() {
             if captures[..i].iter().any(|o| o.name == c.name) {
-                return Err(self.span(&raw.capture[i].name, format!("capture `{}` is declared twice", c.name), "give each capture its own name".to_string()));
+                return Err(self.span(
+                    &raw.capture[i].name,
+                    format!("capture `{}` is declared twice", c.name),
+                    "give each capture its own name".to_string(),
+                ));
             }
         }
         let mut nats = Vec::new();
@@ -347,11 +360,19 @@ impl Cx<'_> {
             let node = match &n.on {
                 Some(on) if ns_names.contains(on.get_ref()) => on.get_ref().clone(),
                 Some(on) => {
-                    return Err(self.span(on, format!("unknown namespace `{}`", on.get_ref()), format!("namespaces in this suite: {}", known(&ns_names))))
+                    return Err(self.span(
+                        on,
+                        format!("unknown namespace `{}`", on.get_ref()),
+                        format!("namespaces in this suite: {}", known(&ns_names)),
+                    ))
                 }
                 None if lab.is_some() => Lab::SERVER1.to_string(),
                 None => {
-                    return Err(self.span(&n.masquerade, "`[[nat]]` needs `on` when the suite has no [lab]", "name the namespace whose nat table to read: `on = \"…\"`".to_string()))
+                    return Err(self.span(
+                        &n.masquerade,
+                        "`[[nat]]` needs `on` when the suite has no [lab]",
+                        "name the namespace whose nat table to read: `on = \"…\"`".to_string(),
+                    ))
                 }
             };
             nats.push(Nat { node, masquerade: self.cidr(&n.masquerade)? });
@@ -423,7 +444,11 @@ impl Cx<'_> {
         };
         if lab.server1.addr == lab.server2.addr {
             let at = spec.server2.as_ref().or(spec.server1.as_ref()).map_or(0, |s| s.span().start);
-            return Err(self.at(at, "server1 and server2 have the same address", Some("give each its own address on the LAN".into())));
+            return Err(self.at(
+                at,
+                "server1 and server2 have the same address",
+                Some("give each its own address on the LAN".into()),
+            ));
         }
         Ok(Some(lab))
     }
@@ -433,69 +458,147 @@ impl Cx<'_> {
         for n in specs {
             let name = n.name.get_ref();
             if ["bridge", "host", "none"].contains(&name.as_str()) {
-                return Err(self.span(&n.name, format!("`{name}` is one of Docker's predefined networks"), "declare only user-defined networks; containers can join `bridge` without declaring it".to_string()));
+                return Err(self.span(
+                    &n.name,
+                    format!("`{name}` is one of Docker's predefined networks"),
+                    "declare only user-defined networks; containers can join `bridge` without declaring it".to_string(),
+                ));
             }
             if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return Err(self.span(&n.name, format!("`{name}` is not a valid network name"), "use letters, digits, `-`, `_` or `.`".to_string()));
+                return Err(self.span(
+                    &n.name,
+                    format!("`{name}` is not a valid network name"),
+                    "use letters, digits, `-`, `_` or `.`".to_string(),
+                ));
             }
             if out.iter().any(|o| &o.name == name) {
-                return Err(self.span(&n.name, format!("network `{name}` is declared twice"), "give each network its own name".to_string()));
+                return Err(self.span(
+                    &n.name,
+                    format!("network `{name}` is declared twice"),
+                    "give each network its own name".to_string(),
+                ));
             }
             let driver = n.driver.as_ref().map_or("bridge", |d| d.get_ref().as_str());
             if !["bridge", "macvlan"].contains(&driver) {
                 let d = n.driver.as_ref().expect("non-default driver was written");
-                return Err(self.span(d, format!("unsupported network driver `{driver}`"), "use `bridge` or `macvlan`".to_string()));
+                return Err(self.span(
+                    d,
+                    format!("unsupported network driver `{driver}`"),
+                    "use `bridge` or `macvlan`".to_string(),
+                ));
             }
             let subnet = n.subnet.as_ref().map(|x| self.cidr(x)).transpose()?;
             let ip_range = n.ip_range.as_ref().map(|x| self.cidr(x)).transpose()?;
             let gateway = match &n.gateway {
-                Some(g) => Some(g.get_ref().parse().map_err(|_| self.span(g, format!("`{}` is not an IPv4 address", g.get_ref()), "a gateway is a plain address such as `172.18.0.1`".to_string()))?),
+                Some(g) => Some(g.get_ref().parse().map_err(|_| {
+                    self.span(
+                        g,
+                        format!("`{}` is not an IPv4 address", g.get_ref()),
+                        "a gateway is a plain address such as `172.18.0.1`".to_string(),
+                    )
+                })?),
                 None => None,
             };
             if (gateway.is_some() || ip_range.is_some()) && subnet.is_none() {
-                return Err(self.span(&n.name, format!("network `{name}` sets a gateway or ip_range without a subnet"), "add `subnet = \"…\"`, as `docker network create` requires".to_string()));
+                return Err(self.span(
+                    &n.name,
+                    format!("network `{name}` sets a gateway or ip_range without a subnet"),
+                    "add `subnet = \"…\"`, as `docker network create` requires".to_string(),
+                ));
             }
-            out.push(Network { name: name.clone(), driver: driver.into(), subnet, gateway, ip_range, options: n.options.clone() });
+            out.push(Network {
+                name: name.clone(),
+                driver: driver.into(),
+                subnet,
+                gateway,
+                ip_range,
+                options: n.options.clone(),
+            });
         }
         Ok(out)
     }
 
-    fn containers(&self, specs: &[ContainerSpec], networks: &[Network], ns_names: &[String]) -> Result<Vec<Container>, Diagnostic> {
+    fn containers(
+        &self,
+        specs: &[ContainerSpec],
+        networks: &[Network],
+        ns_names: &[String],
+    ) -> Result<Vec<Container>, Diagnostic> {
         let mut out: Vec<Container> = Vec::new();
         for c in specs {
             let name = c.name.get_ref();
             if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
-                return Err(self.span(&c.name, format!("`{name}` is not a valid container name"), "use letters, digits, `-`, `_` or `.`".to_string()));
+                return Err(self.span(
+                    &c.name,
+                    format!("`{name}` is not a valid container name"),
+                    "use letters, digits, `-`, `_` or `.`".to_string(),
+                ));
             }
             if out.iter().any(|o| &o.name == name) || ns_names.contains(name) {
-                return Err(self.span(&c.name, format!("node `{name}` is declared twice"), "containers and namespaces share one set of names".to_string()));
+                return Err(self.span(
+                    &c.name,
+                    format!("node `{name}` is declared twice"),
+                    "containers and namespaces share one set of names".to_string(),
+                ));
             }
             let attachment = match (&c.network_mode, &c.networks) {
-                (Some(m), Some(_)) => return Err(self.span(m, "`network_mode` and `networks` exclude each other", "a host-network or network-less container joins no networks".to_string())),
+                (Some(m), Some(_)) => {
+                    return Err(self.span(
+                        m,
+                        "`network_mode` and `networks` exclude each other",
+                        "a host-network or network-less container joins no networks".to_string(),
+                    ))
+                }
                 (Some(m), None) => match m.get_ref().as_str() {
                     "host" => Attachment::Host,
                     "none" => Attachment::None,
-                    other => return Err(self.span(m, format!("unknown network_mode `{other}`"), "use `host` or `none` (or list `networks`)".to_string())),
+                    other => {
+                        return Err(self.span(
+                            m,
+                            format!("unknown network_mode `{other}`"),
+                            "use `host` or `none` (or list `networks`)".to_string(),
+                        ))
+                    }
                 },
                 (None, None) => Attachment::Networks(vec!["bridge".into()]),
                 (None, Some(list)) => {
                     if list.is_empty() {
-                        return Err(self.at(c.name.span().start, format!("container `{name}` has an empty `networks` list"), Some("list at least one network, or use network_mode = \"none\"".into())));
+                        return Err(self.at(
+                            c.name.span().start,
+                            format!("container `{name}` has an empty `networks` list"),
+                            Some("list at least one network, or use network_mode = \"none\"".into()),
+                        ));
                     }
                     let mut names: Vec<String> = Vec::new();
                     for n in list {
                         if n.get_ref() != "bridge" && !networks.iter().any(|x| &x.name == n.get_ref()) {
-                            return Err(self.span(n, format!("unknown network `{}`", n.get_ref()), format!("networks: bridge (Docker's default){}", networks.iter().map(|x| format!(", {}", x.name)).collect::<String>())));
+                            return Err(self.span(
+                                n,
+                                format!("unknown network `{}`", n.get_ref()),
+                                format!(
+                                    "networks: bridge (Docker's default){}",
+                                    networks.iter().map(|x| format!(", {}", x.name)).collect::<String>()
+                                ),
+                            ));
                         }
                         if names.contains(n.get_ref()) {
-                            return Err(self.span(n, format!("`{}` is listed twice", n.get_ref()), "list each network once".to_string()));
+                            return Err(self.span(
+                                n,
+                                format!("`{}` is listed twice", n.get_ref()),
+                                "list each network once".to_string(),
+                            ));
                         }
                         names.push(n.get_ref().clone());
                     }
                     Attachment::Networks(names)
                 }
             };
-            out.push(Container { name: name.clone(), image: c.image.clone().unwrap_or_else(|| "alpine".into()), attachment, command: c.command.clone() });
+            out.push(Container {
+                name: name.clone(),
+                image: c.image.clone().unwrap_or_else(|| "alpine".into()),
+                attachment,
+                command: c.command.clone(),
+            });
         }
         Ok(out)
     }
@@ -511,9 +614,27 @@ impl Cx<'_> {
         let by = m.by.unwrap_or(By::Address);
         let expect_at = m.expect.span().start;
         match (m.probe, m.port, by) {
-            (ProbeKind::Icmp, Some(_), _) => return Err(self.at(expect_at, "an ICMP matrix has no `port`", Some("remove `port`, or use probe = \"udp\" / \"tcp\"".into()))),
-            (ProbeKind::Udp | ProbeKind::Tcp, None, _) => return Err(self.at(expect_at, format!("a {} matrix needs a `port`", m.probe.as_str()), Some("e.g. `port = 2020`".into()))),
-            (ProbeKind::Udp | ProbeKind::Tcp, _, By::Name) => return Err(self.at(expect_at, "`by = \"name\"` is for ICMP matrices", Some("UDP and TCP probes go to addresses".into()))),
+            (ProbeKind::Icmp, Some(_), _) => {
+                return Err(self.at(
+                    expect_at,
+                    "an ICMP matrix has no `port`",
+                    Some("remove `port`, or use probe = \"udp\" / \"tcp\"".into()),
+                ))
+            }
+            (ProbeKind::Udp | ProbeKind::Tcp, None, _) => {
+                return Err(self.at(
+                    expect_at,
+                    format!("a {} matrix needs a `port`", m.probe.as_str()),
+                    Some("e.g. `port = 2020`".into()),
+                ))
+            }
+            (ProbeKind::Udp | ProbeKind::Tcp, _, By::Name) => {
+                return Err(self.at(
+                    expect_at,
+                    "`by = \"name\"` is for ICMP matrices",
+                    Some("UDP and TCP probes go to addresses".into()),
+                ))
+            }
             _ => {}
         }
         let allowed: &[Cell] = match (m.probe, by) {
@@ -527,16 +648,26 @@ impl Cx<'_> {
                 Some((n, v)) => (n, Some(v)),
                 None => (t.text.as_str(), None),
             };
-            let err = |col: usize, message: String, hint: String| Err(self.at(place(t.line, t.col + col), message, Some(hint)));
+            let err = |col: usize, message: String, hint: String| {
+                Err(self.at(place(t.line, t.col + col), message, Some(hint)))
+            };
             if !nodes.exists(node) {
-                return err(0, format!("unknown {role} `{node}` in matrix"), format!("nodes in this suite: {}", known(nodes.names())));
+                return err(
+                    0,
+                    format!("unknown {role} `{node}` in matrix"),
+                    format!("nodes in this suite: {}", known(nodes.names())),
+                );
             }
             if by == By::Name && nodes.container(node).is_none() {
                 return err(0, format!("`{node}` is not a container"), "`by = \"name\"` resolves container names through Docker's DNS from inside containers; use containers as rows and columns".into());
             }
             if let Some(c) = nodes.container(node) {
                 if role == "destination" && c.attachment == Attachment::None {
-                    return err(0, format!("destination `{node}` has no network (network_mode = \"none\")"), "remove its column".into());
+                    return err(
+                        0,
+                        format!("destination `{node}` has no network (network_mode = \"none\")"),
+                        "remove its column".into(),
+                    );
                 }
                 if let Some(via) = via {
                     let on = match &c.attachment {
@@ -544,7 +675,11 @@ impl Cx<'_> {
                         _ => false,
                     };
                     if !on {
-                        return err(node.len() + 1, format!("`{node}` is not on network `{via}`"), format!("`{node}@NETWORK` names one of the container's networks"));
+                        return err(
+                            node.len() + 1,
+                            format!("`{node}` is not on network `{via}`"),
+                            format!("`{node}@NETWORK` names one of the container's networks"),
+                        );
                     }
                 }
                 return Ok(Endpoint { node: node.to_string(), via: via.map(str::to_string) });
@@ -553,14 +688,23 @@ impl Cx<'_> {
             let addressed: BTreeSet<&str> =
                 here.into_iter().flatten().filter(|(_, a)| a.is_some()).map(|(n, _)| n.as_str()).collect();
             // server1's Docker networks are also its networks: `server1@alpine-net` is the bridge's gateway.
-            let on_network = node == Lab::SERVER1 && via.is_some_and(|v| v == "bridge" || nodes.networks.iter().any(|n| n.name == v));
+            let on_network = node == Lab::SERVER1
+                && via.is_some_and(|v| v == "bridge" || nodes.networks.iter().any(|n| n.name == v));
             if let Some(via) = via {
                 if !addressed.contains(via) && !on_network {
-                    return err(node.len() + 1, format!("`{node}` has no addressed interface `{via}`"), format!("addressed interfaces of `{node}`: {}", known(&addressed)));
+                    return err(
+                        node.len() + 1,
+                        format!("`{node}` has no addressed interface `{via}`"),
+                        format!("addressed interfaces of `{node}`: {}", known(&addressed)),
+                    );
                 }
             }
             if role == "destination" && addressed.is_empty() {
-                return err(0, format!("destination `{node}` has no address to probe"), format!("give one of `{node}`'s interfaces an `address`, or remove its column"));
+                return err(
+                    0,
+                    format!("destination `{node}` has no address to probe"),
+                    format!("give one of `{node}`'s interfaces an `address`, or remove its column"),
+                );
             }
             Ok(Endpoint { node: node.to_string(), via: via.map(str::to_string) })
         };
@@ -571,7 +715,11 @@ impl Cx<'_> {
         for row in &grid.rows {
             let source = endpoint(&row.name, "source")?;
             if by == By::Name && nodes.container(&source.node).is_some_and(|c| c.attachment == Attachment::Host) {
-                return Err(self.at(place(row.name.line, row.name.col), format!("`{}` shares server1's network stack and has no Docker DNS", source.node), Some("probe by name from containers on user-defined networks".into())));
+                return Err(self.at(
+                    place(row.name.line, row.name.col),
+                    format!("`{}` shares server1's network stack and has no Docker DNS", source.node),
+                    Some("probe by name from containers on user-defined networks".into()),
+                ));
             }
             for ((cell, token), column) in row.cells.iter().zip(&columns) {
                 if column.node == source.node && *cell != Cell::Unchecked {
@@ -583,7 +731,16 @@ impl Cx<'_> {
                 }
                 if !allowed.contains(cell) {
                     let list: String = allowed.iter().map(|c| format!("`{}` ", c.symbol())).collect();
-                    return Err(self.at(place(token.line, token.col), format!("`{}` is not a cell of a {} matrix{}", cell.symbol(), m.probe.as_str(), if by == By::Name { " by name" } else { "" }), Some(format!("use {}", list.trim_end()))));
+                    return Err(self.at(
+                        place(token.line, token.col),
+                        format!(
+                            "`{}` is not a cell of a {} matrix{}",
+                            cell.symbol(),
+                            m.probe.as_str(),
+                            if by == By::Name { " by name" } else { "" }
+                        ),
+                        Some(format!("use {}", list.trim_end())),
+                    ));
                 }
             }
             cells.push(row.cells.iter().map(|(c, _)| *c).collect());
@@ -595,7 +752,11 @@ impl Cx<'_> {
                 (p, _, Some(port)) => format!("{} port {port}", p.as_str()),
                 (p, _, None) => p.as_str().to_string(),
             };
-            if index == 0 { base } else { format!("{base} #{}", index + 1) }
+            if index == 0 {
+                base
+            } else {
+                format!("{base} #{}", index + 1)
+            }
         });
         Ok(Matrix { name, probe: m.probe, settings, rows, columns, cells, by, port: m.port })
     }
@@ -607,41 +768,70 @@ impl Cx<'_> {
         if nodes.exists(s.get_ref()) {
             return Ok(HostRef::Node(s.get_ref().clone()));
         }
-        Err(self.span(s, format!("`{}` is neither a node nor an IPv4 address", s.get_ref()), format!("nodes in this suite: {}", known(nodes.names()))))
+        Err(self.span(
+            s,
+            format!("`{}` is neither a node nor an IPv4 address", s.get_ref()),
+            format!("nodes in this suite: {}", known(nodes.names())),
+        ))
     }
 
     fn capture(&self, c: &CaptureSpec, nodes: &Nodes) -> Result<Capture, Diagnostic> {
         let name = c.name.get_ref();
         if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
-            return Err(self.span(&c.name, format!("`{name}` is not a valid capture name"), "it names the pcap file: use letters, digits, `-`, `_` or `.`".to_string()));
+            return Err(self.span(
+                &c.name,
+                format!("`{name}` is not a valid capture name"),
+                "it names the pcap file: use letters, digits, `-`, `_` or `.`".to_string(),
+            ));
         }
         let Some((node, interface)) = c.on.get_ref().split_once(':') else {
-            return Err(self.span(&c.on, format!("`{}` does not say NODE:INTERFACE", c.on.get_ref()), "e.g. `server1:enp0s3`, `alpine1:eth0`".to_string()));
+            return Err(self.span(
+                &c.on,
+                format!("`{}` does not say NODE:INTERFACE", c.on.get_ref()),
+                "e.g. `server1:enp0s3`, `alpine1:eth0`".to_string(),
+            ));
         };
         if !nodes.exists(node) {
-            return Err(self.span(&c.on, format!("unknown node `{node}`"), format!("nodes in this suite: {}", known(nodes.names()))));
+            return Err(self.span(
+                &c.on,
+                format!("unknown node `{node}`"),
+                format!("nodes in this suite: {}", known(nodes.names())),
+            ));
         }
         // Interfaces Docker makes (docker0, br-…, a container's eth0) exist only at run time; interfaces of the
         // suite's own namespaces are known now.
         let static_ns = nodes.container(node).is_none() && node != Lab::SERVER1;
         if static_ns && !nodes.ifaces.get(node).is_some_and(|i| i.contains_key(interface)) {
             let here = nodes.ifaces.get(node).into_iter().flat_map(|i| i.keys());
-            return Err(self.span(&c.on, format!("`{node}` has no interface `{interface}`"), format!("interfaces of `{node}`: {}", known(here))));
+            return Err(self.span(
+                &c.on,
+                format!("`{node}` has no interface `{interface}`"),
+                format!("interfaces of `{node}`: {}", known(here)),
+            ));
         }
         let filter = c.filter.as_ref().map_or(String::new(), |f| f.get_ref().clone());
         if let Some(f) = &c.filter {
             let start = self.string_content_start(f.span());
-            let parsed = crate::capture::filter::parse(f.get_ref()).map_err(|e| self.at(start + e.offset, format!("invalid filter: {}", e.message), e.hint.clone()))?;
+            let parsed = crate::capture::filter::parse(f.get_ref())
+                .map_err(|e| self.at(start + e.offset, format!("invalid filter: {}", e.message), e.hint.clone()))?;
             for n in parsed.names() {
                 if !nodes.exists(&n) {
                     let at = f.get_ref().find(&n).map_or(start, |i| start + i);
-                    return Err(self.at(at, format!("unknown host `{n}` in filter"), Some(format!("hosts are addresses or nodes: {}", known(nodes.names())))));
+                    return Err(self.at(
+                        at,
+                        format!("unknown host `{n}` in filter"),
+                        Some(format!("hosts are addresses or nodes: {}", known(nodes.names()))),
+                    ));
                 }
             }
         }
         if let (Some(min), Some(max)) = (c.min_packets, c.max_packets) {
             if min > max {
-                return Err(self.span(&c.name, format!("min_packets = {min} is above max_packets = {max}"), "swap them".to_string()));
+                return Err(self.span(
+                    &c.name,
+                    format!("min_packets = {min} is above max_packets = {max}"),
+                    "swap them".to_string(),
+                ));
             }
         }
         Ok(Capture {

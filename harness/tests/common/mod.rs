@@ -17,12 +17,67 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
 
-/// What a lab could leave behind: named namespaces, root-namespace links, namespace mounts.
+/// What a lab could leave behind: named namespaces, root-namespace links, namespace mounts, engine
+/// processes and cgroups of ours, and the machine's own Docker state.
 #[derive(Debug, PartialEq, Eq, Clone)]
 pub struct MachineState {
     pub namespaces: Vec<String>,
     pub links: Vec<String>,
     pub netns_mounts: usize,
+    pub engine_processes: Vec<String>,
+    pub cgroups: Vec<String>,
+    pub docker: Vec<String>,
+}
+
+fn engine_processes() -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+        let cmd = String::from_utf8_lossy(&cmd).replace('\0', " ");
+        if (cmd.starts_with("dockerd ") || cmd.contains("containerd")) && cmd.contains("/engines/") {
+            out.push(cmd);
+        }
+    }
+    out.sort();
+    out
+}
+
+fn reachlab_cgroups() -> Vec<String> {
+    let mut out = Vec::new();
+    for h in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
+        let p = h.path();
+        let candidates =
+            std::fs::read_dir(&p).into_iter().flatten().flatten().map(|e| e.path()).chain(std::iter::once(p.clone()));
+        for c in candidates {
+            if c.file_name().is_some_and(|n| n.to_string_lossy().starts_with("reachlab-")) {
+                out.push(c.display().to_string());
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The machine's own Docker state: containers, networks, images (empty when there is no engine).
+pub fn docker_state() -> Vec<String> {
+    let q = |args: &[&str]| {
+        Command::new("docker")
+            .args(args)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+            .unwrap_or_default()
+    };
+    let mut v: Vec<String> = [
+        q(&["ps", "-aq", "--no-trunc"]),
+        q(&["network", "ls", "-q", "--no-trunc"]),
+        q(&["images", "-aq", "--no-trunc"]),
+    ]
+    .iter()
+    .flat_map(|s| s.lines().map(str::to_string).collect::<Vec<_>>())
+    .collect();
+    v.sort();
+    v
 }
 
 fn names(dir: &str) -> Vec<String> {
@@ -41,6 +96,9 @@ pub fn machine_state() -> MachineState {
         namespaces: names("/run/netns"),
         links: names("/sys/class/net"),
         netns_mounts: mountinfo.lines().filter(|l| l.contains(" /run/netns/")).count(),
+        engine_processes: engine_processes(),
+        cgroups: reachlab_cgroups(),
+        docker: docker_state(),
     }
 }
 

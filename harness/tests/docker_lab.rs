@@ -1,0 +1,204 @@
+//! Privileged tests of the Docker lab (Test1, Test2): a private engine per run, real containers, real packets.
+//! After every run — passing, failing, interrupted, killed and cleaned — the machine holds exactly what it held
+//! before: namespaces, links, mounts, engine processes, cgroups, and the machine's own Docker containers,
+//! networks and images. Listed as ignored without root or without a Docker Engine.
+
+mod common;
+
+use common::*;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+fn main() {
+    let args = libtest_mimic::Arguments::from_args();
+    let features = reachlab::kernel::features::Features::detect();
+    let skip = reachlab::kernel::privilege::unprivileged_reason()
+        .or_else(|| features.skip_reason(&[reachlab::plan::Feature::Docker, reachlab::plan::Feature::Veth]));
+    if let Some(why) = &skip {
+        eprintln!("docker_lab: every test will be skipped: {why}");
+    }
+    let tests: [(&str, fn()); 5] = [
+        ("test1_passes_with_the_lab_outcomes", test1_passes_with_the_lab_outcomes),
+        ("a_flipped_test1_cell_fails_exactly_that_cell", a_flipped_test1_cell_fails_exactly_that_cell),
+        (
+            "test2_delivers_udp_and_a_wrong_capture_assertion_fails",
+            test2_delivers_udp_and_a_wrong_capture_assertion_fails,
+        ),
+        ("interrupted_docker_run_tears_down_the_engine", interrupted_docker_run_tears_down_the_engine),
+        ("clean_removes_a_killed_runs_engine", clean_removes_a_killed_runs_engine),
+    ];
+    let trials = tests
+        .into_iter()
+        .map(|(name, f)| {
+            libtest_mimic::Trial::test(name, move || std::panic::catch_unwind(f).map_err(|e| panic_text(&*e).into()))
+                .with_ignored_flag(skip.is_some())
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked".into())
+}
+
+fn suite_text(name: &str) -> String {
+    std::fs::read_to_string(repo().join("test-suites").join(name)).unwrap()
+}
+
+fn checks(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["suites"].as_array().unwrap().iter().flat_map(|s| s["checks"].as_array().unwrap().clone()).collect()
+}
+
+fn assert_left_as_found(before: &MachineState, s: &Scratch) {
+    assert_eq!(&machine_state(), before);
+    assert!(s.ledgers().is_empty(), "ledgers left: {:?}", s.ledgers());
+    let engines: Vec<_> = std::fs::read_dir(s.state().join("engines")).into_iter().flatten().flatten().collect();
+    assert!(engines.is_empty(), "engine state directories left: {engines:?}");
+}
+
+fn test1_passes_with_the_lab_outcomes() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let (code, report, stderr) = s.run_json(&repo().join("test-suites/test1-custom-bridge.toml"), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let all = checks(&report);
+    assert_eq!(report["passed"].as_u64(), Some(all.len() as u64));
+    let kinds: std::collections::BTreeSet<&str> = all.iter().map(|c| c["kind"].as_str().unwrap()).collect();
+    assert_eq!(kinds, ["capture", "icmp", "rule"].into_iter().collect());
+    let by_name: Vec<_> = all.iter().filter(|c| c["by"] == "name").collect();
+    assert_eq!(by_name.len(), 2);
+    let unresolved = by_name.iter().find(|c| c["from"] == "alpine1").unwrap();
+    assert_eq!(
+        (unresolved["expected"].as_str(), unresolved["observed"].as_str()),
+        (Some("unresolved"), Some("unresolved"))
+    );
+    // Containers' targets are found at run time: alpine3 is probed on alpine-net.
+    let a2a3 = all
+        .iter()
+        .find(|c| c["kind"] == "icmp" && c["from"] == "alpine2" && c["to"] == "alpine3" && c.get("by").is_none())
+        .unwrap();
+    assert!(a2a3["target"].as_str().unwrap().starts_with("172."), "{a2a3}");
+    // Every capture check names a pcap that parses and holds what the check says.
+    for c in all.iter().filter(|c| c["kind"] == "capture") {
+        let pcap = c["artifacts"][0].as_str().unwrap();
+        let frames = reachlab::capture::read_pcap(&std::fs::read(pcap).unwrap()).unwrap();
+        if c["name"].as_str().unwrap().contains("echo-requests-at-server2") {
+            assert!(!frames.is_empty(), "{pcap}");
+        }
+    }
+    let junit = std::fs::read_to_string(s.reports().join("junit.xml")).unwrap();
+    assert!(junit.contains("[[ATTACHMENT|"), "pcaps are attached to their test cases");
+    assert_left_as_found(&before, &s);
+}
+
+fn a_flipped_test1_cell_fails_exactly_that_cell() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let text = suite_text("test1-custom-bridge.toml");
+    // alpine1 cannot reach alpine3 (different bridges): claiming it can must fail on that cell alone.
+    let flipped = text.replace(
+        "alpine1      -        Y        N        Y        Y",
+        "alpine1      -        Y        Y        Y        Y",
+    );
+    assert_ne!(flipped, text);
+    let (code, report, stderr) = s.run_json(&s.suite("test1-flipped.toml", &flipped), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let bad = not_passed(&report);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!((bad[0].0.as_str(), bad[0].1.as_str(), bad[0].2.as_str()), ("fail", "alpine1", "alpine3"));
+    assert!(bad[0].3.starts_with("expected reachable, observed unreachable"), "{}", bad[0].3);
+    assert_left_as_found(&before, &s);
+}
+
+fn test2_delivers_udp_and_a_wrong_capture_assertion_fails() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let text = suite_text("test2-host-network.toml");
+    let (code, report, stderr) = s.run_json(&repo().join("test-suites/test2-host-network.toml"), &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let udp = checks(&report).into_iter().find(|c| c["kind"] == "udp").unwrap();
+    assert_eq!((udp["expected"].as_str(), udp["observed"].as_str()), (Some("delivered"), Some("delivered")));
+    assert_eq!(udp["target"], "192.168.56.3", "a host-network container is reached at server1's address");
+    // A capture assertion that must fail: the datagrams do arrive on enp0s3.
+    let wrong = text.replace("min_packets = 1", "max_packets = 0");
+    assert_ne!(wrong, text);
+    let (code, report, _) = s.run_json(&s.suite("test2-wrong.toml", &wrong), &[]);
+    assert_eq!(code, 1);
+    let bad: Vec<_> = checks(&report).into_iter().filter(|c| c["verdict"] != "pass").collect();
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!(bad[0]["kind"], "capture");
+    assert!(
+        bad[0]["detail"].as_str().unwrap().starts_with("expected at most 0 packets, observed 1 packet"),
+        "{}",
+        bad[0]["detail"]
+    );
+    assert_left_as_found(&before, &s);
+}
+
+/// Starts Test1 and waits until its containers run.
+#[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
+fn start_test1(s: &Scratch) -> std::process::Child {
+    let child = s
+        .reachlab()
+        .args(["run", "test-suites/test1-custom-bridge.toml", "--timeout-ms", "5000", "--report-dir"])
+        .arg(s.reports())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let ledger = s.ledgers().first().and_then(|l| std::fs::read_to_string(s.state().join("runs").join(l)).ok());
+        if ledger.is_some_and(|t| t.contains("\"container\"")) && !machine_state().cgroups.is_empty() {
+            std::thread::sleep(Duration::from_millis(1500));
+            return child;
+        }
+        if Instant::now() > deadline {
+            let mut child = child;
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("the containers never started: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
+
+fn interrupted_docker_run_tears_down_the_engine() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let child = start_test1(&s);
+    assert!(!machine_state().engine_processes.is_empty(), "no private engine is running");
+    signal(&child, nix::sys::signal::Signal::SIGINT);
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_left_as_found(&before, &s);
+}
+
+fn clean_removes_a_killed_runs_engine() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let child = start_test1(&s);
+    signal(&child, nix::sys::signal::Signal::SIGKILL);
+    let _ = child.wait_with_output();
+    assert!(!machine_state().engine_processes.is_empty(), "a killed run leaves its engine running");
+    let out = s.reachlab().arg("clean").output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // Killed shims are reaped by init shortly after.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while machine_state() != before && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_left_as_found(&before, &s);
+}
