@@ -9,6 +9,7 @@ pub mod check;
 pub mod cli;
 pub mod engine;
 pub mod event;
+pub mod explain;
 pub mod inventory;
 pub mod judge;
 pub mod kernel;

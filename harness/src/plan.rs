@@ -2,7 +2,10 @@
 
 use crate::check::{Action, CaptureAssertion, CellRef, Check, CheckKind, Expected, Outcome};
 use crate::inventory::Inventory;
-use crate::suite::{By, Cell, Cidr, Container, Endpoint, Lab, Network, ProbeKind, ProbeSettings, Route, Suite};
+use crate::suite::{
+    By, Cell, Cidr, Container, Endpoint, Lab, Link, LinkKind, Network, ProbeKind, ProbeSettings, Promiscuous, Route,
+    Suite,
+};
 use serde::Serialize;
 use std::collections::BTreeSet;
 
@@ -16,18 +19,53 @@ pub enum Feature {
     Bridge,
     /// A Docker Engine (`dockerd`) that reachlab can start privately in server1's namespace.
     Docker,
+    /// macvlan interfaces.
+    Macvlan,
+    /// ipvlan interfaces.
+    Ipvlan,
+    /// 802.1Q VLAN interfaces.
+    Vlan,
+    /// VXLAN interfaces.
+    Vxlan,
+    /// dummy interfaces.
+    Dummy,
 }
 
 impl Feature {
     /// Every feature reachlab knows how to detect.
-    pub const ALL: [Feature; 3] = [Feature::Veth, Feature::Bridge, Feature::Docker];
+    pub const ALL: [Feature; 8] = [
+        Feature::Veth,
+        Feature::Bridge,
+        Feature::Docker,
+        Feature::Macvlan,
+        Feature::Ipvlan,
+        Feature::Vlan,
+        Feature::Vxlan,
+        Feature::Dummy,
+    ];
 
-    /// The name used in reports.
+    /// The name used in reports (the kernel's link kind, for link features).
     pub fn as_str(self) -> &'static str {
         match self {
             Feature::Veth => "veth",
             Feature::Bridge => "bridge",
             Feature::Docker => "docker",
+            Feature::Macvlan => "macvlan",
+            Feature::Ipvlan => "ipvlan",
+            Feature::Vlan => "vlan",
+            Feature::Vxlan => "vxlan",
+            Feature::Dummy => "dummy",
+        }
+    }
+
+    /// The feature a link kind needs.
+    pub fn of(kind: LinkKind) -> Feature {
+        match kind {
+            LinkKind::Macvlan => Feature::Macvlan,
+            LinkKind::Ipvlan => Feature::Ipvlan,
+            LinkKind::Vlan => Feature::Vlan,
+            LinkKind::Vxlan => Feature::Vxlan,
+            LinkKind::Dummy => Feature::Dummy,
         }
     }
 }
@@ -44,6 +82,8 @@ pub enum Step {
     CreateBridge { netns: String, name: String },
     /// `ip link add NAME type veth peer name PEER`, each end created directly in its namespace.
     CreateVeth { netns: String, name: String, peer_netns: String, peer_name: String },
+    /// `ip link add NAME … type KIND …` for macvlan, ipvlan, vlan, vxlan, dummy.
+    CreateLink { link: Link },
     /// `ip link set NAME master BRIDGE`.
     SetMaster { netns: String, name: String, master: String },
     /// `ip addr add ADDRESS dev NAME`.
@@ -52,6 +92,11 @@ pub enum Step {
     SetUp { netns: String, dev: String },
     /// `ip route add`.
     AddRoute { netns: String, route: Route },
+    /// The hypervisor's promiscuous policy on a switch port: `deny` turns learning and unknown-unicast
+    /// flooding off and adds a static forwarding entry for the VM's own MAC (read from `mac_of`).
+    SwitchPolicy { netns: String, port: String, policy: Promiscuous, mac_of: (String, String) },
+    /// `ip link set NAME promisc on`.
+    SetPromisc { netns: String, dev: String },
     /// Start a private Docker engine inside a namespace (server1).
     StartEngine { netns: String },
     /// Make an image available to the engine (copied from the machine's engine, or a busybox stand-in).
@@ -112,6 +157,10 @@ fn topology_steps(suite: &Suite, steps: &mut Vec<Step>, requires: &mut BTreeSet<
             peer_name: v.b.name.clone(),
         });
     }
+    for l in &suite.links {
+        requires.insert(Feature::of(l.kind));
+        steps.push(Step::CreateLink { link: l.clone() });
+    }
     let ends: Vec<_> = suite.veths.iter().flat_map(|v| [&v.a, &v.b]).collect();
     for e in &ends {
         if let Some(master) = &e.master {
@@ -123,12 +172,24 @@ fn topology_steps(suite: &Suite, steps: &mut Vec<Step>, requires: &mut BTreeSet<
     }
     let bridges_up = suite.bridges.iter().filter(|b| b.up).map(|b| (&b.netns, &b.name));
     let ends_up = ends.iter().filter(|e| e.up).map(|e| (&e.netns, &e.name));
-    for (netns, dev) in bridges_up.chain(ends_up) {
+    let links_up = suite.links.iter().filter(|l| l.up).map(|l| (&l.netns, &l.name));
+    for (netns, dev) in bridges_up.chain(ends_up).chain(links_up) {
         steps.push(Step::SetUp { netns: netns.clone(), dev: dev.clone() });
     }
     for ns in &suite.namespaces {
         for route in &ns.routes {
             steps.push(Step::AddRoute { netns: ns.name.clone(), route: route.clone() });
+        }
+    }
+    if let Some(lab) = &suite.lab {
+        steps.push(Step::SwitchPolicy {
+            netns: Lab::SWITCH.into(),
+            port: format!("port-{}", Lab::SERVER1),
+            policy: lab.promiscuous,
+            mac_of: (Lab::SERVER1.into(), lab.nic.clone()),
+        });
+        if lab.nic_promisc {
+            steps.push(Step::SetPromisc { netns: Lab::SERVER1.into(), dev: lab.nic.clone() });
         }
     }
 }
@@ -138,6 +199,9 @@ fn docker_steps(suite: &Suite, steps: &mut Vec<Step>, requires: &mut BTreeSet<Fe
         return;
     }
     requires.insert(Feature::Docker);
+    if suite.networks.iter().any(|n| n.driver == "macvlan") {
+        requires.insert(Feature::Macvlan);
+    }
     steps.push(Step::StartEngine { netns: Lab::SERVER1.into() });
     let images: BTreeSet<&str> = suite.containers.iter().map(|c| c.image.as_str()).collect();
     for image in images {

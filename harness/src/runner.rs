@@ -1,6 +1,6 @@
 //! The runner: for each suite, plan → (skip | build → probe → judge) → teardown, emitting events.
 
-use crate::check::Action;
+use crate::check::{Action, Observation};
 use crate::event::{Event, Reporters};
 use crate::judge::judge;
 use crate::kernel::features::Features;
@@ -125,7 +125,7 @@ async fn observe(
     plan: &Plan,
     inventory: crate::inventory::Inventory,
     dir: &std::path::Path,
-) -> HashMap<usize, crate::check::Observation> {
+) -> HashMap<usize, Observation> {
     let running = captures::start(lab, suite, &inventory, dir).await;
     let prober = LabProber::new(lab, inventory.clone());
     let probes = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. }));
@@ -135,6 +135,13 @@ async fn observe(
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
     }
     observations.extend(captures::finish(running, &plan.checks, &inventory).await);
+    for check in &plan.checks {
+        if let Some(Observation::Observed { outcome, detail, .. }) = observations.get_mut(&check.id) {
+            if let Some(why) = crate::explain::why(suite, check, outcome) {
+                detail.push_str(&format!(" — why: {why}"));
+            }
+        }
+    }
     observations
 }
 

@@ -27,16 +27,31 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     let plan = crate::plan::resolve(&suite);
     let run_id = new_run_id();
     let rt = runtime()?;
-    let record = rt.block_on(async {
+    let (record, containers, socket) = rt.block_on(async {
         let mut lab = KernelLab::new(state_dir, &run_id, &suite.name)
             .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         crate::lab::build(&mut lab, &plan).await.map_err(|e| CliError::Infrastructure(e.to_string()))?;
-        lab.keep().map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))
+        let containers: Vec<(String, Option<u32>)> =
+            suite.containers.iter().map(|c| (c.name.clone(), lab.container_pid(&c.name))).collect();
+        let socket = lab.engine_socket();
+        let record = lab.keep().map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
+        Ok::<_, CliError>((record, containers, socket))
     })?;
     println!("lab {} is up (suite {}), run id {run_id}. Enter a namespace:", suite.name, suite.file);
     for ns in &suite.namespaces {
         let kname = KernelLab::kernel_name(&run_id, &ns.name);
         println!("  {:<12} sudo ip netns exec {kname} bash      (or: sudo nsenter --net=/run/netns/{kname})", ns.name);
+    }
+    for (name, pid) in containers {
+        match pid {
+            Some(pid) => {
+                println!("  {name:<12} sudo nsenter --net=/proc/{pid}/ns/net sh    (the container's network namespace)")
+            }
+            None => println!("  {name:<12} shares server1's network namespace"),
+        }
+    }
+    if let Some(socket) = socket {
+        println!("server1's Docker engine: sudo docker -H unix://{} ps", socket.display());
     }
     println!("when done: sudo reachlab down {}", record.run_id);
     Ok(exit::PASS)

@@ -35,7 +35,7 @@ impl Features {
                 let nl = Netlink::open_here()?;
                 let mut out = BTreeMap::new();
                 for f in Feature::ALL.into_iter().filter(|f| *f != Feature::Docker) {
-                    let availability = match nl.create_probe_link(f, &format!("rlprobe{}", f.as_str())).await {
+                    let availability = match nl.create_probe_link(f).await {
                         Ok(()) => Availability::Available,
                         Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => Availability::Missing(format!(
                             "the kernel has no {} support (link kind unknown to it)",

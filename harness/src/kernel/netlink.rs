@@ -2,11 +2,14 @@
 //! namespace. Each [`Netlink`] owns a socket created inside its namespace.
 
 use super::netns::{self, Netns};
-use crate::suite::{Cidr, Route};
+use crate::suite::{Cidr, Link, LinkKind, Route};
 use futures::TryStreamExt;
-use netlink_packet_route::link::{InfoData, InfoVeth, LinkAttribute};
+use netlink_packet_route::link::{InfoData, InfoVeth, IpVlanMode, LinkAttribute, MacVlanMode};
 use netlink_packet_route::route::RouteAttribute;
-use rtnetlink::{LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::{
+    LinkBridge, LinkBridgePort, LinkDummy, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVlan,
+    LinkVxlan, RouteMessageBuilder,
+};
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
 use std::os::fd::AsRawFd;
@@ -113,15 +116,137 @@ impl Netlink {
         Self::wrap(|| format!("create veth {name} (peer {peer})"), self.handle.link().add(msg).execute().await)
     }
 
-    /// Creates a link of `kind` named `name` (for feature probes).
-    pub async fn create_probe_link(&self, kind: crate::plan::Feature, name: &str) -> Result<(), NetlinkError> {
-        use crate::plan::Feature;
-        let msg = match kind {
-            Feature::Veth => LinkVeth::new(name, &format!("{name}p")).build(),
-            Feature::Bridge => LinkBridge::new(name).build(),
-            Feature::Docker => return Ok(()),
+    /// `ip link add` for macvlan, ipvlan, vlan, vxlan and dummy links. The request goes to this namespace
+    /// (the parent's); `into` moves the new link to its own namespace in the same request.
+    pub async fn create_link(&self, link: &Link, into: Option<&Netns>) -> Result<(), NetlinkError> {
+        let parent = match &link.parent {
+            Some((_, p)) => Some(self.require(p).await?),
+            None => None,
         };
-        Self::wrap(|| format!("create {} link", kind.as_str()), self.handle.link().add(msg).execute().await)
+        let index = || parent.expect("the loader requires a parent for this kind");
+        let mut msg = match link.kind {
+            LinkKind::Macvlan => {
+                let mode = match link.mode.as_deref() {
+                    Some("private") => MacVlanMode::Private,
+                    Some("vepa") => MacVlanMode::Vepa,
+                    Some("passthru") => MacVlanMode::Passthrough,
+                    _ => MacVlanMode::Bridge,
+                };
+                LinkMacVlan::new(&link.name, index(), mode).build()
+            }
+            LinkKind::Ipvlan => {
+                let mode = match link.mode.as_deref() {
+                    Some("l3") => IpVlanMode::L3,
+                    Some("l3s") => IpVlanMode::L3S,
+                    _ => IpVlanMode::L2,
+                };
+                LinkIpVlan::new(&link.name, index(), mode).build()
+            }
+            LinkKind::Vlan => LinkVlan::new(&link.name, index(), link.id.unwrap_or(1) as u16).build(),
+            LinkKind::Vxlan => {
+                let mut b = LinkVxlan::new(&link.name, link.id.unwrap_or(1)).port(link.dstport.unwrap_or(4789));
+                if let Some(r) = link.remote {
+                    b = b.remote(r);
+                }
+                if let Some(l) = link.local {
+                    b = b.local(l);
+                }
+                if let Some(p) = parent {
+                    b = b.dev(p);
+                }
+                b.build()
+            }
+            LinkKind::Dummy => LinkDummy::new(&link.name).build(),
+        };
+        if let Some(ns) = into {
+            msg.attributes.push(LinkAttribute::NetNsFd(ns.file().as_raw_fd()));
+        }
+        Self::wrap(
+            || format!("create {} {}", link.kind.as_str(), link.name),
+            self.handle.link().add(msg).execute().await,
+        )
+    }
+
+    /// Creates a throwaway link of a feature's kind (feature detection, in a scratch namespace).
+    pub async fn create_probe_link(&self, kind: crate::plan::Feature) -> Result<(), NetlinkError> {
+        use crate::plan::Feature;
+        let lower = "rlprobe0";
+        if self.index_of(lower).await?.is_none() {
+            Self::wrap(
+                || "create veth".into(),
+                self.handle.link().add(LinkVeth::new(lower, "rlprobe1").build()).execute().await,
+            )?;
+        }
+        let link = |kind: LinkKind, parent: bool| Link {
+            kind,
+            name: format!("rlp{}", kind.as_str()),
+            netns: String::new(),
+            parent: parent.then(|| (String::new(), lower.to_string())),
+            mode: None,
+            id: Some(10),
+            remote: Some(Ipv4Addr::new(192, 0, 2, 1)),
+            local: None,
+            dstport: None,
+            address: None,
+            up: false,
+        };
+        match kind {
+            Feature::Veth => Ok(()),
+            Feature::Bridge => Self::wrap(
+                || "create bridge".into(),
+                self.handle.link().add(LinkBridge::new("rlpbridge").build()).execute().await,
+            ),
+            Feature::Docker => Ok(()),
+            Feature::Macvlan => self.create_link(&link(LinkKind::Macvlan, true), None).await,
+            Feature::Ipvlan => self.create_link(&link(LinkKind::Ipvlan, true), None).await,
+            Feature::Vlan => self.create_link(&link(LinkKind::Vlan, true), None).await,
+            Feature::Vxlan => self.create_link(&link(LinkKind::Vxlan, false), None).await,
+            Feature::Dummy => self.create_link(&link(LinkKind::Dummy, false), None).await,
+        }
+    }
+
+    /// The MAC address of an interface.
+    pub async fn mac_of(&self, name: &str) -> Result<[u8; 6], NetlinkError> {
+        let index = self.require(name).await?;
+        let mut links = self.handle.link().get().match_index(index).execute();
+        let link = Self::wrap(|| format!("read {name}"), links.try_next().await)?;
+        link.and_then(|l| {
+            l.attributes.into_iter().find_map(|a| match a {
+                LinkAttribute::Address(mac) => <[u8; 6]>::try_from(mac.as_slice()).ok(),
+                _ => None,
+            })
+        })
+        .ok_or_else(|| NetlinkError { op: format!("read the MAC of {name}"), source: io::Error::other("it has none") })
+    }
+
+    /// `ip link set NAME promisc on`.
+    pub async fn set_promisc(&self, name: &str) -> Result<(), NetlinkError> {
+        let index = self.require(name).await?;
+        let msg = LinkUnspec::new_with_index(index).promiscuous(true).build();
+        Self::wrap(|| format!("set {name} promisc on"), self.handle.link().set(msg).execute().await)
+    }
+
+    /// `ip link set PORT type bridge_slave learning L flood F`.
+    pub async fn set_port_flags(&self, port: &str, learning: bool, flood: bool) -> Result<(), NetlinkError> {
+        let index = self.require(port).await?;
+        let msg = LinkBridgePort::new(index).learning(learning).flood(flood).build();
+        Self::wrap(
+            || format!("set bridge port {port} learning/flood"),
+            self.handle.link().set_port(msg).execute().await,
+        )
+    }
+
+    /// `bridge fdb add MAC dev PORT master static`.
+    pub async fn add_static_fdb(&self, port: &str, mac: [u8; 6]) -> Result<(), NetlinkError> {
+        use netlink_packet_route::neighbour::{NeighbourFlags, NeighbourState};
+        let index = self.require(port).await?;
+        let request = self
+            .handle
+            .neighbours()
+            .add_bridge(index, &mac)
+            .state(NeighbourState::Noarp)
+            .flags(NeighbourFlags::Controller);
+        Self::wrap(|| format!("add a static forwarding entry on {port}"), request.execute().await)
     }
 
     /// `ip link set NAME master MASTER`.

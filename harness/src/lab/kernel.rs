@@ -10,7 +10,7 @@ use crate::inventory::{Iface, Inventory};
 use crate::kernel::netlink::Netlink;
 use crate::kernel::netns::{self, Netns};
 use crate::plan::Step;
-use crate::suite::{Attachment, Lab};
+use crate::suite::{Attachment, Lab, Promiscuous};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
@@ -113,6 +113,11 @@ impl KernelLab {
     /// A container's first process, if the node is a running container.
     pub fn container_pid(&self, node: &str) -> Option<u32> {
         self.containers.get(node).map(|c| c.pid)
+    }
+
+    /// The private engine's API socket, when the lab has one.
+    pub fn engine_socket(&self) -> Option<PathBuf> {
+        self.engine.as_ref().map(|e| e.daemon.socket.clone())
     }
 
     /// Every node the lab holds.
@@ -295,6 +300,28 @@ impl Topology for KernelLab {
                 self.record(Entry::Link { netns_path, name: name.clone() })?;
                 let peer_ns = self.ns(peer_netns)?;
                 self.nl(netns)?.create_veth(name, peer_name, peer_ns).await?;
+            }
+            Step::CreateLink { link } => {
+                let parent_ns = link.parent.as_ref().map_or(&link.netns, |(ns, _)| ns);
+                let netns_path = self.ns(&link.netns)?.path.clone();
+                self.record(Entry::Link { netns_path, name: link.name.clone() })?;
+                let into = (parent_ns != &link.netns).then(|| self.ns(&link.netns)).transpose()?;
+                self.nl(parent_ns)?.create_link(link, into).await?;
+            }
+            Step::SwitchPolicy { netns, port, policy, mac_of: (node, nic) } => {
+                if *policy == Promiscuous::Deny {
+                    // VirtualBox's "Deny": the VM's adapter gets frames for its own MAC, broadcast and multicast.
+                    let mac = self.nl(node)?.mac_of(nic).await?;
+                    let nl = self.nl(netns)?;
+                    nl.set_port_flags(port, false, false).await?;
+                    nl.add_static_fdb(port, mac).await?;
+                }
+                self.notes
+                    .push(format!("hypervisor switch: promiscuous mode {} for {node}'s adapter", policy.as_str()));
+            }
+            Step::SetPromisc { netns, dev } => {
+                self.nl(netns)?.set_promisc(dev).await?;
+                self.notes.push(format!("{netns}: ip link set {dev} promisc on"));
             }
             Step::SetMaster { netns, name, master } => self.nl(netns)?.set_master(name, master).await?,
             Step::AddAddress { netns, dev, address } => self.nl(netns)?.add_address(dev, *address).await?,

@@ -1,13 +1,16 @@
 //! Loading: TOML text → [`Suite`], with every error placed at file:line:col and given a hint.
 
 use super::matrix::{self, Cell};
-use super::model::{By, CaptureSpec, ContainerSpec, MatrixSpec, NetworkSpec, ProbeKind, SuiteFile};
+use super::model::{
+    By, CaptureSpec, ContainerSpec, LinkKind, LinkSpec, MatrixSpec, NetworkSpec, ProbeKind, Promiscuous, SuiteFile,
+};
 use super::{
-    Attachment, Bridge, Capture, Cidr, Container, Endpoint, HostRef, Lab, Matrix, Namespace, Nat, Network,
+    Attachment, Bridge, Capture, Cidr, Container, Endpoint, HostRef, Lab, Link, Matrix, Namespace, Nat, Network,
     ProbeSettings, Route, Suite, Veth, VethEnd,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::net::Ipv4Addr;
 use std::ops::Range;
 use std::path::Path;
 use toml::Spanned;
@@ -72,6 +75,9 @@ pub fn load_str(src: &str, file: &str) -> Result<Suite, LoadError> {
     let raw: SuiteFile = toml::from_str(src).map_err(|e| cx.toml_error(&e))?;
     cx.validate(raw).map_err(|d| LoadError::Invalid(Box::new(d)))
 }
+
+/// Interfaces (and their addresses) by namespace.
+type Ifaces = BTreeMap<String, BTreeMap<String, Option<Cidr>>>;
 
 /// What matrix and capture names can refer to.
 struct Nodes<'a> {
@@ -244,24 +250,12 @@ impl Cx<'_> {
                 });
             }
         }
-        let mut claim =
-            |netns: &str, name: &Spanned<String>, ifname: &str, addr: Option<Cidr>| -> Result<(), Diagnostic> {
-                let slot = ifaces.entry(netns.to_string()).or_default();
-                if slot.insert(ifname.to_string(), addr).is_some() {
-                    return Err(self.span(
-                        name,
-                        format!("namespace `{netns}` already has an interface `{ifname}`"),
-                        "interface names are unique within a namespace".to_string(),
-                    ));
-                }
-                Ok(())
-            };
 
         for b in &raw.bridge {
             let ns = netns(&b.netns)?;
             let name = self.ifname(&b.name)?;
             let address = b.address.as_ref().map(|a| self.cidr(a)).transpose()?;
-            claim(&ns, &b.name, &name, address)?;
+            self.claim(&mut ifaces, &ns, &b.name, &name, address)?;
             bridges.push(Bridge { name, netns: ns, address, up: b.up.unwrap_or(true) });
         }
         let bridge_in = |ns: &str, m: &Spanned<String>| -> Result<String, Diagnostic> {
@@ -284,8 +278,8 @@ impl Cx<'_> {
             let b_name = self.ifname(&v.peer.name)?;
             let a_addr = v.address.as_ref().map(|a| self.cidr(a)).transpose()?;
             let b_addr = v.peer.address.as_ref().map(|a| self.cidr(a)).transpose()?;
-            claim(&a_ns, &v.name, &a_name, a_addr)?;
-            claim(&b_ns, &v.peer.name, &b_name, b_addr)?;
+            self.claim(&mut ifaces, &a_ns, &v.name, &a_name, a_addr)?;
+            self.claim(&mut ifaces, &b_ns, &v.peer.name, &b_name, b_addr)?;
             let a_master = v.master.as_ref().map(|m| bridge_in(&a_ns, m)).transpose()?;
             let b_master = v.peer.master.as_ref().map(|m| bridge_in(&b_ns, m)).transpose()?;
             veths.push(Veth {
@@ -300,7 +294,16 @@ impl Cx<'_> {
             });
         }
 
-        for (ns, spec) in namespaces.iter_mut().zip(&raw.namespace) {
+        let mut links = Vec::new();
+        for l in &raw.link {
+            let link = self.link(l, &netns, &ifaces)?;
+            self.claim(&mut ifaces, &link.netns, &l.name, &link.name, link.address)?;
+            links.push(link);
+        }
+
+        // The LAN's namespaces come first; the suite's own follow in the order written.
+        let lab_namespaces = namespaces.len() - raw.namespace.len();
+        for (ns, spec) in namespaces.iter_mut().skip(lab_namespaces).zip(&raw.namespace) {
             for r in &spec.routes {
                 let to =
                     if r.to.get_ref() == "default" { "0.0.0.0/0".parse().expect("valid") } else { self.cidr(&r.to)? };
@@ -337,7 +340,7 @@ impl Cx<'_> {
             }
         }
 
-        let networks = self.networks(&raw.network)?;
+        let networks = self.networks(&raw.network, &ifaces)?;
         let containers = self.containers(&raw.container, &networks, &ns_names)?;
         let nodes = Nodes { namespaces: &ns_names, ifaces: &ifaces, containers: &containers, networks: &networks };
 
@@ -393,6 +396,7 @@ impl Cx<'_> {
             namespaces,
             bridges,
             veths,
+            links,
             matrices,
             lab,
             networks,
@@ -441,6 +445,8 @@ impl Cx<'_> {
             server2: addr(&spec.server2, "192.168.56.4/24")?,
             nic: nic(&spec.nic)?,
             server2_nic: nic(&spec.server2_nic)?,
+            promiscuous: spec.promiscuous.unwrap_or(Promiscuous::Deny),
+            nic_promisc: spec.nic_promisc,
         };
         if lab.server1.addr == lab.server2.addr {
             let at = spec.server2.as_ref().or(spec.server1.as_ref()).map_or(0, |s| s.span().start);
@@ -453,7 +459,7 @@ impl Cx<'_> {
         Ok(Some(lab))
     }
 
-    fn networks(&self, specs: &[NetworkSpec]) -> Result<Vec<Network>, Diagnostic> {
+    fn networks(&self, specs: &[NetworkSpec], ifaces: &Ifaces) -> Result<Vec<Network>, Diagnostic> {
         let mut out: Vec<Network> = Vec::new();
         for n in specs {
             let name = n.name.get_ref();
@@ -506,6 +512,40 @@ impl Cx<'_> {
                     "add `subnet = \"…\"`, as `docker network create` requires".to_string(),
                 ));
             }
+            if driver == "macvlan" {
+                let server1: Vec<&String> = ifaces.get(Lab::SERVER1).into_iter().flat_map(|i| i.keys()).collect();
+                match n.options.get("parent") {
+                    None => {
+                        return Err(self.span(
+                            &n.name,
+                            format!("macvlan network `{name}` has no parent"),
+                            format!(
+                                "add `options = {{ parent = \"…\" }}`: one of server1's interfaces ({})",
+                                known(&server1)
+                            ),
+                        ))
+                    }
+                    Some(p) if !server1.contains(&p) => {
+                        return Err(self.span(
+                            &n.name,
+                            format!("macvlan parent `{p}` is not an interface of server1"),
+                            format!("server1's interfaces: {}", known(&server1)),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+                if let Some(mode) = n
+                    .options
+                    .get("macvlan_mode")
+                    .filter(|m| !["bridge", "private", "vepa", "passthru"].contains(&m.as_str()))
+                {
+                    return Err(self.span(
+                        &n.name,
+                        format!("unknown macvlan_mode `{mode}`"),
+                        "use bridge, private, vepa or passthru".to_string(),
+                    ));
+                }
+            }
             out.push(Network {
                 name: name.clone(),
                 driver: driver.into(),
@@ -516,6 +556,130 @@ impl Cx<'_> {
             });
         }
         Ok(out)
+    }
+
+    /// Registers an interface, refusing a second one of the same name in a namespace.
+    fn claim(
+        &self,
+        ifaces: &mut Ifaces,
+        netns: &str,
+        name: &Spanned<String>,
+        ifname: &str,
+        addr: Option<Cidr>,
+    ) -> Result<(), Diagnostic> {
+        let slot = ifaces.entry(netns.to_string()).or_default();
+        if slot.insert(ifname.to_string(), addr).is_some() {
+            return Err(self.span(
+                name,
+                format!("namespace `{netns}` already has an interface `{ifname}`"),
+                "interface names are unique within a namespace".to_string(),
+            ));
+        }
+        Ok(())
+    }
+
+    fn link(
+        &self,
+        l: &LinkSpec,
+        netns: &dyn Fn(&Spanned<String>) -> Result<String, Diagnostic>,
+        ifaces: &Ifaces,
+    ) -> Result<Link, Diagnostic> {
+        let kind = *l.kind.get_ref();
+        let ns = netns(&l.netns)?;
+        let name = self.ifname(&l.name)?;
+        let parent_ns = l.parent_netns.as_ref().map(netns).transpose()?.unwrap_or_else(|| ns.clone());
+        let needs_parent = matches!(kind, LinkKind::Macvlan | LinkKind::Ipvlan | LinkKind::Vlan);
+        let parent = match (&l.parent, needs_parent) {
+            (None, true) => {
+                return Err(self.span(
+                    &l.kind,
+                    format!("a {} link needs a `parent`", kind.as_str()),
+                    "name its lower device, e.g. `parent = \"eth0\"`".to_string(),
+                ))
+            }
+            (None, false) => None,
+            (Some(p), _) if kind == LinkKind::Dummy => {
+                return Err(self.span(p, "a dummy link has no parent", "remove `parent`".to_string()))
+            }
+            (Some(p), _) => {
+                let here = ifaces.get(&parent_ns);
+                if !here.is_some_and(|i| i.contains_key(p.get_ref())) {
+                    return Err(self.span(
+                        p,
+                        format!("no interface `{}` in namespace `{parent_ns}`", p.get_ref()),
+                        format!(
+                            "interfaces in `{parent_ns}` declared before this link: {}",
+                            known(here.into_iter().flat_map(|i| i.keys()))
+                        ),
+                    ));
+                }
+                Some((parent_ns.clone(), p.get_ref().clone()))
+            }
+        };
+        let modes: &[&str] = match kind {
+            LinkKind::Macvlan => &["bridge", "private", "vepa", "passthru"],
+            LinkKind::Ipvlan => &["l2", "l3", "l3s"],
+            _ => &[],
+        };
+        let mode = match &l.mode {
+            Some(m) if modes.contains(&m.get_ref().as_str()) => Some(m.get_ref().clone()),
+            Some(m) if modes.is_empty() => {
+                return Err(self.span(m, format!("a {} link has no mode", kind.as_str()), "remove `mode`".to_string()))
+            }
+            Some(m) => {
+                return Err(self.span(
+                    m,
+                    format!("unknown {} mode `{}`", kind.as_str(), m.get_ref()),
+                    format!("use one of: {}", modes.join(", ")),
+                ))
+            }
+            None => modes.first().map(|m| m.to_string()),
+        };
+        let ip = |s: &Option<Spanned<String>>| -> Result<Option<Ipv4Addr>, Diagnostic> {
+            s.as_ref()
+                .map(|v| {
+                    v.get_ref().parse().map_err(|_| {
+                        self.span(
+                            v,
+                            format!("`{}` is not an IPv4 address", v.get_ref()),
+                            "a plain address such as `10.0.0.2`".to_string(),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        let (remote, local) = (ip(&l.remote)?, ip(&l.local)?);
+        match kind {
+            LinkKind::Vlan if !l.id.is_some_and(|i| (1..4095).contains(&i)) => {
+                return Err(self.span(
+                    &l.kind,
+                    "a vlan link needs an `id` from 1 to 4094",
+                    "e.g. `id = 10`".to_string(),
+                ))
+            }
+            LinkKind::Vxlan if l.id.is_none() || remote.is_none() => {
+                return Err(self.span(
+                    &l.kind,
+                    "a vxlan link needs an `id` (the VNI) and a `remote`",
+                    "e.g. `id = 42`, `remote = \"10.0.0.2\"`".to_string(),
+                ))
+            }
+            _ => {}
+        }
+        let address = l.address.as_ref().map(|a| self.cidr(a)).transpose()?;
+        Ok(Link {
+            kind,
+            name,
+            netns: ns,
+            parent,
+            mode,
+            id: l.id,
+            remote,
+            local,
+            dstport: l.dstport,
+            address,
+            up: l.up.unwrap_or(true),
+        })
     }
 
     fn containers(

@@ -10,7 +10,7 @@ pub mod schema;
 pub use cidr::Cidr;
 pub use load::{load_file, load_str, LoadError};
 pub use matrix::Cell;
-pub use model::{By, ProbeKind};
+pub use model::{By, LinkKind, ProbeKind, Promiscuous};
 
 use std::net::Ipv4Addr;
 
@@ -46,6 +46,8 @@ pub struct Suite {
     pub bridges: Vec<Bridge>,
     /// veth pairs.
     pub veths: Vec<Veth>,
+    /// Other virtual interfaces.
+    pub links: Vec<Link>,
     /// Expected matrices.
     pub matrices: Vec<Matrix>,
     /// The emulated LAN, when the suite has one (its namespaces, switch and cables are already in
@@ -72,6 +74,37 @@ pub struct Lab {
     pub nic: String,
     /// server2's NIC.
     pub server2_nic: String,
+    /// The hypervisor's promiscuous policy for server1's port.
+    pub promiscuous: Promiscuous,
+    /// Promiscuous mode on server1's NIC.
+    pub nic_promisc: bool,
+}
+
+/// A macvlan, ipvlan, vlan, vxlan or dummy interface.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Link {
+    /// Kind.
+    pub kind: LinkKind,
+    /// Interface name.
+    pub name: String,
+    /// Namespace it ends up in.
+    pub netns: String,
+    /// Lower device and its namespace.
+    pub parent: Option<(String, String)>,
+    /// Mode (macvlan, ipvlan).
+    pub mode: Option<String>,
+    /// VLAN id or VNI.
+    pub id: Option<u32>,
+    /// vxlan remote.
+    pub remote: Option<Ipv4Addr>,
+    /// vxlan local.
+    pub local: Option<Ipv4Addr>,
+    /// vxlan UDP port.
+    pub dstport: Option<u16>,
+    /// Address.
+    pub address: Option<Cidr>,
+    /// Administrative state.
+    pub up: bool,
 }
 
 impl Lab {
@@ -290,6 +323,11 @@ impl Suite {
                 }
             }
         }
+        for l in &self.links {
+            if let Some(a) = l.address {
+                out.push((l.netns.as_str(), l.name.as_str(), a));
+            }
+        }
         out
     }
 
@@ -306,12 +344,5 @@ impl Suite {
     /// A container by name.
     pub fn container(&self, name: &str) -> Option<&Container> {
         self.containers.iter().find(|c| c.name == name)
-    }
-
-    /// Interfaces the suite creates in a namespace.
-    pub fn interfaces_in(&self, netns: &str) -> Vec<&str> {
-        let bridges = self.bridges.iter().filter(|b| b.netns == netns).map(|b| b.name.as_str());
-        let ends = self.veths.iter().flat_map(|v| [&v.a, &v.b]).filter(|e| e.netns == netns).map(|e| e.name.as_str());
-        bridges.chain(ends).collect()
     }
 }

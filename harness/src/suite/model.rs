@@ -35,6 +35,9 @@ pub struct SuiteFile {
     /// veth pairs (`ip link add NAME type veth peer name PEER`), each end placed in a namespace.
     #[serde(default)]
     pub veth: Vec<VethSpec>,
+    /// Other virtual interfaces: macvlan, ipvlan, vlan, vxlan, dummy.
+    #[serde(default)]
+    pub link: Vec<LinkSpec>,
     /// Docker networks in server1's engine (`docker network create`).
     #[serde(default)]
     pub network: Vec<NetworkSpec>,
@@ -68,6 +71,100 @@ pub struct LabSpec {
     /// server2's NIC on the LAN (default `enp0s3`).
     #[schemars(with = "Option<String>")]
     pub server2_nic: Option<Spanned<String>>,
+    /// The hypervisor's promiscuous-mode policy for server1's adapter, as VirtualBox names it: `deny` (the
+    /// default: server1's port gets only frames for server1's own MAC, broadcast and multicast) or `allow-all`.
+    pub promiscuous: Option<Promiscuous>,
+    /// `ip link set NIC promisc on` on server1 (default false).
+    #[serde(default)]
+    pub nic_promisc: bool,
+}
+
+/// The hypervisor's promiscuous-mode policy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Promiscuous {
+    /// Deliver to the VM only frames for its own MAC (plus broadcast and multicast).
+    Deny,
+    /// Deliver every frame.
+    AllowAll,
+}
+
+impl Promiscuous {
+    /// The word used in suites and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Promiscuous::Deny => "deny",
+            Promiscuous::AllowAll => "allow-all",
+        }
+    }
+}
+
+/// Kinds of `[[link]]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LinkKind {
+    /// `ip link add NAME link PARENT type macvlan mode MODE`.
+    Macvlan,
+    /// `ip link add NAME link PARENT type ipvlan mode MODE`.
+    Ipvlan,
+    /// `ip link add NAME link PARENT type vlan id ID` (802.1Q).
+    Vlan,
+    /// `ip link add NAME type vxlan id VNI remote IP local IP dev PARENT dstport PORT`.
+    Vxlan,
+    /// `ip link add NAME type dummy`.
+    Dummy,
+}
+
+impl LinkKind {
+    /// The kernel's name for the kind.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LinkKind::Macvlan => "macvlan",
+            LinkKind::Ipvlan => "ipvlan",
+            LinkKind::Vlan => "vlan",
+            LinkKind::Vxlan => "vxlan",
+            LinkKind::Dummy => "dummy",
+        }
+    }
+}
+
+/// A virtual interface of another kind than veth and bridge.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LinkSpec {
+    /// The kind.
+    #[schemars(with = "LinkKind")]
+    pub kind: Spanned<LinkKind>,
+    /// Interface name.
+    #[schemars(with = "String")]
+    pub name: Spanned<String>,
+    /// The namespace it ends up in.
+    #[schemars(with = "String")]
+    pub netns: Spanned<String>,
+    /// The lower device (macvlan, ipvlan, vlan; vxlan's underlay).
+    #[schemars(with = "Option<String>")]
+    pub parent: Option<Spanned<String>>,
+    /// The namespace of the lower device, when not `netns` (the interface is created there, then moved).
+    #[schemars(with = "Option<String>")]
+    pub parent_netns: Option<Spanned<String>>,
+    /// macvlan: `bridge` (default), `private`, `vepa`, `passthru`; ipvlan: `l2` (default), `l3`, `l3s`.
+    #[schemars(with = "Option<String>")]
+    pub mode: Option<Spanned<String>>,
+    /// vlan: the VLAN id; vxlan: the VNI.
+    pub id: Option<u32>,
+    /// vxlan: the remote tunnel endpoint.
+    #[schemars(with = "Option<String>")]
+    pub remote: Option<Spanned<String>>,
+    /// vxlan: the local tunnel endpoint.
+    #[schemars(with = "Option<String>")]
+    pub local: Option<Spanned<String>>,
+    /// vxlan: UDP port (default 4789).
+    pub dstport: Option<u16>,
+    /// Address with prefix length.
+    #[schemars(with = "Option<String>")]
+    pub address: Option<Spanned<String>>,
+    /// Administrative state (default true).
+    pub up: Option<bool>,
 }
 
 /// A Docker network.
