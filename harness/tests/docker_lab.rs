@@ -12,12 +12,20 @@ use std::time::{Duration, Instant};
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
     let features = reachlab::kernel::features::Features::detect();
-    let skip = reachlab::kernel::privilege::unprivileged_reason()
-        .or_else(|| features.skip_reason(&[reachlab::plan::Feature::Docker, reachlab::plan::Feature::Veth]));
+    let skip = reachlab::kernel::privilege::unprivileged_reason().or_else(|| {
+        features.skip_reason(&[
+            reachlab::plan::Feature::Docker,
+            reachlab::plan::Feature::Veth,
+            reachlab::plan::Feature::Macvlan,
+        ])
+    });
     if let Some(why) = &skip {
         eprintln!("docker_lab: every test will be skipped: {why}");
     }
-    let tests: [(&str, fn()); 5] = [
+    let tests: [(&str, fn()); 8] = [
+        ("test3_and_test4_match_the_lab", test3_and_test4_match_the_lab),
+        ("the_switch_policy_changes_exactly_the_server2_cells", the_switch_policy_changes_exactly_the_server2_cells),
+        ("a_wrong_test3_explains_every_failure", a_wrong_test3_explains_every_failure),
         ("test1_passes_with_the_lab_outcomes", test1_passes_with_the_lab_outcomes),
         ("a_flipped_test1_cell_fails_exactly_that_cell", a_flipped_test1_cell_fails_exactly_that_cell),
         (
@@ -200,5 +208,85 @@ fn clean_removes_a_killed_runs_engine() {
     while machine_state() != before && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
+    assert_left_as_found(&before, &s);
+}
+
+fn test3_and_test4_match_the_lab() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let out = s
+        .reachlab()
+        .args([
+            "run",
+            "test-suites/test3-macvlan.toml",
+            "test-suites/test4-macvlan-promisc.toml",
+            "--json",
+            "--report-dir",
+        ])
+        .arg(s.reports())
+        .output()
+        .unwrap();
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}\n{:?}", String::from_utf8_lossy(&out.stderr), not_passed(&report));
+    assert_eq!(report["suites"].as_array().unwrap().len(), 2);
+    assert_left_as_found(&before, &s);
+}
+
+fn matrix_failures(report: &serde_json::Value) -> Vec<(String, String)> {
+    let mut v: Vec<(String, String)> = checks(report)
+        .into_iter()
+        .filter(|c| c["verdict"] == "fail" && !c["matrix"].is_null())
+        .map(|c| (c["from"].as_str().unwrap().to_string(), c["to"].as_str().unwrap().to_string()))
+        .collect();
+    v.sort();
+    v
+}
+
+fn the_switch_policy_changes_exactly_the_server2_cells() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let text = suite_text("test3-macvlan.toml");
+    let allowed = text.replace("promiscuous = \"deny\"", "promiscuous = \"allow-all\"");
+    assert_ne!(allowed, text);
+    let (code, report, stderr) = s.run_json(&s.suite("test3-allow-all.toml", &allowed), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+    assert_eq!(
+        matrix_failures(&report),
+        vec![
+            pair("alpine1", "server2"),
+            pair("alpine2", "server2"),
+            pair("server2", "alpine1"),
+            pair("server2", "alpine2")
+        ]
+    );
+    assert_left_as_found(&before, &s);
+}
+
+fn a_wrong_test3_explains_every_failure() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let (code, report, _) = s.run_json(&repo().join("fixtures/suites/test3-wrong.toml"), &[]);
+    assert_eq!(code, 1);
+    assert_eq!(matrix_failures(&report).len(), 8, "{:?}", not_passed(&report));
+    let junit = std::fs::read_to_string(s.reports().join("junit.xml")).unwrap();
+    let failures: Vec<&str> = junit.lines().filter(|l| l.contains("<failure ")).collect();
+    assert_eq!(failures.len(), 8);
+    for f in &failures {
+        assert!(f.contains("why: "), "no explanation: {f}");
+    }
+    assert_eq!(
+        failures
+            .iter()
+            .filter(
+                |f| f.contains("never reach their parent&apos;s host") || f.contains("never reach their parent's host")
+            )
+            .count(),
+        4
+    );
+    assert_eq!(failures.iter().filter(|f| f.contains("denies promiscuous mode")).count(), 4);
     assert_left_as_found(&before, &s);
 }

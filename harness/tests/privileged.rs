@@ -15,7 +15,8 @@ fn main() {
     if let Some(why) = &skip {
         eprintln!("privileged: every test will be skipped: {why}");
     }
-    let tests: [(&str, fn()); 8] = [
+    let tests: [(&str, fn()); 9] = [
+        ("macvlan_private_mode_is_observed_not_echoed", macvlan_private_mode_is_observed_not_echoed),
         ("netns_suite_passes_and_honours_the_json_contract", netns_suite_passes_and_honours_the_json_contract),
         ("a_flipped_cell_fails_exactly_that_cell", a_flipped_cell_fails_exactly_that_cell),
         ("routed_topology_matches_the_reasoned_matrix", routed_topology_matches_the_reasoned_matrix),
@@ -283,5 +284,22 @@ fn probes_that_would_leave_the_lab_are_refused() {
         assert_eq!(clear(&lab, &lab_addresses, "space1", space2).await, Ok(()));
         assert!(lab.teardown().is_empty());
     });
+    assert_eq!(machine_state(), before);
+}
+
+fn macvlan_private_mode_is_observed_not_echoed() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let text = std::fs::read_to_string(repo().join("test-suites/iface-macvlan.toml")).unwrap();
+    // p1 and p2 are private-mode siblings: claiming they talk must fail on that cell, with the reason.
+    let flipped = text.replace("p1       N     Y    N   N   -   N", "p1       N     Y    N   N   -   Y");
+    assert_ne!(flipped, text);
+    let (code, report, stderr) = s.run_json(&s.suite("macvlan-flipped.toml", &flipped), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let bad = not_passed(&report);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!((bad[0].1.as_str(), bad[0].2.as_str()), ("p1", "p2"));
+    assert!(bad[0].3.contains("why: macvlan private mode"), "{}", bad[0].3);
     assert_eq!(machine_state(), before);
 }

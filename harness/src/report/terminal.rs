@@ -33,7 +33,12 @@ fn center(text: &str, width: usize) -> String {
 /// The two grids of a matrix, side by side, one string per line.
 pub fn grid_lines(m: &MatrixReport, color: bool) -> Vec<String> {
     let label = m.rows.iter().map(|r| r.chars().count()).max().unwrap_or(0).max(4);
-    let widths: Vec<usize> = m.columns.iter().map(|c| c.chars().count().max(3) + 1).collect();
+    let mut widths: Vec<usize> = m.columns.iter().map(|c| c.chars().count().max(3) + 1).collect();
+    // Room for the "expected"/"observed" titles above narrow grids.
+    let short = 10usize.saturating_sub(widths.iter().sum::<usize>());
+    if let Some(last) = widths.last_mut() {
+        *last += short;
+    }
     let grid_width = label + widths.iter().sum::<usize>();
     let header =
         format!("{:label$}{}", "", m.columns.iter().zip(&widths).map(|(c, w)| center(c, *w)).collect::<String>());
