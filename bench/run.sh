@@ -2,7 +2,9 @@
 # Benchmarks, as ratios against a baseline measured in the same run (absolute times depend on the machine).
 #   sudo bench/run.sh            # needs hyperfine (apt-get install hyperfine) and busybox (busybox-static)
 # 1. netns suite end to end (build, 2 probes, judge, reports, teardown) vs. the same lab by hand with iproute2.
-# 2. routed fixture (6 namespaces, 5 veths, a bridge, 20 probes of which 7 must time out at 600 ms): shows that
+# 2. Test1 end to end (private engine, LAN, 3 containers, 26 checks, teardown) vs. starting and removing a private
+#    dockerd by hand (bench/engine-baseline.sh): what the lab costs on top of the engine itself.
+# 3. routed fixture (6 namespaces, 5 veths, a bridge, 20 probes of which 7 must time out at 600 ms): shows that
 #    all probes run at once, so the run costs about one timeout rather than 7 of them.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,4 +18,7 @@ hyperfine -N --warmup 3 --runs 30 --export-markdown "$out/netns.md" \
 hyperfine -N --warmup 1 --runs 10 --export-markdown "$out/routed.md" \
   -n "one probe timeout (sleep 0.6)" "sleep 0.6" \
   -n "reachlab run routed.toml (7 timeouts)" "$bin run fixtures/suites/routed.toml --report-dir $out/reports"
-cat "$out/netns.md" "$out/routed.md"
+hyperfine -N --warmup 1 --runs 10 --export-markdown "$out/test1.md" \
+  -n "private dockerd start + stop (baseline)" "bash bench/engine-baseline.sh" \
+  -n "reachlab run test1-custom-bridge.toml" "$bin run test-suites/test1-custom-bridge.toml --report-dir $out/reports"
+cat "$out/netns.md" "$out/test1.md" "$out/routed.md"
