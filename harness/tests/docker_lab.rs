@@ -136,8 +136,8 @@ fn test2_delivers_udp_and_a_wrong_capture_assertion_fails() {
     // A capture assertion that must fail: the datagrams do arrive on enp0s3.
     let wrong = text.replace("min_packets = 1", "max_packets = 0");
     assert_ne!(wrong, text);
-    let (code, report, _) = s.run_json(&s.suite("test2-wrong.toml", &wrong), &[]);
-    assert_eq!(code, 1);
+    let (code, report, stderr) = s.run_json(&s.suite("test2-wrong.toml", &wrong), &[]);
+    assert_eq!(code, 1, "{stderr}");
     let bad: Vec<_> = checks(&report).into_iter().filter(|c| c["verdict"] != "pass").collect();
     assert_eq!(bad.len(), 1, "{bad:?}");
     assert_eq!(bad[0]["kind"], "capture");
@@ -269,8 +269,8 @@ fn a_wrong_test3_explains_every_failure() {
     let _g = serial();
     let before = machine_state();
     let s = Scratch::new();
-    let (code, report, _) = s.run_json(&repo().join("fixtures/suites/test3-wrong.toml"), &[]);
-    assert_eq!(code, 1);
+    let (code, report, stderr) = s.run_json(&repo().join("fixtures/suites/test3-wrong.toml"), &[]);
+    assert_eq!(code, 1, "{stderr}");
     assert_eq!(matrix_failures(&report).len(), 8, "{:?}", not_passed(&report));
     let junit = std::fs::read_to_string(s.reports().join("junit.xml")).unwrap();
     let failures: Vec<&str> = junit.lines().filter(|l| l.contains("<failure ")).collect();

@@ -245,7 +245,9 @@ impl Netlink {
             .neighbours()
             .add_bridge(index, &mac)
             .state(NeighbourState::Noarp)
-            .flags(NeighbourFlags::Controller);
+            .flags(NeighbourFlags::Controller)
+            // Replace: the bridge may already have learned the MAC from the port's first frames.
+            .replace();
         Self::wrap(|| format!("add a static forwarding entry on {port}"), request.execute().await)
     }
 
