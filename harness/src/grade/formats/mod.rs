@@ -1,0 +1,1 @@
+//! LMS output formats (being written).

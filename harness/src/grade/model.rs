@@ -1,0 +1,102 @@
+//! The grading model: what a graded submission is, independent of any output format. Pure data; every LMS
+//! format (`formats/`) is a renderer of it.
+
+use serde::Serialize;
+
+/// Who may see a check's result (Gradescope's vocabulary, which the other formats map onto).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    /// Shown to the student at once.
+    Visible,
+    /// Never shown to the student (instructor only) until released.
+    Hidden,
+    /// Shown once the assignment's due date has passed.
+    AfterDueDate,
+    /// Shown once grades are published.
+    AfterPublished,
+}
+
+/// The outcome of one graded check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum CheckStatus {
+    /// Observed as expected: full points.
+    Pass,
+    /// Observed otherwise: no points.
+    Fail,
+    /// Could not be observed (infrastructure): the whole submission is an error to rerun, never a zero.
+    Error,
+    /// Not run (reason given): no points, and it is said so.
+    Skipped,
+}
+
+/// One check of a graded submission.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct GradedCheck {
+    /// Stable name, e.g. `icmp alpine1 -> alpine3`.
+    pub name: String,
+    /// `icmp`, `udp`, `tcp`, `capture`, `rule`, `prediction`.
+    pub kind: String,
+    /// Points earned.
+    pub score: f64,
+    /// Points possible.
+    pub max_score: f64,
+    /// Outcome.
+    pub status: CheckStatus,
+    /// Who may see it.
+    pub visibility: Visibility,
+    /// What was observed, in words (the report's detail).
+    pub output: String,
+    /// A hint for the student, present when the check failed and the suite has one.
+    pub hint: Option<String>,
+}
+
+/// Whether a submission could be graded.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "status", rename_all = "lowercase")]
+pub enum GradeStatus {
+    /// Graded: the score stands.
+    Graded,
+    /// Not graded because of an infrastructure problem: rerun it. Never reported as a zero.
+    Error {
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// One student's submission, graded against one suite.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct SubmissionGrade {
+    /// The student (the submission directory's name).
+    pub student: String,
+    /// Suite name.
+    pub suite: String,
+    /// Content hash of the suite file (grades are reproducible per suite version).
+    pub suite_version: String,
+    /// Content hash of the submission directory.
+    pub submission_version: String,
+    /// Graded, or an error to rerun.
+    pub status: GradeStatus,
+    /// Points earned (0 when not graded; check `status`).
+    pub score: f64,
+    /// Points possible.
+    pub max_score: f64,
+    /// Every check, in suite order.
+    pub checks: Vec<GradedCheck>,
+    /// The submission's setup output (size-capped), for the instructor.
+    pub output: String,
+    /// Wall time in milliseconds.
+    pub duration_ms: u64,
+}
+
+/// A batch of graded submissions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Batch {
+    /// Suite name.
+    pub suite: String,
+    /// Suite version (content hash).
+    pub suite_version: String,
+    /// Submissions, sorted by student.
+    pub submissions: Vec<SubmissionGrade>,
+}
