@@ -20,3 +20,4 @@ pub mod probe;
 pub mod report;
 pub mod runner;
 pub mod suite;
+pub mod system;

@@ -9,6 +9,7 @@ use crate::plan::{self, Plan};
 use crate::probe::{captures, probe_all, LabProber};
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
+use crate::system::EngineMode;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -24,6 +25,8 @@ pub struct RunOptions {
     pub attempts: Option<u32>,
     /// Where captures write their pcap files (the report directory).
     pub artifacts_dir: PathBuf,
+    /// Which engine runs the containers.
+    pub engine: EngineMode,
 }
 
 /// The default state directory: on tmpfs, so it vanishes with the namespaces at reboot.
@@ -61,7 +64,20 @@ fn ms_since(t: Instant) -> u64 {
 pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, events: &mut Reporters) -> SuiteReport {
     let started = Instant::now();
     events.emit(Event::SuiteStarted { name: &suite.name, file: &suite.file });
-    let plan = plan::resolve(suite);
+    let mut plan = plan::resolve(suite);
+    if opts.engine == EngineMode::System {
+        plan = crate::system::without_lan(plan);
+        let refused = crate::system::refusals(suite, &plan);
+        if !refused.is_empty() {
+            let why = format!("refused to start with --engine system: {}", refused.join("; "));
+            let obs: HashMap<usize, Observation> =
+                plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect();
+            let mut report = SuiteReport::new(suite, &judge(&plan.checks, &obs, None), None, vec![why]);
+            report.duration_ms = ms_since(started);
+            events.emit(Event::SuiteFinished(&report));
+            return report;
+        }
+    }
     if let Some(why) = skip_reason(&plan, features) {
         let results = judge(&plan.checks, &HashMap::new(), Some(&why));
         let mut report = SuiteReport::new(suite, &results, Some(why), Vec::new());
@@ -73,7 +89,12 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut setup_ms = 0;
-    let observations = match KernelLab::new(&opts.state_dir, &new_run_id(), &suite.name) {
+    let run_id = new_run_id();
+    let lab = match opts.engine {
+        EngineMode::Private => KernelLab::new(&opts.state_dir, &run_id, &suite.name),
+        EngineMode::System => KernelLab::new_system(&opts.state_dir, &run_id, &suite.name).await,
+    };
+    let observations = match lab {
         Err(e) => {
             errors.push(format!("failed to write the ledger under {}: {e}", opts.state_dir.display()));
             HashMap::new()

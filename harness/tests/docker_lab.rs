@@ -22,7 +22,13 @@ fn main() {
     if let Some(why) = &skip {
         eprintln!("docker_lab: every test will be skipped: {why}");
     }
-    let tests: [(&str, fn()); 8] = [
+    let tests: [(&str, fn()); 11] = [
+        (
+            "system_engine_runs_and_leaves_the_machine_engine_as_it_was",
+            system_engine_runs_and_leaves_the_machine_engine_as_it_was,
+        ),
+        ("system_engine_refuses_what_could_leave_the_lab", system_engine_refuses_what_could_leave_the_lab),
+        ("system_engine_never_touches_what_it_did_not_create", system_engine_never_touches_what_it_did_not_create),
         ("test3_and_test4_match_the_lab", test3_and_test4_match_the_lab),
         ("the_switch_policy_changes_exactly_the_server2_cells", the_switch_policy_changes_exactly_the_server2_cells),
         ("a_wrong_test3_explains_every_failure", a_wrong_test3_explains_every_failure),
@@ -288,5 +294,45 @@ fn a_wrong_test3_explains_every_failure() {
         4
     );
     assert_eq!(failures.iter().filter(|f| f.contains("denies promiscuous mode")).count(), 4);
+    assert_left_as_found(&before, &s);
+}
+
+fn system_engine_runs_and_leaves_the_machine_engine_as_it_was() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let (code, report, stderr) = s.run_json(&repo().join("fixtures/suites/test1-system.toml"), &["--engine", "system"]);
+    assert_eq!(code, 0, "{stderr}\n{:?}", not_passed(&report));
+    assert!(report["suites"][0]["notes"].to_string().contains("the machine's own Docker engine"));
+    assert_left_as_found(&before, &s);
+}
+
+fn system_engine_refuses_what_could_leave_the_lab() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let out =
+        s.reachlab().args(["run", "--engine", "system", "test-suites/test1-custom-bridge.toml"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("icmp server2 -> alpine1: server2 and the host-only LAN are real machines"), "{stderr}");
+    assert!(s.ledgers().is_empty(), "nothing may start");
+    assert_left_as_found(&before, &s);
+}
+
+fn system_engine_never_touches_what_it_did_not_create() {
+    let _g = serial();
+    let s = Scratch::new();
+    let before = machine_state();
+    let net = "alpine-net";
+    let created = std::process::Command::new("docker").args(["network", "create", net]).output().unwrap();
+    assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
+    let (code, _, stderr) = s.run_json(&repo().join("fixtures/suites/test1-system.toml"), &["--engine", "system"]);
+    let still_there =
+        std::process::Command::new("docker").args(["network", "inspect", net]).output().unwrap().status.success();
+    let _ = std::process::Command::new("docker").args(["network", "rm", net]).output();
+    assert_eq!(code, 4, "{stderr}");
+    assert!(stderr.contains("already has a network named alpine-net"), "{stderr}");
+    assert!(still_there, "reachlab removed a network it did not create");
     assert_left_as_found(&before, &s);
 }

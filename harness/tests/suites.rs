@@ -53,7 +53,13 @@ fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
         .map_err(|e| e.to_string())?;
     // Captures write their pcaps next to the other test outputs.
     let artifacts_dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("suites").join(&s.name);
-    let opts = RunOptions { state_dir: default_state_dir(), timeout_ms: None, attempts: None, artifacts_dir };
+    let opts = RunOptions {
+        state_dir: default_state_dir(),
+        timeout_ms: None,
+        attempts: None,
+        artifacts_dir,
+        engine: reachlab::system::EngineMode::Private,
+    };
     let report = rt.block_on(run_suite(s, features, &opts, &mut Reporters::default()));
     let text = terminal::render_suite(&report, false);
     if report.skipped.is_some()

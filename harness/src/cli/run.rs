@@ -6,6 +6,7 @@ use crate::kernel::features::Features;
 use crate::report::reporters::{FilesReporter, JsonReporter, TerminalReporter};
 use crate::report::terminal::use_color;
 use crate::runner::{apply_overrides, run_suites, RunOptions};
+use crate::system::EngineMode;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -27,6 +28,11 @@ pub struct Args {
     /// Requests per probe, for every matrix (overrides the suites).
     #[arg(long)]
     pub attempts: Option<u32>,
+    /// Which Docker engine runs the containers: a private one per run (hermetic), or the machine's own
+    /// (`DOCKER_HOST` or the default socket; server1 is then this machine, and checks that could leave the lab
+    /// are refused before anything starts).
+    #[arg(long, value_enum, default_value = "private")]
+    pub engine: EngineMode,
 }
 
 /// Waits for Ctrl-C or SIGTERM.
@@ -46,7 +52,23 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
         timeout_ms: args.timeout_ms,
         attempts: args.attempts,
         artifacts_dir: PathBuf::new(),
+        engine: args.engine,
     };
+    if args.engine == EngineMode::System {
+        let refused: Vec<String> = suites
+            .iter()
+            .flat_map(|s| {
+                let plan = crate::system::without_lan(crate::plan::resolve(s));
+                crate::system::refusals(s, &plan).into_iter().map(move |r| format!("  {}: {r}", s.name))
+            })
+            .collect();
+        if !refused.is_empty() {
+            return Err(CliError::Environment(format!(
+                "--engine system: refusing to start, these checks could leave the lab (server2 and the LAN are real machines there, and server1 is this machine):\n{}\nremove them from the suite, or run with the private engine (the default)",
+                refused.join("\n")
+            )));
+        }
+    }
     if opts.timeout_ms == Some(0) || opts.attempts == Some(0) {
         return Err(CliError::Usage("--timeout-ms and --attempts must be at least 1".into()));
     }

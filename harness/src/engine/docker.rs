@@ -20,12 +20,16 @@ pub fn connect(socket: &Path) -> Result<Docker, EngineError> {
         .map_err(EngineError::api(format!("connect to {}", socket.display())))
 }
 
-/// The machine's own engine (`DOCKER_HOST` or the default socket), read only: used to copy images it already
-/// has. `None` when there is none.
+/// The machine's engine socket (`DOCKER_HOST` when it is a unix socket, else the default).
+pub fn machine_socket() -> std::path::PathBuf {
+    let host = std::env::var("DOCKER_HOST").unwrap_or_default();
+    std::path::PathBuf::from(host.strip_prefix("unix://").unwrap_or("/var/run/docker.sock"))
+}
+
+/// The machine's own engine (`DOCKER_HOST` or the default socket). With the private engine it is used read
+/// only, to copy images it already has. `None` when there is none.
 pub async fn machine_engine() -> Option<Docker> {
-    let host = std::env::var("DOCKER_HOST").unwrap_or_else(|_| "unix:///var/run/docker.sock".into());
-    let path = host.strip_prefix("unix://")?;
-    let docker = connect(Path::new(path)).ok()?;
+    let docker = connect(&machine_socket()).ok()?;
     docker.ping().await.ok()?;
     Some(docker)
 }
@@ -124,4 +128,67 @@ pub async fn subnet(docker: &Docker, network: &str) -> Result<Option<crate::suit
         .map_err(EngineError::api(format!("inspect network {network}")))?;
     let configs = info.ipam.and_then(|i| i.config).unwrap_or_default();
     Ok(configs.iter().filter_map(|c| c.subnet.as_deref()).find_map(|s| s.parse().ok()))
+}
+
+fn not_found(e: &bollard::errors::Error) -> bool {
+    matches!(e, bollard::errors::Error::DockerResponseServerError { status_code: 404, .. })
+}
+
+/// Removes a network, container or image that reachlab made in a shared engine — only if it carries `run_id`'s
+/// label. Already gone is success. Synchronous (teardown runs from `Drop` and from `clean`).
+pub fn remove_owned(socket: &Path, kind: &str, name: &str, run_id: &str) -> std::io::Result<()> {
+    let (socket, kind, name, run_id) = (socket.to_path_buf(), kind.to_string(), name.to_string(), run_id.to_string());
+    let work = move || -> std::io::Result<()> {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+        rt.block_on(async {
+            let docker = connect(&socket).map_err(std::io::Error::other)?;
+            let other = |e: bollard::errors::Error| std::io::Error::other(e.to_string());
+            let labels = match kind.as_str() {
+                "container" => match docker
+                    .inspect_container(&name, None::<bollard::query_parameters::InspectContainerOptions>)
+                    .await
+                {
+                    Ok(c) => c.config.and_then(|c| c.labels),
+                    Err(e) if not_found(&e) => return Ok(()),
+                    Err(e) => return Err(other(e)),
+                },
+                "network" => {
+                    match docker.inspect_network(&name, None::<bollard::query_parameters::InspectNetworkOptions>).await
+                    {
+                        Ok(n) => n.labels,
+                        Err(e) if not_found(&e) => return Ok(()),
+                        Err(e) => return Err(other(e)),
+                    }
+                }
+                _ => match docker.inspect_image(&name).await {
+                    Ok(i) => i.config.and_then(|c| c.labels),
+                    Err(e) if not_found(&e) => return Ok(()),
+                    Err(e) => return Err(other(e)),
+                },
+            };
+            if labels.as_ref().and_then(|l| l.get("dev.reachlab.run")) != Some(&run_id) {
+                return Err(std::io::Error::other(format!(
+                    "{kind} {name} does not carry this run's label; left alone"
+                )));
+            }
+            let gone = |r: Result<(), bollard::errors::Error>| match r {
+                Err(e) if !not_found(&e) => Err(other(e)),
+                _ => Ok(()),
+            };
+            match kind.as_str() {
+                "container" => {
+                    let opts = bollard::query_parameters::RemoveContainerOptions { force: true, ..Default::default() };
+                    gone(docker.remove_container(&name, Some(opts)).await)
+                }
+                "network" => gone(docker.remove_network(&name).await),
+                _ => gone(
+                    docker
+                        .remove_image(&name, None::<bollard::query_parameters::RemoveImageOptions>, None)
+                        .await
+                        .map(|_| ()),
+                ),
+            }
+        })
+    };
+    std::thread::spawn(work).join().map_err(|_| std::io::Error::other("teardown thread panicked"))?
 }

@@ -102,7 +102,12 @@ pub fn rootfs_tar(busybox: &Path) -> Result<Vec<u8>, EngineError> {
 }
 
 /// Makes `image` available to `engine`.
-pub async fn ensure(engine: &Docker, image: &str, machine: Option<&Docker>) -> Result<ImageSource, EngineError> {
+pub async fn ensure(
+    engine: &Docker,
+    image: &str,
+    machine: Option<&Docker>,
+    run_id: &str,
+) -> Result<ImageSource, EngineError> {
     if engine.inspect_image(image).await.is_ok() {
         return Ok(ImageSource::Present);
     }
@@ -131,7 +136,8 @@ pub async fn ensure(engine: &Docker, image: &str, machine: Option<&Docker>) -> R
         from_src: Some("-".into()),
         repo: Some(repo.into()),
         tag: Some(tag.into()),
-        changes: vec!["CMD [\"/bin/sh\"]".into()],
+        // The label marks the stand-in as reachlab's, so teardown in a shared engine removes only its own.
+        changes: vec!["CMD [\"/bin/sh\"]".into(), format!("LABEL dev.reachlab.run={run_id}")],
         ..Default::default()
     };
     let mut progress = engine.create_image(Some(options), Some(bollard::body_full(tar.into())), None).boxed();

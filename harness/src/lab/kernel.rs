@@ -11,12 +11,16 @@ use crate::kernel::netlink::Netlink;
 use crate::kernel::netns::{self, Netns};
 use crate::plan::Step;
 use crate::suite::{Attachment, Lab, Promiscuous};
+use crate::system::EngineMode;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 /// The private engine of a lab.
 struct Engine {
-    daemon: Daemon,
+    /// The private engine; `None` when driving the machine's own engine (`--engine system`).
+    daemon: Option<Daemon>,
+    /// Where the engine's API answers.
+    socket: PathBuf,
     docker: bollard::Docker,
     machine: Option<bollard::Docker>,
     /// Containers that share server1's network stack.
@@ -40,6 +44,7 @@ pub struct KernelLab {
     netlink: BTreeMap<String, Netlink>,
     containers: BTreeMap<String, ContainerNode>,
     engine: Option<Engine>,
+    mode: EngineMode,
     notes: Vec<String>,
     done: bool,
 }
@@ -56,10 +61,11 @@ impl From<EngineError> for ApplyError {
 }
 
 impl KernelLab {
-    /// Starts an empty lab whose ledger is persisted under `state_dir`.
+    /// Starts an empty lab whose ledger is persisted under `state_dir`, with a private engine.
     pub fn new(state_dir: &Path, run_id: &str, suite: &str) -> std::io::Result<KernelLab> {
         let ledger = Ledger::create(state_dir, run_id, suite)?;
         Ok(KernelLab {
+            mode: EngineMode::Private,
             run_id: run_id.into(),
             suite: suite.into(),
             state_dir: state_dir.into(),
@@ -71,6 +77,23 @@ impl KernelLab {
             notes: Vec::new(),
             done: false,
         })
+    }
+
+    /// A lab that drives the machine's own engine, with server1 = this machine's network namespace (neither
+    /// recorded nor ever removed).
+    pub async fn new_system(state_dir: &Path, run_id: &str, suite: &str) -> std::io::Result<KernelLab> {
+        let mut lab = KernelLab::new(state_dir, run_id, suite)?;
+        lab.mode = EngineMode::System;
+        let machine = Netns::open("server1 (this machine)", Path::new("/proc/self/ns/net"))?;
+        let nl = Netlink::open(&machine).await?;
+        lab.namespaces.insert(Lab::SERVER1.into(), machine);
+        lab.netlink.insert(Lab::SERVER1.into(), nl);
+        Ok(lab)
+    }
+
+    /// Which engine this lab drives.
+    pub fn mode(&self) -> EngineMode {
+        self.mode
     }
 
     /// The run-scoped kernel name of a suite namespace: concurrent runs of one suite never collide.
@@ -117,7 +140,7 @@ impl KernelLab {
 
     /// The private engine's API socket, when the lab has one.
     pub fn engine_socket(&self) -> Option<PathBuf> {
-        self.engine.as_ref().map(|e| e.daemon.socket.clone())
+        self.engine.as_ref().map(|e| e.socket.clone())
     }
 
     /// Every node the lab holds.
@@ -131,7 +154,14 @@ impl KernelLab {
         let mut inv = Inventory::default();
         for node in self.nodes() {
             let Some(nl) = self.netlink(&node) else { continue };
-            let ifaces = nl.addresses().await?.into_iter().map(|(name, cidr)| Iface { name, cidr }).collect();
+            let mut ifaces: Vec<Iface> =
+                nl.addresses().await?.into_iter().map(|(name, cidr)| Iface { name, cidr }).collect();
+            if self.mode == EngineMode::System
+                && self.namespace(&node).is_some_and(|ns| ns.is_machine_root().unwrap_or(true))
+            {
+                // The machine's own addresses are not the lab's: only its Docker bridges are.
+                ifaces.retain(|i| crate::probe::guard::docker_bridge(&i.name));
+            }
             inv.nodes.insert(node, ifaces);
         }
         if let Some(e) = &self.engine {
@@ -178,8 +208,43 @@ impl KernelLab {
     }
 
     fn docker_entry(&mut self, kind: &str, name: &str) -> Result<(), ApplyError> {
-        let engine_dir = self.engine()?.daemon.dir.clone();
-        self.record(Entry::DockerObject { engine_dir, kind: kind.into(), name: name.into() })
+        let engine = self.engine()?;
+        let entry = match &engine.daemon {
+            Some(d) => Entry::DockerObject { engine_dir: d.dir.clone(), kind: kind.into(), name: name.into() },
+            None => Entry::SystemObject {
+                socket: engine.socket.clone(),
+                kind: kind.into(),
+                name: name.into(),
+                run_id: self.run_id.clone(),
+            },
+        };
+        self.record(entry)
+    }
+
+    /// In system mode, refuses to create a Docker object whose name the machine's engine already uses:
+    /// reachlab never touches what it did not create.
+    async fn claim_name(&self, kind: &str, name: &str) -> Result<(), ApplyError> {
+        let e = self.engine()?;
+        if e.daemon.is_some() {
+            return Ok(());
+        }
+        let taken = match kind {
+            "network" => {
+                e.docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok()
+            }
+            _ => e
+                .docker
+                .inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
+                .await
+                .is_ok(),
+        };
+        if taken {
+            return Err(EngineError::Start(format!(
+                "the machine's engine already has a {kind} named {name}; reachlab does not touch what it did not create (remove or rename it, or use the private engine)"
+            ))
+            .into());
+        }
+        Ok(())
     }
 
     /// Leaves the lab standing (for `reachlab up`) and returns its record.
@@ -201,10 +266,10 @@ impl KernelLab {
 
     fn remove(&mut self) -> Vec<TeardownError> {
         let mut errors = Vec::new();
-        if let Some(e) = self.engine.take() {
-            let dir = e.daemon.dir.clone();
+        if let Some(daemon) = self.engine.take().and_then(|e| e.daemon) {
+            let dir = daemon.dir.clone();
             errors.extend(
-                e.daemon
+                daemon
                     .stop()
                     .into_iter()
                     .map(|source| TeardownError { what: format!("engine {}", dir.display()), source }),
@@ -222,6 +287,18 @@ impl KernelLab {
     }
 
     async fn start_engine(&mut self, netns: &str) -> Result<(), ApplyError> {
+        if self.mode == EngineMode::System {
+            let docker = docker::machine_engine().await.ok_or_else(|| {
+                EngineError::Start(
+                    "--engine system: no Docker engine answers at DOCKER_HOST or /var/run/docker.sock".into(),
+                )
+            })?;
+            let socket = docker::machine_socket();
+            self.notes
+                .push(format!("the machine's own Docker engine at {} (server1 is this machine)", socket.display()));
+            self.engine = Some(Engine { daemon: None, socket, docker, machine: None, host_mode: Vec::new() });
+            return Ok(());
+        }
         let dir = daemon::engine_dir(&self.state_dir, &self.run_id);
         let cgroup = daemon::cgroup_name(&self.run_id);
         self.record(Entry::Engine { dir: dir.clone(), cgroup: cgroup.clone() })?;
@@ -234,7 +311,8 @@ impl KernelLab {
         let docker = docker::connect(&daemon.socket)?;
         self.notes.push(format!("private Docker engine in {netns} ready in {:.2} s", daemon.ready_in.as_secs_f64()));
         let machine = docker::machine_engine().await;
-        self.engine = Some(Engine { daemon, docker, machine, host_mode: Vec::new() });
+        let socket = daemon.socket.clone();
+        self.engine = Some(Engine { daemon: Some(daemon), socket, docker, machine, host_mode: Vec::new() });
         Ok(())
     }
 
@@ -329,17 +407,24 @@ impl Topology for KernelLab {
             Step::AddRoute { netns, route } => self.nl(netns)?.add_route(route).await?,
             Step::StartEngine { netns } => self.start_engine(netns).await?,
             Step::EnsureImage { image: name } => {
-                self.docker_entry("image", name)?;
                 let e = self.engine()?;
-                let source = image::ensure(&e.docker, name, e.machine.as_ref()).await?;
+                let present = e.docker.inspect_image(name).await.is_ok();
+                // In system mode only an image reachlab imports is recorded (and later removed).
+                if !present || e.daemon.is_some() {
+                    self.docker_entry("image", name)?;
+                }
+                let e = self.engine()?;
+                let source = image::ensure(&e.docker, name, e.machine.as_ref(), &self.run_id).await?;
                 self.notes.push(source.describe(name));
             }
             Step::CreateNetwork { network } => {
+                self.claim_name("network", &network.name).await?;
                 self.docker_entry("network", &network.name)?;
                 let labels = labels(&self.run_id, &self.suite);
                 docker::create_network(&self.engine()?.docker, network, &labels).await?;
             }
             Step::CreateContainer { container } => {
+                self.claim_name("container", &container.name).await?;
                 self.docker_entry("container", &container.name)?;
                 let labels = labels(&self.run_id, &self.suite);
                 docker::create_container(&self.engine()?.docker, container, &container.image, &labels).await?;

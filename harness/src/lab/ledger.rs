@@ -30,6 +30,18 @@ pub enum Entry {
         /// Cgroup parent of its containers.
         cgroup: String,
     },
+    /// A network, container or image reachlab made in the machine's own engine (`--engine system`); removed by
+    /// name after checking it carries this run's label.
+    SystemObject {
+        /// The engine's API socket.
+        socket: PathBuf,
+        /// `network`, `container`, `image`.
+        kind: String,
+        /// Its name.
+        name: String,
+        /// The run whose label it must carry.
+        run_id: String,
+    },
     /// A network, container or image inside a private engine (removed with the engine).
     DockerObject {
         /// The engine's directory.

@@ -43,6 +43,11 @@ pub fn teardown(record: &Record) -> Vec<TeardownError> {
                     errors.push(TeardownError { what: format!("engine {}", dir.display()), source });
                 }
             }
+            Entry::SystemObject { socket, kind, name, run_id } => {
+                if let Err(source) = crate::engine::docker::remove_owned(socket, kind, name, run_id) {
+                    errors.push(TeardownError { what: format!("{kind} {name} in the machine's engine"), source });
+                }
+            }
             Entry::DockerObject { engine_dir, kind, name } => {
                 let engine_held =
                     record.entries.iter().any(|e| matches!(e, Entry::Engine { dir, .. } if dir == engine_dir));
