@@ -140,7 +140,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
 }
 
 /// Probes every check of a built lab, with the suite's captures running around the probes.
-async fn observe(
+pub(crate) async fn observe(
     lab: &KernelLab,
     suite: &Suite,
     plan: &Plan,

@@ -2,6 +2,7 @@
 
 mod clean;
 mod doctor;
+mod grade;
 mod list;
 mod run;
 mod up;
@@ -78,6 +79,10 @@ enum Command {
     Down(up::DownArgs),
     /// Remove what crashed or killed runs left behind (only what their ledgers name).
     Clean(clean::Args),
+    /// Grade student submissions (each in its own sandboxed lab) and write LMS formats.
+    Grade(grade::GradeArgs),
+    /// Check your own submission against a grading suite and print the feedback.
+    Check(grade::CheckArgs),
     /// Print the JSON Schema of suite files.
     Schema,
 }
@@ -92,6 +97,8 @@ pub fn main() -> i32 {
         Command::Up(a) => up::up(a, &cli.state_dir),
         Command::Down(a) => up::down(a, &cli.state_dir),
         Command::Clean(a) => clean::clean(a, &cli.state_dir),
+        Command::Grade(a) => grade::grade(a, &cli.state_dir),
+        Command::Check(a) => grade::check(a, &cli.state_dir),
         Command::Schema => {
             print!("{}", crate::suite::schema::json());
             Ok(exit::PASS)

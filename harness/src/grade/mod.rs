@@ -1,5 +1,9 @@
 //! Grading student submissions: running each in its own sandbox, scoring checks and predictions, and writing
 //! LMS formats.
 
+pub mod batch;
 pub mod formats;
+pub mod sandbox;
+pub mod score;
+pub mod submission;
 pub mod model;

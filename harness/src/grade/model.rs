@@ -1,10 +1,10 @@
 //! The grading model: what a graded submission is, independent of any output format. Pure data; every LMS
 //! format (`formats/`) is a renderer of it.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// Who may see a check's result (Gradescope's vocabulary, which the other formats map onto).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Visibility {
     /// Shown to the student at once.
@@ -18,7 +18,7 @@ pub enum Visibility {
 }
 
 /// The outcome of one graded check.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
     /// Observed as expected: full points.
@@ -32,7 +32,7 @@ pub enum CheckStatus {
 }
 
 /// One check of a graded submission.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GradedCheck {
     /// Stable name, e.g. `icmp alpine1 -> alpine3`.
     pub name: String,
@@ -53,7 +53,7 @@ pub struct GradedCheck {
 }
 
 /// Whether a submission could be graded.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "status", rename_all = "lowercase")]
 pub enum GradeStatus {
     /// Graded: the score stands.
@@ -66,7 +66,7 @@ pub enum GradeStatus {
 }
 
 /// One student's submission, graded against one suite.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SubmissionGrade {
     /// The student (the submission directory's name).
     pub student: String,
@@ -91,7 +91,7 @@ pub struct SubmissionGrade {
 }
 
 /// A batch of graded submissions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Batch {
     /// Suite name.
     pub suite: String,

@@ -316,6 +316,43 @@ impl KernelLab {
         Ok(())
     }
 
+    async fn register_container(&mut self, name: &str) -> Result<(), ApplyError> {
+        let pid = docker::pid(&self.engine()?.docker, name).await?;
+        let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        // Hold the namespace file: the PID could be reused, the namespace file cannot.
+        let ns = Netns::open(&format!("container {name}"), &path).map_err(io(format!("open the namespace of {name}")))?;
+        let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
+        self.netlink.insert(name.to_string(), nl);
+        self.containers.insert(name.to_string(), ContainerNode { netns: ns, pid });
+        Ok(())
+    }
+
+    /// Grading: takes in a namespace the submission made (`path` is where it can be opened). Not ledgered: it
+    /// lives and dies with the submission's sandbox.
+    pub async fn adopt_namespace(&mut self, name: &str, path: &Path) -> Result<(), ApplyError> {
+        let ns = Netns::open(name, path).map_err(io(format!("open the submission's namespace {name}")))?;
+        let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
+        self.namespaces.insert(name.into(), ns);
+        self.netlink.insert(name.into(), nl);
+        Ok(())
+    }
+
+    /// Grading: takes in a container the submission made in the lab's engine; `false` when there is no running
+    /// container of that name.
+    pub async fn adopt_container(&mut self, name: &str) -> Result<bool, ApplyError> {
+        let info = self.engine()?.docker.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>).await;
+        let Ok(info) = info else { return Ok(false) };
+        if !info.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
+            return Ok(false);
+        }
+        if info.host_config.and_then(|h| h.network_mode).as_deref() == Some("host") {
+            self.engine.as_mut().expect("engine checked above").host_mode.push(name.into());
+            return Ok(true);
+        }
+        self.register_container(name).await?;
+        Ok(true)
+    }
+
     async fn start_containers(&mut self, names: &[String]) -> Result<(), ApplyError> {
         let engine = self.engine()?;
         let starts = names.iter().map(|n| docker::start(&engine.docker, n));
@@ -323,17 +360,9 @@ impl KernelLab {
             r?;
         }
         for name in names {
-            if self.engine()?.host_mode.contains(name) {
-                continue;
+            if !self.engine()?.host_mode.contains(name) {
+                self.register_container(name).await?;
             }
-            let pid = docker::pid(&self.engine()?.docker, name).await?;
-            let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
-            // Hold the namespace file: the PID could be reused, the namespace file cannot.
-            let ns = Netns::open(&format!("container {name}"), &path)
-                .map_err(io(format!("open the namespace of {name}")))?;
-            let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
-            self.netlink.insert(name.clone(), nl);
-            self.containers.insert(name.clone(), ContainerNode { netns: ns, pid });
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use super::model::{
     By, CaptureSpec, ContainerSpec, LinkKind, LinkSpec, MatrixSpec, NetworkSpec, ProbeKind, Promiscuous, SuiteFile,
 };
 use super::{
-    Attachment, Bridge, Capture, Cidr, Container, Endpoint, HostRef, Lab, Link, Matrix, Namespace, Nat, Network,
+    Attachment, Bridge, Capture, Cidr, Container, Endpoint, Grading, HostRef, Lab, Link, Matrix, Namespace, Nat, Network, Scoring,
     ProbeSettings, Route, Suite, Veth, VethEnd,
 };
 use std::collections::{BTreeMap, BTreeSet};
@@ -378,7 +378,12 @@ impl Cx<'_> {
                     ))
                 }
             };
-            nats.push(Nat { node, masquerade: self.cidr(&n.masquerade)? });
+            nats.push(Nat {
+                node,
+                masquerade: self.cidr(&n.masquerade)?,
+                scoring: Scoring { points: n.points, hidden: n.hidden },
+                hint: n.hint.clone(),
+            });
         }
         if matrices.is_empty() && captures.is_empty() && nats.is_empty() {
             return Err(self.at(
@@ -403,6 +408,11 @@ impl Cx<'_> {
             containers,
             captures,
             nats,
+            grading: raw.grading.as_ref().map(|g| Grading {
+                points: g.points.unwrap_or(1.0),
+                prediction_points: g.prediction_points.unwrap_or(0.0),
+                setup_timeout_s: g.setup_timeout_s.unwrap_or(60),
+            }),
         })
     }
 
@@ -875,7 +885,7 @@ impl Cx<'_> {
 
         let columns = grid.columns.iter().map(|c| endpoint(c, "destination")).collect::<Result<Vec<_>, _>>()?;
         let mut rows = Vec::new();
-        let mut cells = Vec::new();
+        let mut cells: Vec<Vec<Cell>> = Vec::new();
         for row in &grid.rows {
             let source = endpoint(&row.name, "source")?;
             if by == By::Name && nodes.container(&source.node).is_some_and(|c| c.attachment == Attachment::Host) {
@@ -922,7 +932,20 @@ impl Cx<'_> {
                 format!("{base} #{}", index + 1)
             }
         });
-        Ok(Matrix { name, probe: m.probe, settings, rows, columns, cells, by, port: m.port })
+        let mut hints = BTreeMap::new();
+        for (key, hint) in &m.hints {
+            let pair = key.get_ref().split_once("->").map(|(a, b)| (a.trim().to_string(), b.trim().to_string()));
+            let Some((from, to)) = pair else {
+                return Err(self.span(key, format!("hint key `{}` is not `FROM -> TO`", key.get_ref()), "e.g. `\"alpine1 -> alpine3\" = \"…\"`".to_string()));
+            };
+            let cell = rows.iter().position(|r| r.to_string() == from).zip(columns.iter().position(|c| c.to_string() == to));
+            match cell {
+                Some((r, c)) if cells[r][c] != Cell::Unchecked => {}
+                _ => return Err(self.span(key, format!("the hint for `{from} -> {to}` names no checked cell of this matrix"), "use a row name, `->`, and a column name of a cell that is not `-`".to_string())),
+            }
+            hints.insert((from, to), hint.clone());
+        }
+        Ok(Matrix { name, probe: m.probe, settings, rows, columns, cells, by, port: m.port, scoring: Scoring { points: m.points, hidden: m.hidden }, hints })
     }
 
     fn host_ref(&self, s: &Spanned<String>, nodes: &Nodes) -> Result<HostRef, Diagnostic> {
@@ -1007,6 +1030,8 @@ impl Cx<'_> {
             max_packets: c.max_packets,
             src: c.src.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
             dst: c.dst.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
+            scoring: Scoring { points: c.points, hidden: c.hidden },
+            hint: c.hint.clone(),
         })
     }
 

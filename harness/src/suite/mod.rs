@@ -61,6 +61,28 @@ pub struct Suite {
     pub captures: Vec<Capture>,
     /// NAT assertions.
     pub nats: Vec<Nat>,
+    /// Grading settings, when the suite grades submissions.
+    pub grading: Option<Grading>,
+}
+
+/// Grading settings.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
+pub struct Grading {
+    /// Default points per check.
+    pub points: f64,
+    /// Points per correctly predicted cell.
+    pub prediction_points: f64,
+    /// Time limit for `setup.sh`.
+    pub setup_timeout_s: u64,
+}
+
+/// How a check counts when grading.
+#[derive(Debug, Clone, PartialEq, Default, serde::Serialize)]
+pub struct Scoring {
+    /// Points, when set on the matrix, capture or rule.
+    pub points: Option<f64>,
+    /// Hidden from students until released.
+    pub hidden: bool,
 }
 
 /// The emulated LAN of the lab.
@@ -180,7 +202,7 @@ impl std::fmt::Display for HostRef {
 }
 
 /// A capture.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Capture {
     /// Name (pcap file name).
     pub name: String,
@@ -198,15 +220,23 @@ pub struct Capture {
     pub src: Option<HostRef>,
     /// Destination assertion.
     pub dst: Option<HostRef>,
+    /// Grading.
+    pub scoring: Scoring,
+    /// Hint when it fails.
+    pub hint: Option<String>,
 }
 
 /// A NAT assertion.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Nat {
     /// Node whose nat table is read.
     pub node: String,
     /// Subnet that must be masqueraded.
     pub masquerade: Cidr,
+    /// Grading.
+    pub scoring: Scoring,
+    /// Hint when it fails.
+    pub hint: Option<String>,
 }
 
 /// A network namespace of the suite.
@@ -305,6 +335,10 @@ pub struct Matrix {
     pub by: By,
     /// UDP/TCP port.
     pub port: Option<u16>,
+    /// Grading.
+    pub scoring: Scoring,
+    /// Hints by (source, destination) as written in the matrix.
+    pub hints: std::collections::BTreeMap<(String, String), String>,
 }
 
 impl Suite {

@@ -53,6 +53,21 @@ pub struct SuiteFile {
     /// Assertions on NAT rules (`iptables -t nat -S`).
     #[serde(default)]
     pub nat: Vec<NatSpec>,
+    /// Grading: the submission builds the namespaces and Docker objects; the suite scores what it observes.
+    pub grading: Option<GradingSpec>,
+}
+
+/// How a suite grades submissions.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GradingSpec {
+    /// Points for each checked matrix cell, capture assertion and rule (default 1).
+    pub points: Option<f64>,
+    /// Points for each predicted cell (in the submission's `answers.toml`) that matches what was observed
+    /// (default 0: predictions are not scored).
+    pub prediction_points: Option<f64>,
+    /// Time limit for the submission's `setup.sh`, in seconds (default 60).
+    pub setup_timeout_s: Option<u64>,
 }
 
 /// The emulated LAN: server1 and server2 on a host-only switch.
@@ -234,6 +249,13 @@ pub struct CaptureSpec {
     /// Every matching packet goes to this node's address (or this address).
     #[schemars(with = "Option<String>")]
     pub dst: Option<Spanned<String>>,
+    /// Grading: points for each of its checks (overrides `[grading] points`).
+    pub points: Option<f64>,
+    /// Grading: hide its checks from students until released.
+    #[serde(default)]
+    pub hidden: bool,
+    /// Grading: a hint shown when it fails.
+    pub hint: Option<String>,
 }
 
 /// A NAT rule that must be present.
@@ -246,6 +268,13 @@ pub struct NatSpec {
     /// Source subnet that POSTROUTING must MASQUERADE, e.g. `172.17.0.0/16`.
     #[schemars(with = "String")]
     pub masquerade: Spanned<String>,
+    /// Grading: points for each of its checks (overrides `[grading] points`).
+    pub points: Option<f64>,
+    /// Grading: hide its checks from students until released.
+    #[serde(default)]
+    pub hidden: bool,
+    /// Grading: a hint shown when it fails.
+    pub hint: Option<String>,
 }
 
 /// Probe defaults.
@@ -373,6 +402,15 @@ pub struct MatrixSpec {
     /// Overrides `settings.attempts` for this matrix.
     #[schemars(with = "Option<u32>")]
     pub attempts: Option<Spanned<u32>>,
+    /// Grading: points for each cell of this matrix (overrides `[grading] points`).
+    pub points: Option<f64>,
+    /// Grading: hide this matrix's checks from students until released.
+    #[serde(default)]
+    pub hidden: bool,
+    /// Grading: hints shown when a cell fails, keyed `"FROM -> TO"`.
+    #[serde(default)]
+    #[schemars(with = "std::collections::BTreeMap<String, String>")]
+    pub hints: std::collections::BTreeMap<Spanned<String>, String>,
 }
 
 /// Probe kinds.

@@ -1,0 +1,95 @@
+//! `reachlab grade` and `reachlab check`.
+
+use super::{exit, require_privileges, runtime, utc_stamp, CliError};
+use crate::grade::batch::{self, Format, Shard};
+use crate::grade::formats;
+use crate::grade::model::GradeStatus;
+use std::path::{Path, PathBuf};
+
+/// Arguments of `reachlab grade`.
+#[derive(clap::Args)]
+pub struct GradeArgs {
+    /// The grading suite.
+    #[arg(long)]
+    pub suite: PathBuf,
+    /// Submissions: directories with a setup.sh, or directories of them.
+    #[arg(required = true)]
+    pub submissions: Vec<PathBuf>,
+    /// Grade this many submissions at once (each in its own sandbox and lab).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Grade only the K-th of N slices of the class (by sorted name), e.g. 2/3.
+    #[arg(long)]
+    pub shard: Option<Shard>,
+    /// Grade again even what was already graded with the same content and suite version.
+    #[arg(long)]
+    pub force: bool,
+    /// Where to write [default: reports/grade-<suite>-<timestamp>].
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+    /// Extra LMS formats, per submission.
+    #[arg(long, value_enum)]
+    pub format: Vec<Format>,
+}
+
+/// Arguments of `reachlab check`.
+#[derive(clap::Args)]
+pub struct CheckArgs {
+    /// The grading suite.
+    #[arg(long)]
+    pub suite: PathBuf,
+    /// Your submission directory (with setup.sh, and answers.toml if you predict).
+    pub submission: PathBuf,
+}
+
+fn load(suite: &Path) -> Result<crate::suite::Suite, CliError> {
+    let s = crate::suite::load_file(suite).map_err(|e| CliError::Usage(e.to_string()))?;
+    if s.grading.is_none() {
+        return Err(CliError::Usage(format!("{} is not a grading suite: it has no [grading] table", suite.display())));
+    }
+    Ok(s)
+}
+
+pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
+    let suite = load(&args.suite)?;
+    let subs = batch::submissions(&args.submissions, args.shard).map_err(CliError::Usage)?;
+    require_privileges()?;
+    let report_dir = args.report_dir.unwrap_or_else(|| Path::new("reports").join(format!("grade-{}-{}", suite.name, utc_stamp())));
+    let rt = runtime()?;
+    let report = |g: &crate::grade::model::SubmissionGrade, reused: bool| {
+        let how = if reused { " (unchanged since the last run: reused)" } else { "" };
+        match &g.status {
+            GradeStatus::Graded => eprintln!("{:<24} {:>6.1} / {:<6.1}{how}", g.student, g.score, g.max_score),
+            GradeStatus::Error { reason } => eprintln!("{:<24} NOT GRADED (rerun): {reason}", g.student),
+        }
+    };
+    let outcome = rt
+        .block_on(batch::grade_all(&suite, &args.suite, &subs, &report_dir, state_dir, args.jobs, args.force, &args.format, &report))
+        .map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
+    let errors = outcome.batch.submissions.iter().filter(|g| g.status != GradeStatus::Graded).count();
+    eprintln!(
+        "graded {} submissions ({} reused, {errors} to rerun); grades: {}",
+        outcome.batch.submissions.len(),
+        outcome.reused,
+        report_dir.join("grades.csv").display()
+    );
+    Ok(if errors > 0 { exit::INFRASTRUCTURE } else { exit::PASS })
+}
+
+pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
+    let suite = load(&args.suite)?;
+    let subs = batch::submissions(std::slice::from_ref(&args.submission), None).map_err(CliError::Usage)?;
+    require_privileges()?;
+    let scratch = std::env::temp_dir().join(format!("reachlab-check-{}", crate::runner::new_run_id()));
+    let rt = runtime()?;
+    let outcome = rt.block_on(batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, true, &[], &|_, _| {}));
+    let _ = std::fs::remove_dir_all(&scratch);
+    let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to grade: {e}")))?;
+    let g = &outcome.batch.submissions[0];
+    print!("{}", formats::feedback::render(g));
+    Ok(match &g.status {
+        GradeStatus::Error { .. } => exit::INFRASTRUCTURE,
+        GradeStatus::Graded if g.score < g.max_score => exit::FAIL,
+        GradeStatus::Graded => exit::PASS,
+    })
+}

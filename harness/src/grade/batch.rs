@@ -1,0 +1,160 @@
+//! Grading a class: find submissions, shard them, grade several at once, resume what is already graded, and
+//! write every output.
+
+use super::formats;
+use super::model::{Batch, SubmissionGrade};
+use super::submission::{self, GradeOptions};
+use crate::kernel::features::Features;
+use crate::suite::Suite;
+use futures::stream::{self, StreamExt};
+use std::path::{Path, PathBuf};
+
+/// Output formats beyond the ones always written (junit.xml, report.json, feedback.md, grades.csv).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// Gradescope's autograder `results.json`, per submission.
+    Gradescope,
+    /// GitHub Classroom's grader result (`classroom.json` and its base64 `classroom.b64`), per submission.
+    Classroom,
+    /// PrairieLearn's external grader `results.json` (`prairielearn.json`), per submission.
+    Prairielearn,
+}
+
+/// A shard: the K-th of N slices of the class, by sorted submission name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index.
+    pub k: usize,
+    /// Number of shards.
+    pub n: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (k, n) = s.split_once('/').ok_or("write the shard as K/N, e.g. 2/3")?;
+        let (k, n): (usize, usize) = (k.parse().map_err(|_| "K is not a number")?, n.parse().map_err(|_| "N is not a number")?);
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("shard {k}/{n}: K must be between 1 and N"));
+        }
+        Ok(Shard { k, n })
+    }
+}
+
+/// Submissions named by the arguments: a directory holding `setup.sh` is one; any other directory holds one per
+/// subdirectory that has a `setup.sh`. Sorted by name, then sharded.
+pub fn submissions(paths: &[PathBuf], shard: Option<Shard>) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.join("setup.sh").is_file() {
+            out.push(p.clone());
+        } else if p.is_dir() {
+            let mut found: Vec<PathBuf> = std::fs::read_dir(p)
+                .map_err(|e| format!("failed to read {}: {e}", p.display()))?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|d| d.join("setup.sh").is_file())
+                .collect();
+            if found.is_empty() {
+                return Err(format!("{} holds no submission (a directory with a setup.sh)", p.display()));
+            }
+            out.append(&mut found);
+        } else {
+            return Err(format!("no submission at {}", p.display()));
+        }
+    }
+    out.sort_by_key(|p| p.file_name().map(|n| n.to_os_string()));
+    out.dedup();
+    if let Some(Shard { k, n }) = shard {
+        out = out.into_iter().enumerate().filter(|(i, _)| i % n == k - 1).map(|(_, p)| p).collect();
+    }
+    Ok(out)
+}
+
+/// Writes one submission's outputs into `dir`.
+pub fn write_submission(dir: &Path, grade: &SubmissionGrade, formats_wanted: &[Format]) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(grade).expect("grade serializes") + "\n")?;
+    std::fs::write(dir.join("junit.xml"), formats::junit::render(grade))?;
+    std::fs::write(dir.join("feedback.md"), formats::feedback::render(grade))?;
+    std::fs::write(dir.join("feedback-instructor.md"), formats::feedback::render_instructor(grade))?;
+    for f in formats_wanted {
+        match f {
+            Format::Gradescope => std::fs::write(dir.join("results.json"), pretty(&formats::gradescope::render(grade)))?,
+            Format::Classroom => {
+                std::fs::write(dir.join("classroom.json"), pretty(&formats::classroom::render_json(grade)))?;
+                std::fs::write(dir.join("classroom.b64"), formats::classroom::render_base64(grade) + "\n")?;
+            }
+            Format::Prairielearn => std::fs::write(dir.join("prairielearn.json"), pretty(&formats::prairielearn::render(grade)))?,
+        }
+    }
+    Ok(())
+}
+
+fn pretty(v: &serde_json::Value) -> String {
+    serde_json::to_string_pretty(v).expect("json") + "\n"
+}
+
+/// A previous grade of the same submission content against the same suite version, if any.
+fn previous(dir: &Path, suite_version: &str, submission: &Path) -> Option<SubmissionGrade> {
+    let text = std::fs::read_to_string(dir.join("report.json")).ok()?;
+    let g: SubmissionGrade = serde_json::from_str(&text).ok()?;
+    let same = g.suite_version == suite_version && g.submission_version == submission::content_hash(submission);
+    (same && g.status == super::model::GradeStatus::Graded).then_some(g)
+}
+
+/// What a batch run did.
+pub struct BatchOutcome {
+    /// Every submission of the shard, graded or reused.
+    pub batch: Batch,
+    /// How many were reused from an earlier run.
+    pub reused: usize,
+}
+
+/// Grades `subs` (at most `jobs` at once) into `report_dir/<student>/`, and writes `report_dir/grades.csv`.
+#[allow(clippy::too_many_arguments)]
+pub async fn grade_all(
+    suite: &Suite,
+    suite_file: &Path,
+    subs: &[PathBuf],
+    report_dir: &Path,
+    state_dir: &Path,
+    jobs: usize,
+    force: bool,
+    formats_wanted: &[Format],
+    on_done: &(dyn Fn(&SubmissionGrade, bool) + Sync),
+) -> std::io::Result<BatchOutcome> {
+    let suite_version = submission::content_hash(suite_file);
+    let features = Features::detect();
+    let graded: Vec<(SubmissionGrade, bool)> = stream::iter(subs.iter())
+        .map(|sub| {
+            let (suite_version, features) = (&suite_version, &features);
+            async move {
+                let student = sub.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
+                let dir = report_dir.join(&student);
+                if !force {
+                    if let Some(g) = previous(&dir, suite_version, sub) {
+                        on_done(&g, true);
+                        return Ok::<_, std::io::Error>((g, true));
+                    }
+                }
+                let opts = GradeOptions { state_dir: state_dir.to_path_buf(), out_dir: dir.clone(), hide: vec![report_dir.to_path_buf()] };
+                let g = submission::grade(suite, suite_version, sub, features, &opts).await;
+                write_submission(&dir, &g, formats_wanted)?;
+                on_done(&g, false);
+                Ok((g, false))
+            }
+        })
+        .buffer_unordered(jobs.max(1))
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .collect::<Result<_, _>>()?;
+    let reused = graded.iter().filter(|(_, r)| *r).count();
+    let mut submissions: Vec<SubmissionGrade> = graded.into_iter().map(|(g, _)| g).collect();
+    submissions.sort_by(|a, b| a.student.cmp(&b.student));
+    let batch = Batch { suite: suite.name.clone(), suite_version, submissions };
+    std::fs::create_dir_all(report_dir)?;
+    std::fs::write(report_dir.join("grades.csv"), formats::csv::render(&batch))?;
+    Ok(BatchOutcome { batch, reused })
+}

@@ -1,0 +1,153 @@
+//! Scoring (pure): judged checks, missing endpoints and predictions → a [`SubmissionGrade`].
+
+use super::model::{CheckStatus, GradeStatus, GradedCheck, SubmissionGrade, Visibility};
+use crate::check::{Action, CheckResult, Verdict};
+use crate::suite::{Cell, Scoring, Suite};
+use std::collections::BTreeMap;
+
+/// A student's predicted matrices (`answers.toml`): matrix name → grid of expected cells, by (row, column).
+pub type Predictions = BTreeMap<String, BTreeMap<(String, String), char>>;
+
+/// Parses `answers.toml`: `[[matrix]]` tables with `name` (a matrix of the suite) and `expect` (a grid).
+pub fn parse_answers(text: &str) -> Result<Predictions, String> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Answers {
+        #[serde(default)]
+        matrix: Vec<Answer>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Answer {
+        name: String,
+        expect: String,
+    }
+    let answers: Answers = toml::from_str(text).map_err(|e| format!("answers.toml: {}", e.message()))?;
+    let mut out = Predictions::new();
+    for a in answers.matrix {
+        let grid = crate::suite::matrix::parse(&a.expect).map_err(|e| format!("answers.toml, matrix `{}`: {e}", a.name))?;
+        let cells = out.entry(a.name).or_default();
+        for row in &grid.rows {
+            for ((cell, _), col) in row.cells.iter().zip(&grid.columns) {
+                if *cell != Cell::Unchecked {
+                    cells.insert((row.name.text.clone(), col.text.clone()), cell.symbol());
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn scoring_of<'a>(suite: &'a Suite, r: &CheckResult) -> (&'a Scoring, Option<&'a String>) {
+    match (&r.check.action, r.check.cell) {
+        (_, Some(c)) => {
+            let m = &suite.matrices[c.matrix];
+            (&m.scoring, m.hints.get(&(r.check.from.clone(), r.check.to.clone())))
+        }
+        (Action::Capture { capture, .. }, None) => (&suite.captures[*capture].scoring, suite.captures[*capture].hint.as_ref()),
+        (_, None) => {
+            let nat = suite.nats.iter().find(|n| n.node == r.check.from);
+            nat.map_or((&NO_SCORING, None), |n| (&n.scoring, n.hint.as_ref()))
+        }
+    }
+}
+
+static NO_SCORING: Scoring = Scoring { points: None, hidden: false };
+
+/// What a student reads for one check: observed words and the topology's reason, never timings (grades are
+/// byte-identical across runs).
+fn output(r: &CheckResult) -> String {
+    let why = r.detail.split_once(" — why: ").map(|(_, w)| format!(" — why: {w}")).unwrap_or_default();
+    let observed = r.observed.as_ref().map(|o| o.label()).unwrap_or_else(|| "nothing".into());
+    match r.verdict {
+        Verdict::Pass => format!("observed {observed}, as expected"),
+        Verdict::Fail => format!("expected {}, observed {observed}{why}", r.check.expected.label),
+        Verdict::Error | Verdict::Skipped => r.detail.clone(),
+    }
+}
+
+/// Identity of a graded submission.
+pub struct Identity<'a> {
+    /// Student (directory name).
+    pub student: &'a str,
+    /// Suite version (content hash).
+    pub suite_version: &'a str,
+    /// Submission version (content hash).
+    pub submission_version: &'a str,
+}
+
+/// Scores a judged submission. An infrastructure error anywhere grades nothing: the status says to rerun.
+pub fn score(suite: &Suite, results: &[CheckResult], predictions: Option<&Predictions>, infra: &[String], id: &Identity, output_text: &str) -> SubmissionGrade {
+    let default_points = suite.grading.map_or(1.0, |g| g.points);
+    let mut checks = Vec::new();
+    for r in results {
+        let (scoring, hint) = scoring_of(suite, r);
+        let max = scoring.points.unwrap_or(default_points);
+        let status = match r.verdict {
+            Verdict::Pass => CheckStatus::Pass,
+            Verdict::Fail => CheckStatus::Fail,
+            Verdict::Error => CheckStatus::Error,
+            Verdict::Skipped => CheckStatus::Skipped,
+        };
+        checks.push(GradedCheck {
+            name: r.check.name.clone(),
+            kind: r.check.kind.as_str().into(),
+            score: if status == CheckStatus::Pass { max } else { 0.0 },
+            max_score: max,
+            status,
+            visibility: if scoring.hidden { Visibility::Hidden } else { Visibility::Visible },
+            output: output(r),
+            hint: (status == CheckStatus::Fail).then(|| hint.cloned()).flatten(),
+        });
+    }
+    let per_prediction = suite.grading.map_or(0.0, |g| g.prediction_points);
+    if per_prediction > 0.0 {
+        for r in results.iter().filter(|r| r.verdict != Verdict::Error) {
+            let Some(cell) = r.check.cell else { continue };
+            let m = &suite.matrices[cell.matrix];
+            let predicted = predictions.and_then(|p| p.get(&m.name)).and_then(|g| g.get(&(r.check.from.clone(), r.check.to.clone())));
+            let observed = r.observed.as_ref().map(|o| o.symbol());
+            let right = predicted.is_some() && predicted.copied() == observed;
+            let said = predicted.map_or("no prediction".to_string(), |p| format!("predicted {p}"));
+            checks.push(GradedCheck {
+                name: format!("prediction {}: {} -> {}", m.name, r.check.from, r.check.to),
+                kind: "prediction".into(),
+                score: if right { per_prediction } else { 0.0 },
+                max_score: per_prediction,
+                status: if right { CheckStatus::Pass } else { CheckStatus::Fail },
+                visibility: if m.scoring.hidden { Visibility::Hidden } else { Visibility::Visible },
+                output: format!("{said}, observed {}", observed.map_or("nothing".to_string(), |o| o.to_string())),
+                hint: None,
+            });
+        }
+    }
+    let errors: Vec<String> = infra.iter().cloned().chain(checks.iter().filter(|c| c.status == CheckStatus::Error).map(|c| format!("{}: {}", c.name, c.output))).collect();
+    let status = if errors.is_empty() { GradeStatus::Graded } else { GradeStatus::Error { reason: errors.join("; ") } };
+    let graded = status == GradeStatus::Graded;
+    SubmissionGrade {
+        student: id.student.into(),
+        suite: suite.name.clone(),
+        suite_version: id.suite_version.into(),
+        submission_version: id.submission_version.into(),
+        score: if graded { checks.iter().map(|c| c.score).sum() } else { 0.0 },
+        max_score: checks.iter().map(|c| c.max_score).sum(),
+        status,
+        checks,
+        output: output_text.into(),
+        duration_ms: 0,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_parse_into_cells() {
+        let p = parse_answers("[[matrix]]\nname = \"ping\"\nexpect = \"\"\"\n   a b\na  - Y\nb  N -\n\"\"\"\n").unwrap();
+        assert_eq!(p["ping"][&("a".to_string(), "b".to_string())], 'Y');
+        assert_eq!(p["ping"][&("b".to_string(), "a".to_string())], 'N');
+        assert!(parse_answers("[[matrix]]\nname = \"x\"\nexpect = \"a\\na X\"").is_err());
+        assert!(parse_answers("[[matrix]]\nnam = \"x\"").unwrap_err().contains("answers.toml"));
+    }
+}

@@ -1,0 +1,253 @@
+//! Grading one submission: reachlab builds the environment the lab assumes (server1 with its private engine,
+//! the LAN, server2), the submission's `setup.sh` builds the rest inside its sandbox, reachlab adopts the
+//! endpoints the suite names, probes them, and scores what it observes.
+
+use super::model::SubmissionGrade;
+use super::sandbox::{self, Sandbox, SetupOutcome};
+use super::score::{self, Identity};
+use crate::check::{Observation, Outcome};
+use crate::judge::judge;
+use crate::kernel::features::Features;
+use crate::lab::kernel::KernelLab;
+use crate::plan::{self, Plan, Step};
+use crate::suite::{Lab, Suite};
+use sha2::{Digest, Sha256};
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// How to grade.
+#[derive(Debug, Clone)]
+pub struct GradeOptions {
+    /// Ledgers and engines.
+    pub state_dir: PathBuf,
+    /// Where this submission's outputs (and pcaps) go; hidden from the sandbox.
+    pub out_dir: PathBuf,
+    /// Directories the sandbox must not see.
+    pub hide: Vec<PathBuf>,
+}
+
+/// The plan for grading: only what the lab's environment provides (the LAN's namespaces, cables and switch,
+/// server1's engine and images). The suite's own namespaces and Docker objects are the submission's to build.
+pub fn environment_plan(plan: Plan) -> Plan {
+    let lan = [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH];
+    let ours = |ns: &str| lan.contains(&ns);
+    let mut plan = plan;
+    plan.steps.retain(|s| match s {
+        Step::CreateNamespace { netns } | Step::EnableForwarding { netns } | Step::CreateBridge { netns, .. } => ours(netns),
+        Step::CreateVeth { netns, peer_netns, .. } => ours(netns) && ours(peer_netns),
+        Step::SetMaster { netns, .. } | Step::AddAddress { netns, .. } | Step::SetUp { netns, .. } | Step::AddRoute { netns, .. } => ours(netns),
+        Step::CreateLink { link } => ours(&link.netns),
+        Step::CreateNetwork { .. } | Step::CreateContainer { .. } | Step::ConnectContainer { .. } | Step::StartContainers { .. } => false,
+        Step::StartEngine { .. } | Step::EnsureImage { .. } | Step::SwitchPolicy { .. } | Step::SetPromisc { .. } => true,
+    });
+    plan
+}
+
+/// A short content hash (files by relative path, sorted), for resumable and reproducible grading.
+pub fn content_hash(path: &Path) -> String {
+    fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
+        let mut entries: Vec<_> = std::fs::read_dir(dir).into_iter().flatten().flatten().collect();
+        entries.sort_by_key(|e| e.file_name());
+        for e in entries {
+            let p = e.path();
+            if p.is_dir() {
+                walk(base, &p, out);
+            } else if let Ok(bytes) = std::fs::read(&p) {
+                out.push((p.strip_prefix(base).unwrap_or(&p).display().to_string(), bytes));
+            }
+        }
+    }
+    let mut files = Vec::new();
+    if path.is_dir() {
+        walk(path, path, &mut files);
+    } else if let Ok(bytes) = std::fs::read(path) {
+        files.push((String::new(), bytes));
+    }
+    let mut h = Sha256::new();
+    for (name, bytes) in files {
+        h.update(name.as_bytes());
+        h.update([0]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
+}
+
+/// Grades one submission directory against a grading suite.
+pub async fn grade(suite: &Suite, suite_version: &str, submission: &Path, features: &Features, opts: &GradeOptions) -> SubmissionGrade {
+    let started = Instant::now();
+    let student = submission.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
+    let id_hash = content_hash(submission);
+    let id = Identity { student: &student, suite_version, submission_version: &id_hash };
+    let full = plan::resolve(suite);
+    let checks = full.checks.clone();
+    let env = environment_plan(full);
+    let mut infra = Vec::new();
+    // A broken answers file is the student's mistake: no prediction points, and the output says why.
+    let (predictions, answers_note) = match std::fs::read_to_string(submission.join("answers.toml")) {
+        Ok(text) => match score::parse_answers(&text) {
+            Ok(p) => (Some(p), String::new()),
+            Err(e) => (None, format!("[reachlab] {e}: predictions not scored\n")),
+        },
+        Err(_) => (None, String::new()),
+    };
+    let (results, output) = run(suite, &env, &checks, submission, features, opts, &mut infra).await;
+    let mut graded = score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"));
+    graded.duration_ms = started.elapsed().as_millis() as u64;
+    graded
+}
+
+/// Replaces the engine's random 64-hex object ids in the script's output, so grades of the same submission are
+/// byte-identical across runs.
+pub fn normalize_ids(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut run = String::new();
+    for ch in text.chars().chain(std::iter::once('\n')) {
+        if ch.is_ascii_digit() || matches!(ch, 'a'..='f') {
+            run.push(ch);
+            continue;
+        }
+        out.push_str(if run.len() == 64 { "<id>" } else { &run });
+        run.clear();
+        out.push(ch);
+    }
+    out.pop();
+    out
+}
+
+fn describe_setup(o: &SetupOutcome, limit: u64) -> String {
+    let end = match (o.exit, o.timed_out) {
+        (_, true) => format!("setup.sh was still running after {limit} s; graded what existed then"),
+        (Some(0), _) => "setup.sh exited with status 0".to_string(),
+        (Some(c), _) => format!("setup.sh exited with status {c}"),
+        (None, false) => "setup.sh ended without reporting a status".to_string(),
+    };
+    let text = normalize_ids(&o.output);
+    format!("{text}{}[reachlab] {end}\n", if text.ends_with('\n') || text.is_empty() { "" } else { "\n" })
+}
+
+async fn run(
+    suite: &Suite,
+    env: &Plan,
+    checks: &[crate::check::Check],
+    submission: &Path,
+    features: &Features,
+    opts: &GradeOptions,
+    infra: &mut Vec<String>,
+) -> (Vec<crate::check::CheckResult>, String) {
+    if let Some(why) = features.skip_reason(&env.requires) {
+        infra.push(format!("this machine cannot grade the suite: {why}"));
+        return (judge(checks, &HashMap::new(), None), String::new());
+    }
+    let run_id = crate::runner::new_run_id();
+    let mut lab = match KernelLab::new(&opts.state_dir, &run_id, &suite.name) {
+        Ok(l) => l,
+        Err(e) => {
+            infra.push(format!("failed to write the ledger: {e}"));
+            return (judge(checks, &HashMap::new(), None), String::new());
+        }
+    };
+    if let Err(e) = crate::lab::build(&mut lab, env).await {
+        infra.push(e.to_string());
+        let errors = lab.teardown();
+        infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
+        return (judge(checks, &HashMap::new(), None), String::new());
+    }
+    let limit = suite.grading.map_or(60, |g| g.setup_timeout_s);
+    let mut hide = opts.hide.clone();
+    hide.push(opts.state_dir.clone());
+    hide.push(opts.out_dir.clone());
+    let server1 = lab.namespace(Lab::SERVER1).cloned();
+    let socket = lab.engine_socket();
+    let (observations, output, sandbox) = match server1 {
+        None => {
+            infra.push("grading needs the lab's server1 (add a [lab] table to the suite)".into());
+            (HashMap::new(), String::new(), None)
+        }
+        Some(server1) => {
+            let setup = sandbox::run_setup(&server1, socket.as_deref(), submission, &hide, Duration::from_secs(limit), &run_id).await;
+            match setup {
+                Err(e) => {
+                    infra.push(format!("failed to start the submission's sandbox: {e}"));
+                    (HashMap::new(), String::new(), None)
+                }
+                Ok((sandbox, outcome)) => {
+                    let output = describe_setup(&outcome, limit);
+                    let observations = observe(&mut lab, suite, checks, &sandbox, opts, infra).await;
+                    (observations, output, Some(sandbox))
+                }
+            }
+        }
+    };
+    // The sandbox goes first: its processes hold the namespaces the submission made.
+    drop(sandbox);
+    let errors = lab.teardown();
+    infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
+    (judge(checks, &observations, None), output)
+}
+
+/// Adopts the suite's endpoints from what the submission built, then probes them.
+async fn observe(lab: &mut KernelLab, suite: &Suite, checks: &[crate::check::Check], sandbox: &Sandbox, opts: &GradeOptions, infra: &mut Vec<String>) -> HashMap<usize, Observation> {
+    let lan = [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH];
+    let mut missing = BTreeSet::new();
+    for ns in suite.namespaces.iter().filter(|n| !lan.contains(&n.name.as_str())) {
+        match sandbox.netns_path(&ns.name) {
+            Some(path) => {
+                if let Err(e) = lab.adopt_namespace(&ns.name, &path).await {
+                    infra.push(e.to_string());
+                }
+            }
+            None => {
+                missing.insert(ns.name.clone());
+            }
+        }
+    }
+    for c in &suite.containers {
+        match lab.adopt_container(&c.name).await {
+            Ok(true) => {}
+            Ok(false) => {
+                missing.insert(c.name.clone());
+            }
+            Err(e) => infra.push(e.to_string()),
+        }
+    }
+    let inventory = match lab.inventory().await {
+        Ok(i) => i,
+        Err(e) => {
+            infra.push(e.to_string());
+            return HashMap::new();
+        }
+    };
+    let involves = |c: &crate::check::Check| {
+        let to = plan::probe_destination(&c.action).map(|e| e.node.as_str());
+        [Some(c.from.as_str()), to].into_iter().flatten().find(|n| missing.contains(*n)).map(str::to_string)
+    };
+    let mut observations = HashMap::new();
+    let mut probed = Vec::new();
+    for c in checks {
+        match involves(c) {
+            Some(node) => {
+                let what = if suite.container(&node).is_some() { "container" } else { "namespace" };
+                let seen = format!("{node} missing");
+                observations.insert(c.id, Observation::seen(Outcome::Assertion { holds: false, seen }, format!("there is no running {what} {node}: setup.sh did not create it")));
+            }
+            None => probed.push(c.clone()),
+        }
+    }
+    let plan = Plan { steps: Vec::new(), checks: probed, requires: Default::default() };
+    observations.extend(crate::runner::observe(lab, suite, &plan, inventory, &opts.out_dir).await);
+    observations
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_ids_are_normalized_and_nothing_else() {
+        let id = "d2a2fa3459e026306cb8193f93c8ad28c31f67e6478bcdc7c86e7657c76f0271";
+        assert_eq!(normalize_ids(&format!("{id}\nalpine3 cafe {id}x")), "<id>\nalpine3 cafe <id>x");
+        assert_eq!(normalize_ids("no ids here"), "no ids here");
+    }
+}
