@@ -54,7 +54,8 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
     let suite = load(&args.suite)?;
     let subs = batch::submissions(&args.submissions, args.shard).map_err(CliError::Usage)?;
     require_privileges()?;
-    let report_dir = args.report_dir.unwrap_or_else(|| Path::new("reports").join(format!("grade-{}-{}", suite.name, utc_stamp())));
+    let report_dir =
+        args.report_dir.unwrap_or_else(|| Path::new("reports").join(format!("grade-{}-{}", suite.name, utc_stamp())));
     let rt = runtime()?;
     let report = |g: &crate::grade::model::SubmissionGrade, reused: bool| {
         let how = if reused { " (unchanged since the last run: reused)" } else { "" };
@@ -64,7 +65,17 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
         }
     };
     let outcome = rt
-        .block_on(batch::grade_all(&suite, &args.suite, &subs, &report_dir, state_dir, args.jobs, args.force, &args.format, &report))
+        .block_on(batch::grade_all(
+            &suite,
+            &args.suite,
+            &subs,
+            &report_dir,
+            state_dir,
+            args.jobs,
+            args.force,
+            &args.format,
+            &report,
+        ))
         .map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
     let errors = outcome.batch.submissions.iter().filter(|g| g.status != GradeStatus::Graded).count();
     eprintln!(
@@ -82,7 +93,8 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     require_privileges()?;
     let scratch = std::env::temp_dir().join(format!("reachlab-check-{}", crate::runner::new_run_id()));
     let rt = runtime()?;
-    let outcome = rt.block_on(batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, true, &[], &|_, _| {}));
+    let outcome =
+        rt.block_on(batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, true, &[], &|_, _| {}));
     let _ = std::fs::remove_dir_all(&scratch);
     let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to grade: {e}")))?;
     let g = &outcome.batch.submissions[0];

@@ -33,7 +33,8 @@ impl std::str::FromStr for Shard {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
         let (k, n) = s.split_once('/').ok_or("write the shard as K/N, e.g. 2/3")?;
-        let (k, n): (usize, usize) = (k.parse().map_err(|_| "K is not a number")?, n.parse().map_err(|_| "N is not a number")?);
+        let (k, n): (usize, usize) =
+            (k.parse().map_err(|_| "K is not a number")?, n.parse().map_err(|_| "N is not a number")?);
         if n == 0 || k == 0 || k > n {
             return Err(format!("shard {k}/{n}: K must be between 1 and N"));
         }
@@ -80,12 +81,16 @@ pub fn write_submission(dir: &Path, grade: &SubmissionGrade, formats_wanted: &[F
     std::fs::write(dir.join("feedback-instructor.md"), formats::feedback::render_instructor(grade))?;
     for f in formats_wanted {
         match f {
-            Format::Gradescope => std::fs::write(dir.join("results.json"), pretty(&formats::gradescope::render(grade)))?,
+            Format::Gradescope => {
+                std::fs::write(dir.join("results.json"), pretty(&formats::gradescope::render(grade)))?
+            }
             Format::Classroom => {
                 std::fs::write(dir.join("classroom.json"), pretty(&formats::classroom::render_json(grade)))?;
                 std::fs::write(dir.join("classroom.b64"), formats::classroom::render_base64(grade) + "\n")?;
             }
-            Format::Prairielearn => std::fs::write(dir.join("prairielearn.json"), pretty(&formats::prairielearn::render(grade)))?,
+            Format::Prairielearn => {
+                std::fs::write(dir.join("prairielearn.json"), pretty(&formats::prairielearn::render(grade)))?
+            }
         }
     }
     Ok(())
@@ -138,7 +143,11 @@ pub async fn grade_all(
                         return Ok::<_, std::io::Error>((g, true));
                     }
                 }
-                let opts = GradeOptions { state_dir: state_dir.to_path_buf(), out_dir: dir.clone(), hide: vec![report_dir.to_path_buf()] };
+                let opts = GradeOptions {
+                    state_dir: state_dir.to_path_buf(),
+                    out_dir: dir.clone(),
+                    hide: vec![report_dir.to_path_buf()],
+                };
                 let g = submission::grade(suite, suite_version, sub, features, &opts).await;
                 write_submission(&dir, &g, formats_wanted)?;
                 on_done(&g, false);

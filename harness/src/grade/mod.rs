@@ -3,7 +3,7 @@
 
 pub mod batch;
 pub mod formats;
+pub mod model;
 pub mod sandbox;
 pub mod score;
 pub mod submission;
-pub mod model;

@@ -94,7 +94,18 @@ fn check(rc: libc::c_int) -> io::Result<()> {
 
 /// Starts `setup.sh` from `submission` in a sandbox (see the module docs) and waits for it, at most `limit`.
 /// `hide` lists directories the script must not see (reachlab's state and reports).
-pub async fn run_setup(server1: &Netns, docker_socket: Option<&Path>, submission: &Path, hide: &[PathBuf], limit: Duration, id: &str) -> io::Result<(Sandbox, SetupOutcome)> {
+/// `marker` ends the line the wrapper prints when `setup.sh` returns; it is derived from the submission, not
+/// random, so the same submission's output is the same every run (a script that prints it only ends its own
+/// setup early: results still come from probes).
+pub async fn run_setup(
+    server1: &Netns,
+    docker_socket: Option<&Path>,
+    submission: &Path,
+    hide: &[PathBuf],
+    limit: Duration,
+    id: &str,
+    marker: &str,
+) -> io::Result<(Sandbox, SetupOutcome)> {
     let workdir = std::env::temp_dir().join(format!("reachlab-sandbox-{id}"));
     copy_dir(submission, &workdir)?;
     let sock_in_work = workdir.join("docker.sock");
@@ -113,7 +124,11 @@ pub async fn run_setup(server1: &Netns, docker_socket: Option<&Path>, submission
         .map(|p| cstring(&p.canonicalize().unwrap_or_else(|_| p.to_path_buf())))
         .transpose()?;
     let mut hidden: Vec<CString> = Vec::new();
-    for d in hide.iter().map(PathBuf::as_path).chain(["/run/docker", "/var/lib/docker", "/run/containerd", "/var/lib/containerd"].iter().map(Path::new)) {
+    for d in hide
+        .iter()
+        .map(PathBuf::as_path)
+        .chain(["/run/docker", "/var/lib/docker", "/run/containerd", "/var/lib/containerd"].iter().map(Path::new))
+    {
         if d.is_dir() {
             hidden.push(cstring(&d.canonicalize().unwrap_or_else(|_| d.to_path_buf()))?);
         }
@@ -122,7 +137,7 @@ pub async fn run_setup(server1: &Netns, docker_socket: Option<&Path>, submission
     let points = mount_points();
     let tmpfs = CString::new("tmpfs").expect("literal");
     let opts = CString::new("size=4m,mode=0755").expect("literal");
-    let nonce = format!("{:016x}", rand::random::<u64>());
+    let nonce = marker.to_string();
 
     let wrapper = format!("bash ./setup.sh; echo \"reachlab-setup-exit:$?:{nonce}\"; exec sleep infinity");
     let mut cmd = Command::new("unshare");
@@ -160,15 +175,33 @@ pub async fn run_setup(server1: &Netns, docker_socket: Option<&Path>, submission
             // Read-only everywhere (the working copy and the new tmpfs mounts below stay writable).
             for p in &points {
                 // Failures here (e.g. mounts that vanished) leave that mount as it was; / itself must succeed.
-                let rc = libc::mount(null, p.as_ptr(), null, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, std::ptr::null());
+                let rc = libc::mount(
+                    null,
+                    p.as_ptr(),
+                    null,
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                    std::ptr::null(),
+                );
                 if rc != 0 && libc::strcmp(p.as_ptr(), root.as_ptr()) == 0 {
                     return Err(io::Error::last_os_error());
                 }
             }
             for h in &hidden {
-                check(libc::mount(tmpfs.as_ptr(), h.as_ptr(), tmpfs.as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, opts.as_ptr().cast()))?;
+                check(libc::mount(
+                    tmpfs.as_ptr(),
+                    h.as_ptr(),
+                    tmpfs.as_ptr(),
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    opts.as_ptr().cast(),
+                ))?;
             }
-            check(libc::mount(tmpfs.as_ptr(), netns_dir.as_ptr(), tmpfs.as_ptr(), libc::MS_NOSUID | libc::MS_NODEV, opts.as_ptr().cast()))?;
+            check(libc::mount(
+                tmpfs.as_ptr(),
+                netns_dir.as_ptr(),
+                tmpfs.as_ptr(),
+                libc::MS_NOSUID | libc::MS_NODEV,
+                opts.as_ptr().cast(),
+            ))?;
             check(libc::chdir(work.as_ptr()))
         });
     }
@@ -193,7 +226,11 @@ pub async fn run_setup(server1: &Netns, docker_socket: Option<&Path>, submission
 }
 
 /// Reads a pipe into the shared, capped buffer; reports the exit marker (and drops it from the output).
-fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(mut pipe: R, out: Arc<Mutex<Vec<u8>>>, marker: Option<(tokio::sync::mpsc::UnboundedSender<i32>, String)>) {
+fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
+    mut pipe: R,
+    out: Arc<Mutex<Vec<u8>>>,
+    marker: Option<(tokio::sync::mpsc::UnboundedSender<i32>, String)>,
+) {
     tokio::spawn(async move {
         let mut buf = [0u8; 4096];
         let mut line = Vec::new();
@@ -208,7 +245,10 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(mut pipe: R, o
                 }
                 let text = String::from_utf8_lossy(&line).into_owned();
                 let code = marker.as_ref().and_then(|(_, m)| {
-                    text.trim_end().strip_suffix(m.as_str()).and_then(|t| t.strip_prefix("reachlab-setup-exit:")).and_then(|c| c.parse().ok())
+                    text.trim_end()
+                        .strip_suffix(m.as_str())
+                        .and_then(|t| t.strip_prefix("reachlab-setup-exit:"))
+                        .and_then(|c| c.parse().ok())
                 });
                 match (code, &marker) {
                     (Some(c), Some((tx, _))) => {

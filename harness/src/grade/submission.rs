@@ -34,12 +34,22 @@ pub fn environment_plan(plan: Plan) -> Plan {
     let ours = |ns: &str| lan.contains(&ns);
     let mut plan = plan;
     plan.steps.retain(|s| match s {
-        Step::CreateNamespace { netns } | Step::EnableForwarding { netns } | Step::CreateBridge { netns, .. } => ours(netns),
+        Step::CreateNamespace { netns } | Step::EnableForwarding { netns } | Step::CreateBridge { netns, .. } => {
+            ours(netns)
+        }
         Step::CreateVeth { netns, peer_netns, .. } => ours(netns) && ours(peer_netns),
-        Step::SetMaster { netns, .. } | Step::AddAddress { netns, .. } | Step::SetUp { netns, .. } | Step::AddRoute { netns, .. } => ours(netns),
+        Step::SetMaster { netns, .. }
+        | Step::AddAddress { netns, .. }
+        | Step::SetUp { netns, .. }
+        | Step::AddRoute { netns, .. } => ours(netns),
         Step::CreateLink { link } => ours(&link.netns),
-        Step::CreateNetwork { .. } | Step::CreateContainer { .. } | Step::ConnectContainer { .. } | Step::StartContainers { .. } => false,
-        Step::StartEngine { .. } | Step::EnsureImage { .. } | Step::SwitchPolicy { .. } | Step::SetPromisc { .. } => true,
+        Step::CreateNetwork { .. }
+        | Step::CreateContainer { .. }
+        | Step::ConnectContainer { .. }
+        | Step::StartContainers { .. } => false,
+        Step::StartEngine { .. } | Step::EnsureImage { .. } | Step::SwitchPolicy { .. } | Step::SetPromisc { .. } => {
+            true
+        }
     });
     plan
 }
@@ -75,7 +85,13 @@ pub fn content_hash(path: &Path) -> String {
 }
 
 /// Grades one submission directory against a grading suite.
-pub async fn grade(suite: &Suite, suite_version: &str, submission: &Path, features: &Features, opts: &GradeOptions) -> SubmissionGrade {
+pub async fn grade(
+    suite: &Suite,
+    suite_version: &str,
+    submission: &Path,
+    features: &Features,
+    opts: &GradeOptions,
+) -> SubmissionGrade {
     let started = Instant::now();
     let student = submission.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
     let id_hash = content_hash(submission);
@@ -93,7 +109,8 @@ pub async fn grade(suite: &Suite, suite_version: &str, submission: &Path, featur
         Err(_) => (None, String::new()),
     };
     let (results, output) = run(suite, &env, &checks, submission, features, opts, &mut infra).await;
-    let mut graded = score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"));
+    let mut graded =
+        score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"));
     graded.duration_ms = started.elapsed().as_millis() as u64;
     graded
 }
@@ -166,7 +183,17 @@ async fn run(
             (HashMap::new(), String::new(), None)
         }
         Some(server1) => {
-            let setup = sandbox::run_setup(&server1, socket.as_deref(), submission, &hide, Duration::from_secs(limit), &run_id).await;
+            let marker = content_hash(submission);
+            let setup = sandbox::run_setup(
+                &server1,
+                socket.as_deref(),
+                submission,
+                &hide,
+                Duration::from_secs(limit),
+                &run_id,
+                &marker,
+            )
+            .await;
             match setup {
                 Err(e) => {
                     infra.push(format!("failed to start the submission's sandbox: {e}"));
@@ -188,7 +215,14 @@ async fn run(
 }
 
 /// Adopts the suite's endpoints from what the submission built, then probes them.
-async fn observe(lab: &mut KernelLab, suite: &Suite, checks: &[crate::check::Check], sandbox: &Sandbox, opts: &GradeOptions, infra: &mut Vec<String>) -> HashMap<usize, Observation> {
+async fn observe(
+    lab: &mut KernelLab,
+    suite: &Suite,
+    checks: &[crate::check::Check],
+    sandbox: &Sandbox,
+    opts: &GradeOptions,
+    infra: &mut Vec<String>,
+) -> HashMap<usize, Observation> {
     let lan = [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH];
     let mut missing = BTreeSet::new();
     for ns in suite.namespaces.iter().filter(|n| !lan.contains(&n.name.as_str())) {
@@ -230,7 +264,13 @@ async fn observe(lab: &mut KernelLab, suite: &Suite, checks: &[crate::check::Che
             Some(node) => {
                 let what = if suite.container(&node).is_some() { "container" } else { "namespace" };
                 let seen = format!("{node} missing");
-                observations.insert(c.id, Observation::seen(Outcome::Assertion { holds: false, seen }, format!("there is no running {what} {node}: setup.sh did not create it")));
+                observations.insert(
+                    c.id,
+                    Observation::seen(
+                        Outcome::Assertion { holds: false, seen },
+                        format!("there is no running {what} {node}: setup.sh did not create it"),
+                    ),
+                );
             }
             None => probed.push(c.clone()),
         }

@@ -320,7 +320,8 @@ impl KernelLab {
         let pid = docker::pid(&self.engine()?.docker, name).await?;
         let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
         // Hold the namespace file: the PID could be reused, the namespace file cannot.
-        let ns = Netns::open(&format!("container {name}"), &path).map_err(io(format!("open the namespace of {name}")))?;
+        let ns =
+            Netns::open(&format!("container {name}"), &path).map_err(io(format!("open the namespace of {name}")))?;
         let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
         self.netlink.insert(name.to_string(), nl);
         self.containers.insert(name.to_string(), ContainerNode { netns: ns, pid });
@@ -340,7 +341,11 @@ impl KernelLab {
     /// Grading: takes in a container the submission made in the lab's engine; `false` when there is no running
     /// container of that name.
     pub async fn adopt_container(&mut self, name: &str) -> Result<bool, ApplyError> {
-        let info = self.engine()?.docker.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>).await;
+        let info = self
+            .engine()?
+            .docker
+            .inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>)
+            .await;
         let Ok(info) = info else { return Ok(false) };
         if !info.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
             return Ok(false);

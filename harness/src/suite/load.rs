@@ -5,8 +5,8 @@ use super::model::{
     By, CaptureSpec, ContainerSpec, LinkKind, LinkSpec, MatrixSpec, NetworkSpec, ProbeKind, Promiscuous, SuiteFile,
 };
 use super::{
-    Attachment, Bridge, Capture, Cidr, Container, Endpoint, Grading, HostRef, Lab, Link, Matrix, Namespace, Nat, Network, Scoring,
-    ProbeSettings, Route, Suite, Veth, VethEnd,
+    Attachment, Bridge, Capture, Cidr, Container, Endpoint, Grading, HostRef, Lab, Link, Matrix, Namespace, Nat,
+    Network, ProbeSettings, Route, Scoring, Suite, Veth, VethEnd,
 };
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -936,16 +936,38 @@ impl Cx<'_> {
         for (key, hint) in &m.hints {
             let pair = key.get_ref().split_once("->").map(|(a, b)| (a.trim().to_string(), b.trim().to_string()));
             let Some((from, to)) = pair else {
-                return Err(self.span(key, format!("hint key `{}` is not `FROM -> TO`", key.get_ref()), "e.g. `\"alpine1 -> alpine3\" = \"…\"`".to_string()));
+                return Err(self.span(
+                    key,
+                    format!("hint key `{}` is not `FROM -> TO`", key.get_ref()),
+                    "e.g. `\"alpine1 -> alpine3\" = \"…\"`".to_string(),
+                ));
             };
-            let cell = rows.iter().position(|r| r.to_string() == from).zip(columns.iter().position(|c| c.to_string() == to));
+            let cell =
+                rows.iter().position(|r| r.to_string() == from).zip(columns.iter().position(|c| c.to_string() == to));
             match cell {
                 Some((r, c)) if cells[r][c] != Cell::Unchecked => {}
-                _ => return Err(self.span(key, format!("the hint for `{from} -> {to}` names no checked cell of this matrix"), "use a row name, `->`, and a column name of a cell that is not `-`".to_string())),
+                _ => {
+                    return Err(self.span(
+                        key,
+                        format!("the hint for `{from} -> {to}` names no checked cell of this matrix"),
+                        "use a row name, `->`, and a column name of a cell that is not `-`".to_string(),
+                    ))
+                }
             }
             hints.insert((from, to), hint.clone());
         }
-        Ok(Matrix { name, probe: m.probe, settings, rows, columns, cells, by, port: m.port, scoring: Scoring { points: m.points, hidden: m.hidden }, hints })
+        Ok(Matrix {
+            name,
+            probe: m.probe,
+            settings,
+            rows,
+            columns,
+            cells,
+            by,
+            port: m.port,
+            scoring: Scoring { points: m.points, hidden: m.hidden },
+            hints,
+        })
     }
 
     fn host_ref(&self, s: &Spanned<String>, nodes: &Nodes) -> Result<HostRef, Diagnostic> {
