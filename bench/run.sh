@@ -22,3 +22,9 @@ hyperfine -N --warmup 1 --runs 10 --export-markdown "$out/test1.md" \
   -n "private dockerd start + stop (baseline)" "bash bench/engine-baseline.sh" \
   -n "reachlab run test1-custom-bridge.toml" "$bin run test-suites/test1-custom-bridge.toml --report-dir $out/reports"
 cat "$out/netns.md" "$out/test1.md" "$out/routed.md"
+
+# 4. Grading the fixture class (9 submissions, each its own lab): --jobs 1 vs --jobs 2 on this 2-core machine.
+hyperfine -N --warmup 0 --runs 2 --export-markdown "$out/grade.md" \
+  -n "grade --jobs 1" "$bin grade --suite test-suites/grading/test1.toml fixtures/submissions/test1 --force --jobs 1 --report-dir $out/grade1" \
+  -n "grade --jobs 2" "$bin grade --suite test-suites/grading/test1.toml fixtures/submissions/test1 --force --jobs 2 --report-dir $out/grade2"
+cat "$out/grade.md"

@@ -64,19 +64,29 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
             GradeStatus::Error { reason } => eprintln!("{:<24} NOT GRADED (rerun): {reason}", g.student),
         }
     };
-    let outcome = rt
-        .block_on(batch::grade_all(
-            &suite,
-            &args.suite,
-            &subs,
-            &report_dir,
-            state_dir,
-            args.jobs,
-            args.force,
-            &args.format,
-            &report,
-        ))
-        .map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
+    let graded = batch::grade_all(
+        &suite,
+        &args.suite,
+        &subs,
+        &report_dir,
+        state_dir,
+        args.jobs,
+        args.force,
+        &args.format,
+        &report,
+    );
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            o = graded => Some(o),
+            // Dropping the batch kills every sandbox and tears every lab down.
+            _ = super::run::interrupted() => None,
+        }
+    });
+    let Some(outcome) = outcome else {
+        eprintln!("reachlab: interrupted: stopped; sandboxes and labs were torn down (graded submissions are kept)");
+        return Ok(exit::INTERRUPTED);
+    };
+    let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
     let errors = outcome.batch.submissions.iter().filter(|g| g.status != GradeStatus::Graded).count();
     eprintln!(
         "graded {} submissions ({} reused, {errors} to rerun); grades: {}",

@@ -56,6 +56,28 @@ impl Sandbox {
     }
 }
 
+/// Where the sandbox of run `id` keeps its working copy.
+pub fn workdir_of(id: &str) -> PathBuf {
+    std::env::temp_dir().join(format!("reachlab-sandbox-{id}"))
+}
+
+/// Removes a working copy unless released to a [`Sandbox`].
+struct WorkdirGuard(Option<PathBuf>);
+
+impl WorkdirGuard {
+    fn release(mut self) -> PathBuf {
+        self.0.take().expect("released once")
+    }
+}
+
+impl Drop for WorkdirGuard {
+    fn drop(&mut self) {
+        if let Some(d) = self.0.take() {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}
+
 fn cstring(p: &Path) -> io::Result<CString> {
     CString::new(p.as_os_str().as_encoded_bytes()).map_err(|_| io::Error::other("path with a NUL byte"))
 }
@@ -106,7 +128,9 @@ pub async fn run_setup(
     id: &str,
     marker: &str,
 ) -> io::Result<(Sandbox, SetupOutcome)> {
-    let workdir = std::env::temp_dir().join(format!("reachlab-sandbox-{id}"));
+    let workdir = workdir_of(id);
+    // Until the sandbox owns it, this guard removes the working copy on any early return.
+    let guard = WorkdirGuard(Some(workdir.clone()));
     copy_dir(submission, &workdir)?;
     let sock_in_work = workdir.join("docker.sock");
     std::fs::write(&sock_in_work, b"")?;
@@ -123,16 +147,18 @@ pub async fn run_setup(
         .find(|p| p.exists())
         .map(|p| cstring(&p.canonicalize().unwrap_or_else(|_| p.to_path_buf())))
         .transpose()?;
-    let mut hidden: Vec<CString> = Vec::new();
-    for d in hide
+    // Directories to hide, outermost only (a tmpfs over a parent already hides its children).
+    let mut dirs: Vec<PathBuf> = hide
         .iter()
         .map(PathBuf::as_path)
         .chain(["/run/docker", "/var/lib/docker", "/run/containerd", "/var/lib/containerd"].iter().map(Path::new))
-    {
-        if d.is_dir() {
-            hidden.push(cstring(&d.canonicalize().unwrap_or_else(|_| d.to_path_buf()))?);
-        }
-    }
+        .filter(|d| d.is_dir())
+        .map(|d| d.canonicalize().unwrap_or_else(|_| d.to_path_buf()))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    let outermost: Vec<&PathBuf> = dirs.iter().filter(|d| !dirs.iter().any(|o| o != *d && d.starts_with(o))).collect();
+    let hidden: Vec<CString> = outermost.into_iter().map(|d| cstring(d)).collect::<io::Result<_>>()?;
     let netns_dir = cstring(Path::new(crate::kernel::netns::NETNS_DIR))?;
     let points = mount_points();
     let tmpfs = CString::new("tmpfs").expect("literal");
@@ -206,6 +232,7 @@ pub async fn run_setup(
         });
     }
     let mut child = cmd.spawn()?;
+    let workdir = guard.release();
     let stdout = tokio::process::ChildStdout::from_std(child.stdout.take().expect("piped"))?;
     let stderr = tokio::process::ChildStderr::from_std(child.stderr.take().expect("piped"))?;
     let output = Arc::new(Mutex::new(Vec::new()));

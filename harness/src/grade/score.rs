@@ -141,11 +141,12 @@ pub fn score(
             });
         }
     }
-    let errors: Vec<String> = infra
-        .iter()
-        .cloned()
-        .chain(checks.iter().filter(|c| c.status == CheckStatus::Error).map(|c| format!("{}: {}", c.name, c.output)))
-        .collect();
+    // The first cause is the reason: checks that could not run because the lab never stood add nothing.
+    let errors: Vec<String> = if infra.is_empty() {
+        checks.iter().filter(|c| c.status == CheckStatus::Error).map(|c| format!("{}: {}", c.name, c.output)).collect()
+    } else {
+        infra.to_vec()
+    };
     let status = if errors.is_empty() { GradeStatus::Graded } else { GradeStatus::Error { reason: errors.join("; ") } };
     let graded = status == GradeStatus::Graded;
     SubmissionGrade {

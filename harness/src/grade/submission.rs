@@ -184,6 +184,9 @@ async fn run(
         }
         Some(server1) => {
             let marker = content_hash(submission);
+            if let Err(e) = lab.record_scratch_dir(&sandbox::workdir_of(&run_id)) {
+                infra.push(format!("failed to write the ledger: {e}"));
+            }
             let setup = sandbox::run_setup(
                 &server1,
                 socket.as_deref(),

@@ -328,6 +328,11 @@ impl KernelLab {
         Ok(())
     }
 
+    /// Records a scratch directory (a grading sandbox's working copy) so teardown and `clean` remove it.
+    pub fn record_scratch_dir(&mut self, path: &Path) -> std::io::Result<()> {
+        self.ledger.record(Entry::ScratchDir { path: path.to_path_buf() })
+    }
+
     /// Grading: takes in a namespace the submission made (`path` is where it can be opened). Not ledgered: it
     /// lives and dies with the submission's sandbox.
     pub async fn adopt_namespace(&mut self, name: &str, path: &Path) -> Result<(), ApplyError> {

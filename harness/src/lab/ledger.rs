@@ -23,6 +23,11 @@ pub enum Entry {
         /// Interface name.
         name: String,
     },
+    /// A scratch directory of ours (a grading sandbox's working copy), removed whole.
+    ScratchDir {
+        /// The directory.
+        path: PathBuf,
+    },
     /// A private Docker engine: its directory and cgroup parent.
     Engine {
         /// Data root, exec root, socket and pidfiles live here.

@@ -38,6 +38,12 @@ pub fn teardown(record: &Record) -> Vec<TeardownError> {
                     errors.push(TeardownError { what: format!("namespace {name}"), source });
                 }
             }
+            Entry::ScratchDir { path } => match std::fs::remove_dir_all(path) {
+                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                    errors.push(TeardownError { what: format!("directory {}", path.display()), source: e })
+                }
+                _ => {}
+            },
             Entry::Engine { dir, cgroup } => {
                 for source in daemon::purge(dir, cgroup) {
                     errors.push(TeardownError { what: format!("engine {}", dir.display()), source });

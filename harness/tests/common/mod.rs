@@ -27,6 +27,7 @@ pub struct MachineState {
     pub engine_processes: Vec<String>,
     pub cgroups: Vec<String>,
     pub docker: Vec<String>,
+    pub sandboxes: Vec<String>,
 }
 
 fn engine_processes() -> Vec<String> {
@@ -99,6 +100,10 @@ pub fn machine_state() -> MachineState {
         engine_processes: engine_processes(),
         cgroups: reachlab_cgroups(),
         docker: docker_state(),
+        sandboxes: names(std::env::temp_dir().to_str().unwrap())
+            .into_iter()
+            .filter(|n| n.starts_with("reachlab-sandbox-"))
+            .collect(),
     }
 }
 
