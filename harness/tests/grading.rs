@@ -17,7 +17,8 @@ fn main() {
     if let Some(why) = &skip {
         eprintln!("grading: every test will be skipped: {why}");
     }
-    let tests: [(&str, fn()); 3] = [
+    let tests: [(&str, fn()); 4] = [
+        ("every_lab_test_has_submissions_with_reasoned_grades", every_lab_test_has_submissions_with_reasoned_grades),
         (
             "the_fixture_class_gets_its_reasoned_grades_reproducibly",
             the_fixture_class_gets_its_reasoned_grades_reproducibly,
@@ -75,8 +76,12 @@ fn outputs(dir: &Path) -> BTreeMap<String, String> {
 }
 
 fn expected() -> BTreeMap<String, (f64, f64)> {
+    expected_in(CLASS)
+}
+
+fn expected_in(class: &str) -> BTreeMap<String, (f64, f64)> {
     let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(repo().join(CLASS)).unwrap().flatten() {
+    for e in std::fs::read_dir(repo().join(class)).unwrap().flatten() {
         let v: toml::Value = toml::from_str(&std::fs::read_to_string(e.path().join("expected.toml")).unwrap()).unwrap();
         assert_eq!(v["status"].as_str(), Some("graded"));
         out.insert(
@@ -164,5 +169,33 @@ fn check_prints_student_feedback_without_hidden_checks() {
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout.contains("did you run docker network connect?"), "the hint is shown:\n{stdout}");
     assert!(!stdout.contains("by name"), "hidden checks are not shown:\n{stdout}");
+    assert_eq!(machine_state(), before);
+}
+
+fn every_lab_test_has_submissions_with_reasoned_grades() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    for test in ["netns", "test2", "test3", "test4"] {
+        let class = format!("fixtures/submissions/{test}");
+        let out = s.dir.path().join(test);
+        let o = s
+            .reachlab()
+            .args([
+                "grade",
+                "--suite",
+                &format!("test-suites/grading/{test}.toml"),
+                &class,
+                "--jobs",
+                "2",
+                "--report-dir",
+            ])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{test}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_eq!(grades(&out), expected_in(&class), "{test}");
+        assert!(expected_in(&class).contains_key("correct"), "{test} has a correct submission");
+    }
     assert_eq!(machine_state(), before);
 }

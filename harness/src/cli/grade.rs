@@ -30,6 +30,9 @@ pub struct GradeArgs {
     /// Extra LMS formats, per submission.
     #[arg(long, value_enum)]
     pub format: Vec<Format>,
+    /// Show hidden checks in the students' feedback.md (release them).
+    #[arg(long)]
+    pub release_hidden: bool,
 }
 
 /// Arguments of `reachlab check`.
@@ -64,17 +67,9 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
             GradeStatus::Error { reason } => eprintln!("{:<24} NOT GRADED (rerun): {reason}", g.student),
         }
     };
-    let graded = batch::grade_all(
-        &suite,
-        &args.suite,
-        &subs,
-        &report_dir,
-        state_dir,
-        args.jobs,
-        args.force,
-        &args.format,
-        &report,
-    );
+    let outputs = batch::Outputs { formats: args.format.clone(), release_hidden: args.release_hidden };
+    let graded =
+        batch::grade_all(&suite, &args.suite, &subs, &report_dir, state_dir, args.jobs, args.force, &outputs, &report);
     let outcome = rt.block_on(async {
         tokio::select! {
             o = graded => Some(o),
@@ -103,8 +98,17 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     require_privileges()?;
     let scratch = std::env::temp_dir().join(format!("reachlab-check-{}", crate::runner::new_run_id()));
     let rt = runtime()?;
-    let outcome =
-        rt.block_on(batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, true, &[], &|_, _| {}));
+    let outcome = rt.block_on(batch::grade_all(
+        &suite,
+        &args.suite,
+        &subs,
+        &scratch,
+        state_dir,
+        1,
+        true,
+        &batch::Outputs::default(),
+        &|_, _| {},
+    ));
     let _ = std::fs::remove_dir_all(&scratch);
     let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to grade: {e}")))?;
     let g = &outcome.batch.submissions[0];

@@ -72,14 +72,29 @@ pub fn submissions(paths: &[PathBuf], shard: Option<Shard>) -> Result<Vec<PathBu
     Ok(out)
 }
 
+/// What to write besides the outputs every run writes.
+#[derive(Debug, Clone, Default)]
+pub struct Outputs {
+    /// Extra LMS formats.
+    pub formats: Vec<Format>,
+    /// Show hidden checks in the students' feedback (the instructor released them).
+    pub release_hidden: bool,
+}
+
 /// Writes one submission's outputs into `dir`.
-pub fn write_submission(dir: &Path, grade: &SubmissionGrade, formats_wanted: &[Format]) -> std::io::Result<()> {
+pub fn write_submission(dir: &Path, grade: &SubmissionGrade, outputs: &Outputs) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)?;
     std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(grade).expect("grade serializes") + "\n")?;
     std::fs::write(dir.join("junit.xml"), formats::junit::render(grade))?;
-    std::fs::write(dir.join("feedback.md"), formats::feedback::render(grade))?;
+    let mut student_view = grade.clone();
+    if outputs.release_hidden {
+        for c in &mut student_view.checks {
+            c.visibility = super::model::Visibility::Visible;
+        }
+    }
+    std::fs::write(dir.join("feedback.md"), formats::feedback::render(&student_view))?;
     std::fs::write(dir.join("feedback-instructor.md"), formats::feedback::render_instructor(grade))?;
-    for f in formats_wanted {
+    for f in &outputs.formats {
         match f {
             Format::Gradescope => {
                 std::fs::write(dir.join("results.json"), pretty(&formats::gradescope::render(grade)))?
@@ -126,7 +141,7 @@ pub async fn grade_all(
     state_dir: &Path,
     jobs: usize,
     force: bool,
-    formats_wanted: &[Format],
+    outputs: &Outputs,
     on_done: &(dyn Fn(&SubmissionGrade, bool) + Sync),
 ) -> std::io::Result<BatchOutcome> {
     let suite_version = submission::content_hash(suite_file);
@@ -149,7 +164,7 @@ pub async fn grade_all(
                     hide: vec![report_dir.to_path_buf()],
                 };
                 let g = submission::grade(suite, suite_version, sub, features, &opts).await;
-                write_submission(&dir, &g, formats_wanted)?;
+                write_submission(&dir, &g, outputs)?;
                 on_done(&g, false);
                 Ok((g, false))
             }

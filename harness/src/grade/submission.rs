@@ -256,30 +256,39 @@ async fn observe(
             return HashMap::new();
         }
     };
+    // The endpoints a check depends on: source and destination, and for captures the node captured on and the
+    // hosts its filter and assertions name.
     let involves = |c: &crate::check::Check| {
-        let to = plan::probe_destination(&c.action).map(|e| e.node.as_str());
-        [Some(c.from.as_str()), to].into_iter().flatten().find(|n| missing.contains(*n)).map(str::to_string)
+        let mut nodes: Vec<String> = vec![c.from.clone()];
+        nodes.extend(plan::probe_destination(&c.action).map(|e| e.node.clone()));
+        if let crate::check::Action::Capture { capture, .. } = &c.action {
+            let cap = &suite.captures[*capture];
+            nodes.extend(crate::capture::parse(&cap.filter).map(|f| f.names()).unwrap_or_default());
+            for h in [&cap.src, &cap.dst].into_iter().flatten() {
+                if let crate::suite::HostRef::Node(n) = h {
+                    nodes.push(n.clone());
+                }
+            }
+        }
+        nodes.into_iter().find(|n| missing.contains(n))
     };
-    let mut observations = HashMap::new();
+    let mut absent = HashMap::new();
     let mut probed = Vec::new();
     for c in checks {
         match involves(c) {
             Some(node) => {
                 let what = if suite.container(&node).is_some() { "container" } else { "namespace" };
-                let seen = format!("{node} missing");
-                observations.insert(
-                    c.id,
-                    Observation::seen(
-                        Outcome::Assertion { holds: false, seen },
-                        format!("there is no running {what} {node}: setup.sh did not create it"),
-                    ),
-                );
+                let outcome = Outcome::Assertion { holds: false, seen: format!("{node} missing") };
+                let why = format!("there is no running {what} {node}: setup.sh did not create it");
+                absent.insert(c.id, Observation::seen(outcome, why));
             }
             None => probed.push(c.clone()),
         }
     }
     let plan = Plan { steps: Vec::new(), checks: probed, requires: Default::default() };
-    observations.extend(crate::runner::observe(lab, suite, &plan, inventory, &opts.out_dir).await);
+    let mut observations = crate::runner::observe(lab, suite, &plan, inventory, &opts.out_dir).await;
+    // Captures about missing endpoints could not even start: their checks fail as missing, not as errors.
+    observations.extend(absent);
     observations
 }
 
