@@ -8,7 +8,7 @@ mod run;
 mod up;
 
 use clap::{Parser, Subcommand};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// Exit codes (documented in the README).
 pub mod exit {
@@ -186,9 +186,4 @@ pub fn utc_stamp() -> String {
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = yoe + era * 400 + i64::from(m <= 2);
     format!("{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z", rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// Resolves `path` against the current directory for messages.
-pub fn shown(path: &Path) -> String {
-    path.display().to_string()
 }

@@ -365,16 +365,6 @@ impl Suite {
         out
     }
 
-    /// Whether a node (namespace or container) of this name exists.
-    pub fn has_node(&self, name: &str) -> bool {
-        self.namespaces.iter().any(|n| n.name == name) || self.containers.iter().any(|c| c.name == name)
-    }
-
-    /// Every node name: namespaces, then containers.
-    pub fn node_names(&self) -> Vec<&str> {
-        self.namespaces.iter().map(|n| n.name.as_str()).chain(self.containers.iter().map(|c| c.name.as_str())).collect()
-    }
-
     /// A container by name.
     pub fn container(&self, name: &str) -> Option<&Container> {
         self.containers.iter().find(|c| c.name == name)
