@@ -10,19 +10,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let args = libtest_mimic::Arguments::from_args();
-    let features = reachlab::kernel::features::Features::detect();
-    let skip = reachlab::kernel::privilege::unprivileged_reason().or_else(|| {
-        features.skip_reason(&[
-            reachlab::plan::Feature::Docker,
-            reachlab::plan::Feature::Veth,
-            reachlab::plan::Feature::Macvlan,
-        ])
-    });
-    if let Some(why) = &skip {
-        eprintln!("docker_lab: every test will be skipped: {why}");
-    }
-    let tests: [(&str, fn()); 11] = [
+    let tests: [(&'static str, fn()); 11] = [
         (
             "system_engine_runs_and_leaves_the_machine_engine_as_it_was",
             system_engine_runs_and_leaves_the_machine_engine_as_it_was,
@@ -41,21 +29,7 @@ fn main() {
         ("interrupted_docker_run_tears_down_the_engine", interrupted_docker_run_tears_down_the_engine),
         ("clean_removes_a_killed_runs_engine", clean_removes_a_killed_runs_engine),
     ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, f)| {
-            libtest_mimic::Trial::test(name, move || std::panic::catch_unwind(f).map_err(|e| panic_text(&*e).into()))
-                .with_ignored_flag(skip.is_some())
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
-}
-
-fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panicked".into())
+    run_trials("docker_lab", docker_skip(&[reachlab::plan::Feature::Macvlan]), &tests);
 }
 
 fn suite_text(name: &str) -> String {

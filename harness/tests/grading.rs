@@ -10,14 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let args = libtest_mimic::Arguments::from_args();
-    let features = reachlab::kernel::features::Features::detect();
-    let skip = reachlab::kernel::privilege::unprivileged_reason()
-        .or_else(|| features.skip_reason(&[reachlab::plan::Feature::Docker, reachlab::plan::Feature::Veth]));
-    if let Some(why) = &skip {
-        eprintln!("grading: every test will be skipped: {why}");
-    }
-    let tests: [(&str, fn()); 4] = [
+    let tests: [(&'static str, fn()); 4] = [
         ("every_lab_test_has_submissions_with_reasoned_grades", every_lab_test_has_submissions_with_reasoned_grades),
         (
             "the_fixture_class_gets_its_reasoned_grades_reproducibly",
@@ -26,21 +19,7 @@ fn main() {
         ("shards_partition_the_class", shards_partition_the_class),
         ("check_prints_student_feedback_without_hidden_checks", check_prints_student_feedback_without_hidden_checks),
     ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, f)| {
-            libtest_mimic::Trial::test(name, move || std::panic::catch_unwind(f).map_err(|e| panic_text(&*e).into()))
-                .with_ignored_flag(skip.is_some())
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
-}
-
-fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panicked".into())
+    run_trials("grading", docker_skip(&[]), &tests);
 }
 
 const SUITE: &str = "test-suites/grading/test1.toml";

@@ -10,12 +10,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn main() {
-    let args = libtest_mimic::Arguments::from_args();
-    let skip = reachlab::kernel::privilege::unprivileged_reason();
-    if let Some(why) = &skip {
-        eprintln!("privileged: every test will be skipped: {why}");
-    }
-    let tests: [(&str, fn()); 9] = [
+    let tests: [(&'static str, fn()); 9] = [
         ("macvlan_private_mode_is_observed_not_echoed", macvlan_private_mode_is_observed_not_echoed),
         ("netns_suite_passes_and_honours_the_json_contract", netns_suite_passes_and_honours_the_json_contract),
         ("a_flipped_cell_fails_exactly_that_cell", a_flipped_cell_fails_exactly_that_cell),
@@ -29,21 +24,7 @@ fn main() {
         ("up_leaves_a_lab_to_explore_and_down_removes_it", up_leaves_a_lab_to_explore_and_down_removes_it),
         ("probes_that_would_leave_the_lab_are_refused", probes_that_would_leave_the_lab_are_refused),
     ];
-    let trials = tests
-        .into_iter()
-        .map(|(name, f)| {
-            libtest_mimic::Trial::test(name, move || std::panic::catch_unwind(f).map_err(|e| panic_text(&*e).into()))
-                .with_ignored_flag(skip.is_some())
-        })
-        .collect();
-    libtest_mimic::run(&args, trials).exit();
-}
-
-fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
-    e.downcast_ref::<String>()
-        .cloned()
-        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
-        .unwrap_or_else(|| "panicked".into())
+    run_trials("privileged", reachlab::kernel::privilege::unprivileged_reason(), &tests);
 }
 
 fn netns_suite() -> String {

@@ -124,3 +124,38 @@ impl Listeners {
         Ok(listener)
     }
 }
+
+/// A probe about to be sent: the source's namespace, and the receiver that fires when the destination's
+/// listener gets this probe's token.
+pub struct Armed<'a> {
+    /// Where the sender's socket must be created.
+    pub src_ns: &'a Netns,
+    /// The token to send.
+    pub token: String,
+    /// Fires with the sender's address when the token arrives.
+    pub arrived: oneshot::Receiver<SocketAddr>,
+}
+
+/// Opens (or reuses) the listener in `to`'s namespace and registers a fresh token; `Err` is the observation
+/// to report instead of probing.
+pub async fn arm<'a>(
+    lab: &'a crate::lab::kernel::KernelLab,
+    listeners: &Listeners,
+    from: &str,
+    to: &str,
+    proto: Proto,
+    port: u16,
+) -> Result<Armed<'a>, crate::check::Observation> {
+    use crate::check::Observation;
+    let (Some(src_ns), Some(dst_ns)) = (lab.namespace(from), lab.namespace(to)) else {
+        return Err(Observation::error(format!("no namespace for {from} or {to}")));
+    };
+    let name = if proto == Proto::Udp { "UDP" } else { "TCP" };
+    let listener = listeners
+        .get(dst_ns, proto, port)
+        .await
+        .map_err(|e| Observation::error(format!("failed to listen on {name} port {port} in {to}: {e}")))?;
+    let token = token();
+    let arrived = listener.expect(&token);
+    Ok(Armed { src_ns, token, arrived })
+}

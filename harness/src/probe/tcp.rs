@@ -2,7 +2,7 @@
 //! unique token over it. Delivered = the listener got the token; refused = reset; dropped = no answer.
 
 use super::icmp::ms;
-use super::listen::{payload, token, Listeners, Proto};
+use super::listen::{arm, payload, Listeners, Proto};
 use crate::check::{Observation, Outcome};
 use crate::kernel::netns;
 use crate::lab::kernel::KernelLab;
@@ -21,15 +21,11 @@ pub async fn connect(
     port: u16,
     settings: ProbeSettings,
 ) -> Observation {
-    let (Some(src_ns), Some(dst_ns)) = (lab.namespace(from), lab.namespace(to)) else {
-        return Observation::error(format!("no namespace for {from} or {to}"));
+    let armed = match arm(lab, listeners, from, to, Proto::Tcp, port).await {
+        Ok(a) => a,
+        Err(o) => return o,
     };
-    let listener = match listeners.get(dst_ns, Proto::Tcp, port).await {
-        Ok(l) => l,
-        Err(e) => return Observation::error(format!("failed to listen on TCP port {port} in {to}: {e}")),
-    };
-    let token = token();
-    let arrived = listener.expect(&token);
+    let (src_ns, token, arrived) = (armed.src_ns, armed.token, armed.arrived);
     // The socket is created in the source's namespace; connecting it later from tokio keeps it there.
     let socket = match netns::within(src_ns, tokio::net::TcpSocket::new_v4).await {
         Ok(s) => s,

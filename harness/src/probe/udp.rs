@@ -3,7 +3,7 @@
 //! socket got ICMP port unreachable; dropped = neither.
 
 use super::icmp::ms;
-use super::listen::{payload, token, Listeners, Proto};
+use super::listen::{arm, payload, Listeners, Proto};
 use crate::check::{Observation, Outcome};
 use crate::kernel::netns;
 use crate::lab::kernel::KernelLab;
@@ -21,15 +21,11 @@ pub async fn send(
     port: u16,
     settings: ProbeSettings,
 ) -> Observation {
-    let (Some(src_ns), Some(dst_ns)) = (lab.namespace(from), lab.namespace(to)) else {
-        return Observation::error(format!("no namespace for {from} or {to}"));
+    let armed = match arm(lab, listeners, from, to, Proto::Udp, port).await {
+        Ok(a) => a,
+        Err(o) => return o,
     };
-    let listener = match listeners.get(dst_ns, Proto::Udp, port).await {
-        Ok(l) => l,
-        Err(e) => return Observation::error(format!("failed to listen on UDP port {port} in {to}: {e}")),
-    };
-    let token = token();
-    let mut arrived = listener.expect(&token);
+    let (src_ns, token, mut arrived) = (armed.src_ns, armed.token, armed.arrived);
     let sock = netns::within(src_ns, move || {
         let s = std::net::UdpSocket::bind(("0.0.0.0", 0))?;
         s.connect((target, port))?;

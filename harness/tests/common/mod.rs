@@ -175,3 +175,35 @@ pub fn not_passed(report: &serde_json::Value) -> Vec<(String, String, String, St
         })
         .collect()
 }
+
+/// Runs privileged tests as libtest-mimic trials: every one is listed, and all are ignored (never passed)
+/// when `skip` says why they cannot run here.
+pub fn run_trials(binary: &str, skip: Option<String>, tests: &[(&'static str, fn())]) -> ! {
+    let args = libtest_mimic::Arguments::from_args();
+    if let Some(why) = &skip {
+        eprintln!("{binary}: every test will be skipped: {why}");
+    }
+    let trials = tests
+        .iter()
+        .map(|&(name, f)| {
+            libtest_mimic::Trial::test(name, move || std::panic::catch_unwind(f).map_err(|e| panic_text(&*e).into()))
+                .with_ignored_flag(skip.is_some())
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit()
+}
+
+fn panic_text(e: &(dyn std::any::Any + Send)) -> String {
+    e.downcast_ref::<String>()
+        .cloned()
+        .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+        .unwrap_or_else(|| "panicked".into())
+}
+
+/// Why Docker-lab tests cannot run here, if they cannot.
+pub fn docker_skip(extra: &[reachlab::plan::Feature]) -> Option<String> {
+    let features = reachlab::kernel::features::Features::detect();
+    let mut needed = vec![reachlab::plan::Feature::Docker, reachlab::plan::Feature::Veth];
+    needed.extend_from_slice(extra);
+    reachlab::kernel::privilege::unprivileged_reason().or_else(|| features.skip_reason(&needed))
+}
