@@ -175,19 +175,23 @@ pub enum Action {
         /// Resolve `to` by name through Docker's DNS from inside the source.
         by_name: bool,
     },
-    /// UDP datagram to a listener in `to`.
+    /// UDP datagram to a listener in `to` (or to a closed port when `listen` is false).
     Udp {
         /// Destination.
         to: Endpoint,
         /// Port.
         port: u16,
+        /// Whether reachlab listens there.
+        listen: bool,
     },
-    /// TCP connection to a listener in `to`.
+    /// TCP connection to a listener in `to` (or to a closed port when `listen` is false).
     Tcp {
         /// Destination.
         to: Endpoint,
         /// Port.
         port: u16,
+        /// Whether reachlab listens there.
+        listen: bool,
     },
     /// An assertion on a capture's packets.
     Capture {

@@ -232,8 +232,12 @@ fn matrix_checks(suite: &Suite, inventory: &Inventory, checks: &mut Vec<Check>) 
                 let Some(expected) = expected(m.probe, m.cells[ri][ci]) else { continue };
                 let action = match (m.probe, m.port) {
                     (ProbeKind::Icmp, _) => Action::Icmp { to: to.clone(), by_name: m.by == By::Name },
-                    (ProbeKind::Udp, port) => Action::Udp { to: to.clone(), port: port.unwrap_or_default() },
-                    (ProbeKind::Tcp, port) => Action::Tcp { to: to.clone(), port: port.unwrap_or_default() },
+                    (ProbeKind::Udp, port) => {
+                        Action::Udp { to: to.clone(), port: port.unwrap_or_default(), listen: m.listen }
+                    }
+                    (ProbeKind::Tcp, port) => {
+                        Action::Tcp { to: to.clone(), port: port.unwrap_or_default(), listen: m.listen }
+                    }
                 };
                 let by_name = m.by == By::Name;
                 let containers_involved = suite.container(&from.node).is_some() || suite.container(&to.node).is_some();

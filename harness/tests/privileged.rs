@@ -10,8 +10,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn main() {
-    let tests: [(&'static str, fn()); 9] = [
+    let tests: [(&'static str, fn()); 10] = [
         ("macvlan_private_mode_is_observed_not_echoed", macvlan_private_mode_is_observed_not_echoed),
+        ("udp_and_tcp_tell_delivered_refused_and_dropped_apart", udp_and_tcp_tell_delivered_refused_and_dropped_apart),
         ("netns_suite_passes_and_honours_the_json_contract", netns_suite_passes_and_honours_the_json_contract),
         ("a_flipped_cell_fails_exactly_that_cell", a_flipped_cell_fails_exactly_that_cell),
         ("routed_topology_matches_the_reasoned_matrix", routed_topology_matches_the_reasoned_matrix),
@@ -282,5 +283,24 @@ fn macvlan_private_mode_is_observed_not_echoed() {
     assert_eq!(bad.len(), 1, "{bad:?}");
     assert_eq!((bad[0].1.as_str(), bad[0].2.as_str()), ("p1", "p2"));
     assert!(bad[0].3.contains("why: macvlan private mode"), "{}", bad[0].3);
+    assert_eq!(machine_state(), before);
+}
+
+fn udp_and_tcp_tell_delivered_refused_and_dropped_apart() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let (code, report, stderr) = s.run_json(&repo().join("fixtures/suites/transport.toml"), &[]);
+    assert_eq!(code, 0, "{stderr}\n{:?}", not_passed(&report));
+    let text = std::fs::read_to_string(repo().join("fixtures/suites/transport.toml")).unwrap();
+    // h2 answers a closed UDP port with ICMP port unreachable: claiming it drops must fail on that cell.
+    let flipped = text.replacen("h1    R   R\nh2    -   D", "h1    D   R\nh2    -   D", 1);
+    assert_ne!(flipped, text);
+    let (code, report, _) = s.run_json(&s.suite("transport-flipped.toml", &flipped), &[]);
+    assert_eq!(code, 1);
+    let bad = not_passed(&report);
+    assert_eq!(bad.len(), 1, "{bad:?}");
+    assert_eq!((bad[0].1.as_str(), bad[0].2.as_str()), ("h1", "h2"));
+    assert!(bad[0].3.starts_with("expected dropped, observed refused: ICMP port unreachable"), "{}", bad[0].3);
     assert_eq!(machine_state(), before);
 }

@@ -125,6 +125,19 @@ impl Listeners {
     }
 }
 
+/// Where a UDP or TCP probe goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Dest<'a> {
+    /// The destination node.
+    pub node: &'a str,
+    /// Its address.
+    pub ip: std::net::Ipv4Addr,
+    /// The port.
+    pub port: u16,
+    /// Whether reachlab listens there (false: a closed port).
+    pub listen: bool,
+}
+
 /// A probe about to be sent: the source's namespace, and the receiver that fires when the destination's
 /// listener gets this probe's token.
 pub struct Armed<'a> {
@@ -134,6 +147,8 @@ pub struct Armed<'a> {
     pub token: String,
     /// Fires with the sender's address when the token arrives.
     pub arrived: oneshot::Receiver<SocketAddr>,
+    /// For a closed port: the sender that never sends, so `arrived` stays pending.
+    pub never: Option<oneshot::Sender<SocketAddr>>,
 }
 
 /// Opens (or reuses) the listener in `to`'s namespace and registers a fresh token; `Err` is the observation
@@ -142,20 +157,24 @@ pub async fn arm<'a>(
     lab: &'a crate::lab::kernel::KernelLab,
     listeners: &Listeners,
     from: &str,
-    to: &str,
+    dest: Dest<'_>,
     proto: Proto,
-    port: u16,
 ) -> Result<Armed<'a>, crate::check::Observation> {
     use crate::check::Observation;
+    let (to, port) = (dest.node, dest.port);
     let (Some(src_ns), Some(dst_ns)) = (lab.namespace(from), lab.namespace(to)) else {
         return Err(Observation::error(format!("no namespace for {from} or {to}")));
     };
+    let token = token();
+    if !dest.listen {
+        let (never, arrived) = oneshot::channel();
+        return Ok(Armed { src_ns, token, arrived, never: Some(never) });
+    }
     let name = if proto == Proto::Udp { "UDP" } else { "TCP" };
     let listener = listeners
         .get(dst_ns, proto, port)
         .await
         .map_err(|e| Observation::error(format!("failed to listen on {name} port {port} in {to}: {e}")))?;
-    let token = token();
     let arrived = listener.expect(&token);
-    Ok(Armed { src_ns, token, arrived })
+    Ok(Armed { src_ns, token, arrived, never: None })
 }

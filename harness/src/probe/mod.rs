@@ -87,16 +87,18 @@ impl Prober for LabProber<'_> {
                 Ok(ip) => self.icmp.ping(self.lab, &check.from, ip, check.settings).await.at(ip),
                 Err(o) => o,
             },
-            Action::Udp { to, port } => match self.target(check, to, false).await {
+            Action::Udp { to, port, listen } => match self.target(check, to, false).await {
                 Ok(ip) => {
-                    udp::send(self.lab, &self.listeners, &check.from, &to.node, ip, *port, check.settings).await.at(ip)
+                    let dest = listen::Dest { node: &to.node, ip, port: *port, listen: *listen };
+                    udp::send(self.lab, &self.listeners, &check.from, dest, check.settings).await.at(ip)
                 }
                 Err(o) => undelivered(o),
             },
-            Action::Tcp { to, port } => match self.target(check, to, false).await {
-                Ok(ip) => tcp::connect(self.lab, &self.listeners, &check.from, &to.node, ip, *port, check.settings)
-                    .await
-                    .at(ip),
+            Action::Tcp { to, port, listen } => match self.target(check, to, false).await {
+                Ok(ip) => {
+                    let dest = listen::Dest { node: &to.node, ip, port: *port, listen: *listen };
+                    tcp::connect(self.lab, &self.listeners, &check.from, dest, check.settings).await.at(ip)
+                }
                 Err(o) => undelivered(o),
             },
             Action::Masquerade { subnet } => rule::masquerade(self.lab, &check.from, *subnet).await,

@@ -2,12 +2,12 @@
 //! unique token over it. Delivered = the listener got the token; refused = reset; dropped = no answer.
 
 use super::icmp::ms;
-use super::listen::{arm, payload, Listeners, Proto};
+use super::listen::{arm, payload, Dest, Listeners, Proto};
 use crate::check::{Observation, Outcome};
 use crate::kernel::netns;
 use crate::lab::kernel::KernelLab;
 use crate::suite::ProbeSettings;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -16,16 +16,15 @@ pub async fn connect(
     lab: &KernelLab,
     listeners: &Listeners,
     from: &str,
-    to: &str,
-    target: Ipv4Addr,
-    port: u16,
+    dest: Dest<'_>,
     settings: ProbeSettings,
 ) -> Observation {
-    let armed = match arm(lab, listeners, from, to, Proto::Tcp, port).await {
+    let Dest { node: to, ip: target, port, .. } = dest;
+    let armed = match arm(lab, listeners, from, dest, Proto::Tcp).await {
         Ok(a) => a,
         Err(o) => return o,
     };
-    let (src_ns, token, arrived) = (armed.src_ns, armed.token, armed.arrived);
+    let (src_ns, token, arrived, _never) = (armed.src_ns, armed.token, armed.arrived, armed.never);
     // The socket is created in the source's namespace; connecting it later from tokio keeps it there.
     let socket = match netns::within(src_ns, tokio::net::TcpSocket::new_v4).await {
         Ok(s) => s,

@@ -3,12 +3,11 @@
 //! socket got ICMP port unreachable; dropped = neither.
 
 use super::icmp::ms;
-use super::listen::{arm, payload, Listeners, Proto};
+use super::listen::{arm, payload, Dest, Listeners, Proto};
 use crate::check::{Observation, Outcome};
 use crate::kernel::netns;
 use crate::lab::kernel::KernelLab;
 use crate::suite::ProbeSettings;
-use std::net::Ipv4Addr;
 use std::time::Duration;
 
 /// Sends UDP probes from `from` to `target:port`, listening in `to`'s namespace.
@@ -16,16 +15,15 @@ pub async fn send(
     lab: &KernelLab,
     listeners: &Listeners,
     from: &str,
-    to: &str,
-    target: Ipv4Addr,
-    port: u16,
+    dest: Dest<'_>,
     settings: ProbeSettings,
 ) -> Observation {
-    let armed = match arm(lab, listeners, from, to, Proto::Udp, port).await {
+    let Dest { node: to, ip: target, port, .. } = dest;
+    let armed = match arm(lab, listeners, from, dest, Proto::Udp).await {
         Ok(a) => a,
         Err(o) => return o,
     };
-    let (src_ns, token, mut arrived) = (armed.src_ns, armed.token, armed.arrived);
+    let (src_ns, token, mut arrived, _never) = (armed.src_ns, armed.token, armed.arrived, armed.never);
     let sock = netns::within(src_ns, move || {
         let s = std::net::UdpSocket::bind(("0.0.0.0", 0))?;
         s.connect((target, port))?;

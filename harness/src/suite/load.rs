@@ -811,9 +811,18 @@ impl Cx<'_> {
             }
             _ => {}
         }
+        if m.listen.is_some() && m.probe == ProbeKind::Icmp {
+            return Err(self.at(
+                expect_at,
+                "an ICMP matrix has no `listen`",
+                Some("`listen` is for UDP and TCP matrices".into()),
+            ));
+        }
         let allowed: &[Cell] = match (m.probe, by) {
             (ProbeKind::Icmp, By::Address) => &[Cell::Reach, Cell::NoReach, Cell::Unchecked],
             (ProbeKind::Icmp, By::Name) => &[Cell::Reach, Cell::NoReach, Cell::Unresolved, Cell::Unchecked],
+            // A closed port can refuse or drop, never deliver.
+            _ if m.listen == Some(false) => &[Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Unchecked],
             _ => &[Cell::Reach, Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Unchecked],
         };
 
@@ -965,6 +974,7 @@ impl Cx<'_> {
             cells,
             by,
             port: m.port,
+            listen: m.listen.unwrap_or(true),
             scoring: Scoring { points: m.points, hidden: m.hidden },
             hints,
         })

@@ -335,6 +335,8 @@ pub struct Matrix {
     pub by: By,
     /// UDP/TCP port.
     pub port: Option<u16>,
+    /// UDP/TCP: whether reachlab listens at the destination.
+    pub listen: bool,
     /// Grading.
     pub scoring: Scoring,
     /// Hints by (source, destination) as written in the matrix.

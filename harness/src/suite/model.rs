@@ -391,6 +391,9 @@ pub struct MatrixSpec {
     pub by: Option<By>,
     /// UDP/TCP: destination port.
     pub port: Option<u16>,
+    /// UDP/TCP: open reachlab's listener in the destination (default true). `false` probes a closed port:
+    /// nothing can be delivered, and `R` (refused) and `D` (dropped) tell the two apart.
+    pub listen: Option<bool>,
     /// The grid: first line names the destinations (columns), each further line starts with a source (row)
     /// followed by one cell per column: `Y` must reach, `N` must not reach, `-` not checked; by name also `U`
     /// (must not resolve); UDP/TCP also `R` (refused) and `D` (dropped).
