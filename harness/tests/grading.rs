@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let tests: [(&'static str, fn()); 4] = [
+    let tests: [(&'static str, fn()); 5] = [
+        ("an_infrastructure_error_grades_nothing", an_infrastructure_error_grades_nothing),
         ("every_lab_test_has_submissions_with_reasoned_grades", every_lab_test_has_submissions_with_reasoned_grades),
         (
             "the_fixture_class_gets_its_reasoned_grades_reproducibly",
@@ -176,5 +177,38 @@ fn every_lab_test_has_submissions_with_reasoned_grades() {
         assert_eq!(grades(&out), expected_in(&class), "{test}");
         assert!(expected_in(&class).contains_key("correct"), "{test} has a correct submission");
     }
+    assert_eq!(machine_state(), before);
+}
+
+fn an_infrastructure_error_grades_nothing() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let out = s.dir.path().join("broken-infra");
+    // A state directory nobody can write: the lab cannot even be ledgered.
+    let o = s
+        .reachlab()
+        .env("REACHLAB_STATE_DIR", "/proc/reachlab-cannot-be-here")
+        .args(["grade", "--suite", SUITE])
+        .arg(repo().join(CLASS).join("correct"))
+        .arg("--report-dir")
+        .arg(&out)
+        .args(["--format", "gradescope", "--format", "prairielearn", "--format", "classroom"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(4), "{stderr}");
+    assert!(stderr.contains("NOT GRADED (rerun)"), "{stderr}");
+    let csv = std::fs::read_to_string(out.join("grades.csv")).unwrap();
+    let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
+    assert_eq!((row[0], row[3], row[4]), ("correct", "error", ""), "never a zero: {csv}");
+    let gradescope: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("correct/results.json")).unwrap()).unwrap();
+    assert!(gradescope.get("score").is_none(), "{gradescope}");
+    let pl: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("correct/prairielearn.json")).unwrap()).unwrap();
+    assert_eq!(pl["gradable"], false);
+    let feedback = std::fs::read_to_string(out.join("correct/feedback.md")).unwrap();
+    assert!(!feedback.contains("Score:"), "{feedback}");
     assert_eq!(machine_state(), before);
 }
