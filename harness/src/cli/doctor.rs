@@ -52,6 +52,25 @@ pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     let state_ok = std::fs::create_dir_all(state_dir).is_ok();
     println!("{} state directory: {}", mark(state_ok), state_dir.display());
     usable &= state_ok;
+    let have = |cmd: &str| std::process::Command::new(cmd).arg("--version").output().is_ok_and(|o| o.status.success());
+    let busybox = crate::engine::image::find_busybox();
+    println!(
+        "{} offline images: {}",
+        if busybox.is_some() { "ok  " } else { "warn" },
+        busybox.map_or(
+            "no static busybox: install busybox-static (needed only when an image is missing)".into(),
+            |b| format!("static busybox at {}", b.display())
+        )
+    );
+    println!(
+        "{} grading: {}",
+        if have("docker") && have("unshare") { "ok  " } else { "warn" },
+        if have("docker") && have("unshare") {
+            "docker CLI and unshare present".to_string()
+        } else {
+            "needs the docker CLI and unshare (util-linux) for submissions' setup.sh".to_string()
+        }
+    );
     match docker_ping() {
         Ok(s) => println!("ok   container engine: {s}"),
         Err(e) => println!("warn container engine: not reachable ({e}); suites with containers will need one"),
