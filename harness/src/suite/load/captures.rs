@@ -1,0 +1,92 @@
+//! Loading captures and their assertions.
+
+use super::*;
+
+impl Cx<'_> {
+    pub(super) fn host_ref(&self, s: &Spanned<String>, nodes: &Nodes) -> Result<HostRef, Diagnostic> {
+        if let Ok(a) = s.get_ref().parse() {
+            return Ok(HostRef::Address(a));
+        }
+        if nodes.exists(s.get_ref()) {
+            return Ok(HostRef::Node(s.get_ref().clone()));
+        }
+        Err(self.span(
+            s,
+            format!("`{}` is neither a node nor an IPv4 address", s.get_ref()),
+            format!("nodes in this suite: {}", known(nodes.names())),
+        ))
+    }
+
+    pub(super) fn capture(&self, c: &CaptureSpec, nodes: &Nodes) -> Result<Capture, Diagnostic> {
+        let name = c.name.get_ref();
+        if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+            return Err(self.span(
+                &c.name,
+                format!("`{name}` is not a valid capture name"),
+                "it names the pcap file: use letters, digits, `-`, `_` or `.`".to_string(),
+            ));
+        }
+        let Some((node, interface)) = c.on.get_ref().split_once(':') else {
+            return Err(self.span(
+                &c.on,
+                format!("`{}` does not say NODE:INTERFACE", c.on.get_ref()),
+                "e.g. `server1:enp0s3`, `alpine1:eth0`".to_string(),
+            ));
+        };
+        if !nodes.exists(node) {
+            return Err(self.span(
+                &c.on,
+                format!("unknown node `{node}`"),
+                format!("nodes in this suite: {}", known(nodes.names())),
+            ));
+        }
+        // Interfaces Docker makes (docker0, br-…, a container's eth0) exist only at run time; interfaces of the
+        // suite's own namespaces are known now.
+        let static_ns = nodes.container(node).is_none() && node != Lab::SERVER1;
+        if static_ns && !nodes.ifaces.get(node).is_some_and(|i| i.contains_key(interface)) {
+            let here = nodes.ifaces.get(node).into_iter().flat_map(|i| i.keys());
+            return Err(self.span(
+                &c.on,
+                format!("`{node}` has no interface `{interface}`"),
+                format!("interfaces of `{node}`: {}", known(here)),
+            ));
+        }
+        let filter = c.filter.as_ref().map_or(String::new(), |f| f.get_ref().clone());
+        if let Some(f) = &c.filter {
+            let start = self.string_content_start(f.span());
+            let parsed = crate::capture::filter::parse(f.get_ref())
+                .map_err(|e| self.at(start + e.offset, format!("invalid filter: {}", e.message), e.hint.clone()))?;
+            for n in parsed.names() {
+                if !nodes.exists(&n) {
+                    let at = f.get_ref().find(&n).map_or(start, |i| start + i);
+                    return Err(self.at(
+                        at,
+                        format!("unknown host `{n}` in filter"),
+                        Some(format!("hosts are addresses or nodes: {}", known(nodes.names()))),
+                    ));
+                }
+            }
+        }
+        if let (Some(min), Some(max)) = (c.min_packets, c.max_packets) {
+            if min > max {
+                return Err(self.span(
+                    &c.name,
+                    format!("min_packets = {min} is above max_packets = {max}"),
+                    "swap them".to_string(),
+                ));
+            }
+        }
+        Ok(Capture {
+            name: name.clone(),
+            node: node.into(),
+            interface: interface.into(),
+            filter,
+            min_packets: c.min_packets,
+            max_packets: c.max_packets,
+            src: c.src.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
+            dst: c.dst.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
+            scoring: Scoring { points: c.points, hidden: c.hidden },
+            hint: c.hint.clone(),
+        })
+    }
+}

@@ -1,0 +1,220 @@
+//! Loading the Docker lab: the emulated LAN, Docker networks and containers.
+
+use super::*;
+
+impl Cx<'_> {
+    pub(super) fn lab(&self, raw: &SuiteFile) -> Result<Option<Lab>, Diagnostic> {
+        let implied = !raw.container.is_empty() || !raw.network.is_empty();
+        let spec = match (&raw.lab, implied) {
+            (Some(spec), _) => spec,
+            (None, true) => &Default::default(),
+            (None, false) => return Ok(None),
+        };
+        let addr = |s: &Option<Spanned<String>>, default: &str| match s {
+            Some(s) => self.cidr(s),
+            None => Ok(default.parse().expect("valid default")),
+        };
+        let nic = |s: &Option<Spanned<String>>| s.as_ref().map_or(Ok("enp0s3".to_string()), |s| self.ifname(s));
+        let lab = Lab {
+            server1: addr(&spec.server1, "192.168.56.3/24")?,
+            server2: addr(&spec.server2, "192.168.56.4/24")?,
+            nic: nic(&spec.nic)?,
+            server2_nic: nic(&spec.server2_nic)?,
+            promiscuous: spec.promiscuous.unwrap_or(Promiscuous::Deny),
+            nic_promisc: spec.nic_promisc,
+        };
+        if lab.server1.addr == lab.server2.addr {
+            let at = spec.server2.as_ref().or(spec.server1.as_ref()).map_or(0, |s| s.span().start);
+            return Err(self.at(
+                at,
+                "server1 and server2 have the same address",
+                Some("give each its own address on the LAN".into()),
+            ));
+        }
+        Ok(Some(lab))
+    }
+
+    pub(super) fn networks(&self, specs: &[NetworkSpec], ifaces: &Ifaces) -> Result<Vec<Network>, Diagnostic> {
+        let mut out: Vec<Network> = Vec::new();
+        for n in specs {
+            let name = n.name.get_ref();
+            if ["bridge", "host", "none"].contains(&name.as_str()) {
+                return Err(self.span(
+                    &n.name,
+                    format!("`{name}` is one of Docker's predefined networks"),
+                    "declare only user-defined networks; containers can join `bridge` without declaring it".to_string(),
+                ));
+            }
+            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
+                return Err(self.span(
+                    &n.name,
+                    format!("`{name}` is not a valid network name"),
+                    "use letters, digits, `-`, `_` or `.`".to_string(),
+                ));
+            }
+            if out.iter().any(|o| &o.name == name) {
+                return Err(self.span(
+                    &n.name,
+                    format!("network `{name}` is declared twice"),
+                    "give each network its own name".to_string(),
+                ));
+            }
+            let driver = n.driver.as_ref().map_or("bridge", |d| d.get_ref().as_str());
+            if !["bridge", "macvlan"].contains(&driver) {
+                let d = n.driver.as_ref().expect("non-default driver was written");
+                return Err(self.span(
+                    d,
+                    format!("unsupported network driver `{driver}`"),
+                    "use `bridge` or `macvlan`".to_string(),
+                ));
+            }
+            let subnet = n.subnet.as_ref().map(|x| self.cidr(x)).transpose()?;
+            let ip_range = n.ip_range.as_ref().map(|x| self.cidr(x)).transpose()?;
+            let gateway = match &n.gateway {
+                Some(g) => Some(g.get_ref().parse().map_err(|_| {
+                    self.span(
+                        g,
+                        format!("`{}` is not an IPv4 address", g.get_ref()),
+                        "a gateway is a plain address such as `172.18.0.1`".to_string(),
+                    )
+                })?),
+                None => None,
+            };
+            if (gateway.is_some() || ip_range.is_some()) && subnet.is_none() {
+                return Err(self.span(
+                    &n.name,
+                    format!("network `{name}` sets a gateway or ip_range without a subnet"),
+                    "add `subnet = \"…\"`, as `docker network create` requires".to_string(),
+                ));
+            }
+            if driver == "macvlan" {
+                let server1: Vec<&String> = ifaces.get(Lab::SERVER1).into_iter().flat_map(|i| i.keys()).collect();
+                match n.options.get("parent") {
+                    None => {
+                        return Err(self.span(
+                            &n.name,
+                            format!("macvlan network `{name}` has no parent"),
+                            format!(
+                                "add `options = {{ parent = \"…\" }}`: one of server1's interfaces ({})",
+                                known(&server1)
+                            ),
+                        ))
+                    }
+                    Some(p) if !server1.contains(&p) => {
+                        return Err(self.span(
+                            &n.name,
+                            format!("macvlan parent `{p}` is not an interface of server1"),
+                            format!("server1's interfaces: {}", known(&server1)),
+                        ))
+                    }
+                    Some(_) => {}
+                }
+                if let Some(mode) = n
+                    .options
+                    .get("macvlan_mode")
+                    .filter(|m| !["bridge", "private", "vepa", "passthru"].contains(&m.as_str()))
+                {
+                    return Err(self.span(
+                        &n.name,
+                        format!("unknown macvlan_mode `{mode}`"),
+                        "use bridge, private, vepa or passthru".to_string(),
+                    ));
+                }
+            }
+            out.push(Network {
+                name: name.clone(),
+                driver: driver.into(),
+                subnet,
+                gateway,
+                ip_range,
+                options: n.options.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    pub(super) fn containers(
+        &self,
+        specs: &[ContainerSpec],
+        networks: &[Network],
+        ns_names: &[String],
+    ) -> Result<Vec<Container>, Diagnostic> {
+        let mut out: Vec<Container> = Vec::new();
+        for c in specs {
+            let name = c.name.get_ref();
+            if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
+                return Err(self.span(
+                    &c.name,
+                    format!("`{name}` is not a valid container name"),
+                    "use letters, digits, `-`, `_` or `.`".to_string(),
+                ));
+            }
+            if out.iter().any(|o| &o.name == name) || ns_names.contains(name) {
+                return Err(self.span(
+                    &c.name,
+                    format!("node `{name}` is declared twice"),
+                    "containers and namespaces share one set of names".to_string(),
+                ));
+            }
+            let attachment = match (&c.network_mode, &c.networks) {
+                (Some(m), Some(_)) => {
+                    return Err(self.span(
+                        m,
+                        "`network_mode` and `networks` exclude each other",
+                        "a host-network or network-less container joins no networks".to_string(),
+                    ))
+                }
+                (Some(m), None) => match m.get_ref().as_str() {
+                    "host" => Attachment::Host,
+                    "none" => Attachment::None,
+                    other => {
+                        return Err(self.span(
+                            m,
+                            format!("unknown network_mode `{other}`"),
+                            "use `host` or `none` (or list `networks`)".to_string(),
+                        ))
+                    }
+                },
+                (None, None) => Attachment::Networks(vec!["bridge".into()]),
+                (None, Some(list)) => {
+                    if list.is_empty() {
+                        return Err(self.at(
+                            c.name.span().start,
+                            format!("container `{name}` has an empty `networks` list"),
+                            Some("list at least one network, or use network_mode = \"none\"".into()),
+                        ));
+                    }
+                    let mut names: Vec<String> = Vec::new();
+                    for n in list {
+                        if n.get_ref() != "bridge" && !networks.iter().any(|x| &x.name == n.get_ref()) {
+                            return Err(self.span(
+                                n,
+                                format!("unknown network `{}`", n.get_ref()),
+                                format!(
+                                    "networks: bridge (Docker's default){}",
+                                    networks.iter().map(|x| format!(", {}", x.name)).collect::<String>()
+                                ),
+                            ));
+                        }
+                        if names.contains(n.get_ref()) {
+                            return Err(self.span(
+                                n,
+                                format!("`{}` is listed twice", n.get_ref()),
+                                "list each network once".to_string(),
+                            ));
+                        }
+                        names.push(n.get_ref().clone());
+                    }
+                    Attachment::Networks(names)
+                }
+            };
+            out.push(Container {
+                name: name.clone(),
+                image: c.image.clone().unwrap_or_else(|| "alpine".into()),
+                attachment,
+                command: c.command.clone(),
+            });
+        }
+        Ok(out)
+    }
+}

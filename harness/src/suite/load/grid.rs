@@ -1,0 +1,214 @@
+//! Loading expected matrices: the grid, its endpoints, cells allowed per probe kind, hints.
+
+use super::*;
+
+impl Cx<'_> {
+    pub(super) fn matrix(
+        &self,
+        index: usize,
+        m: &MatrixSpec,
+        suite: &ProbeSettings,
+        nodes: &Nodes,
+    ) -> Result<Matrix, Diagnostic> {
+        let settings = self.settings(&m.timeout_ms, &m.attempts, *suite)?;
+        let content_start = self.string_content_start(m.expect.span());
+        let line_offsets: Vec<usize> =
+            std::iter::once(0).chain(m.expect.get_ref().match_indices('\n').map(|(i, _)| i + 1)).collect();
+        let place = |line: usize, col: usize| content_start + line_offsets.get(line).copied().unwrap_or(0) + col;
+        let grid =
+            matrix::parse(m.expect.get_ref()).map_err(|e| self.at(place(e.line, e.col), e.message, Some(e.hint)))?;
+        let by = m.by.unwrap_or(By::Address);
+        let expect_at = m.expect.span().start;
+        match (m.probe, m.port, by) {
+            (ProbeKind::Icmp, Some(_), _) => {
+                return Err(self.at(
+                    expect_at,
+                    "an ICMP matrix has no `port`",
+                    Some("remove `port`, or use probe = \"udp\" / \"tcp\"".into()),
+                ))
+            }
+            (ProbeKind::Udp | ProbeKind::Tcp, None, _) => {
+                return Err(self.at(
+                    expect_at,
+                    format!("a {} matrix needs a `port`", m.probe.as_str()),
+                    Some("e.g. `port = 2020`".into()),
+                ))
+            }
+            (ProbeKind::Udp | ProbeKind::Tcp, _, By::Name) => {
+                return Err(self.at(
+                    expect_at,
+                    "`by = \"name\"` is for ICMP matrices",
+                    Some("UDP and TCP probes go to addresses".into()),
+                ))
+            }
+            _ => {}
+        }
+        if m.listen.is_some() && m.probe == ProbeKind::Icmp {
+            return Err(self.at(
+                expect_at,
+                "an ICMP matrix has no `listen`",
+                Some("`listen` is for UDP and TCP matrices".into()),
+            ));
+        }
+        let allowed: &[Cell] = match (m.probe, by) {
+            (ProbeKind::Icmp, By::Address) => &[Cell::Reach, Cell::NoReach, Cell::Unchecked],
+            (ProbeKind::Icmp, By::Name) => &[Cell::Reach, Cell::NoReach, Cell::Unresolved, Cell::Unchecked],
+            // A closed port can refuse or drop, never deliver.
+            _ if m.listen == Some(false) => &[Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Unchecked],
+            _ => &[Cell::Reach, Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Unchecked],
+        };
+
+        let endpoint = |t: &matrix::Token, role: &str| -> Result<Endpoint, Diagnostic> {
+            let (node, via) = match t.text.split_once('@') {
+                Some((n, v)) => (n, Some(v)),
+                None => (t.text.as_str(), None),
+            };
+            let err = |col: usize, message: String, hint: String| {
+                Err(self.at(place(t.line, t.col + col), message, Some(hint)))
+            };
+            if !nodes.exists(node) {
+                return err(
+                    0,
+                    format!("unknown {role} `{node}` in matrix"),
+                    format!("nodes in this suite: {}", known(nodes.names())),
+                );
+            }
+            if by == By::Name && nodes.container(node).is_none() {
+                return err(0, format!("`{node}` is not a container"), "`by = \"name\"` resolves container names through Docker's DNS from inside containers; use containers as rows and columns".into());
+            }
+            if let Some(c) = nodes.container(node) {
+                if role == "destination" && c.attachment == Attachment::None {
+                    return err(
+                        0,
+                        format!("destination `{node}` has no network (network_mode = \"none\")"),
+                        "remove its column".into(),
+                    );
+                }
+                if let Some(via) = via {
+                    let on = match &c.attachment {
+                        Attachment::Networks(n) => n.iter().any(|n| n == via),
+                        _ => false,
+                    };
+                    if !on {
+                        return err(
+                            node.len() + 1,
+                            format!("`{node}` is not on network `{via}`"),
+                            format!("`{node}@NETWORK` names one of the container's networks"),
+                        );
+                    }
+                }
+                return Ok(Endpoint { node: node.to_string(), via: via.map(str::to_string) });
+            }
+            let here = nodes.ifaces.get(node);
+            let addressed: BTreeSet<&str> =
+                here.into_iter().flatten().filter(|(_, a)| a.is_some()).map(|(n, _)| n.as_str()).collect();
+            // server1's Docker networks are also its networks: `server1@alpine-net` is the bridge's gateway.
+            let on_network = node == Lab::SERVER1
+                && via.is_some_and(|v| v == "bridge" || nodes.networks.iter().any(|n| n.name == v));
+            if let Some(via) = via {
+                if !addressed.contains(via) && !on_network {
+                    return err(
+                        node.len() + 1,
+                        format!("`{node}` has no addressed interface `{via}`"),
+                        format!("addressed interfaces of `{node}`: {}", known(&addressed)),
+                    );
+                }
+            }
+            if role == "destination" && addressed.is_empty() {
+                return err(
+                    0,
+                    format!("destination `{node}` has no address to probe"),
+                    format!("give one of `{node}`'s interfaces an `address`, or remove its column"),
+                );
+            }
+            Ok(Endpoint { node: node.to_string(), via: via.map(str::to_string) })
+        };
+
+        let columns = grid.columns.iter().map(|c| endpoint(c, "destination")).collect::<Result<Vec<_>, _>>()?;
+        let mut rows = Vec::new();
+        let mut cells: Vec<Vec<Cell>> = Vec::new();
+        for row in &grid.rows {
+            let source = endpoint(&row.name, "source")?;
+            if by == By::Name && nodes.container(&source.node).is_some_and(|c| c.attachment == Attachment::Host) {
+                return Err(self.at(
+                    place(row.name.line, row.name.col),
+                    format!("`{}` shares server1's network stack and has no Docker DNS", source.node),
+                    Some("probe by name from containers on user-defined networks".into()),
+                ));
+            }
+            for ((cell, token), column) in row.cells.iter().zip(&columns) {
+                if column.node == source.node && *cell != Cell::Unchecked {
+                    return Err(self.at(
+                        place(token.line, token.col),
+                        format!("`{}` probes itself", source.node),
+                        Some("put `-` on the diagonal: a node probing itself tests nothing in the lab".into()),
+                    ));
+                }
+                if !allowed.contains(cell) {
+                    let list: String = allowed.iter().map(|c| format!("`{}` ", c.symbol())).collect();
+                    return Err(self.at(
+                        place(token.line, token.col),
+                        format!(
+                            "`{}` is not a cell of a {} matrix{}",
+                            cell.symbol(),
+                            m.probe.as_str(),
+                            if by == By::Name { " by name" } else { "" }
+                        ),
+                        Some(format!("use {}", list.trim_end())),
+                    ));
+                }
+            }
+            cells.push(row.cells.iter().map(|(c, _)| *c).collect());
+            rows.push(source);
+        }
+        let name = m.name.clone().unwrap_or_else(|| {
+            let base = match (m.probe, by, m.port) {
+                (ProbeKind::Icmp, By::Name, _) => "icmp by name".to_string(),
+                (p, _, Some(port)) => format!("{} port {port}", p.as_str()),
+                (p, _, None) => p.as_str().to_string(),
+            };
+            if index == 0 {
+                base
+            } else {
+                format!("{base} #{}", index + 1)
+            }
+        });
+        let mut hints = BTreeMap::new();
+        for (key, hint) in &m.hints {
+            let pair = key.get_ref().split_once("->").map(|(a, b)| (a.trim().to_string(), b.trim().to_string()));
+            let Some((from, to)) = pair else {
+                return Err(self.span(
+                    key,
+                    format!("hint key `{}` is not `FROM -> TO`", key.get_ref()),
+                    "e.g. `\"alpine1 -> alpine3\" = \"…\"`".to_string(),
+                ));
+            };
+            let cell =
+                rows.iter().position(|r| r.to_string() == from).zip(columns.iter().position(|c| c.to_string() == to));
+            match cell {
+                Some((r, c)) if cells[r][c] != Cell::Unchecked => {}
+                _ => {
+                    return Err(self.span(
+                        key,
+                        format!("the hint for `{from} -> {to}` names no checked cell of this matrix"),
+                        "use a row name, `->`, and a column name of a cell that is not `-`".to_string(),
+                    ))
+                }
+            }
+            hints.insert((from, to), hint.clone());
+        }
+        Ok(Matrix {
+            name,
+            probe: m.probe,
+            settings,
+            rows,
+            columns,
+            cells,
+            by,
+            port: m.port,
+            listen: m.listen.unwrap_or(true),
+            scoring: Scoring { points: m.points, hidden: m.hidden },
+            hints,
+        })
+    }
+}

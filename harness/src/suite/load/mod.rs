@@ -1,0 +1,464 @@
+//! Loading: TOML text → [`Suite`], with every error placed at file:line:col and given a hint. One file per part
+//! of the format: this one holds the diagnostics, the core checks and the order of validation.
+
+mod captures;
+mod docker;
+mod grid;
+mod links;
+
+use super::matrix::{self, Cell};
+use super::model::{
+    By, CaptureSpec, ContainerSpec, LinkKind, LinkSpec, MatrixSpec, NetworkSpec, ProbeKind, Promiscuous, SuiteFile,
+};
+use super::{
+    Attachment, Bridge, Capture, Cidr, Container, Endpoint, Grading, HostRef, Lab, Link, Matrix, Namespace, Nat,
+    Network, ProbeSettings, Route, Scoring, Suite, Veth, VethEnd,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::ops::Range;
+use std::path::Path;
+use toml::Spanned;
+
+/// Why a suite could not be loaded.
+#[derive(Debug, thiserror::Error)]
+pub enum LoadError {
+    /// The file could not be read.
+    #[error("failed to read suite {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The file is not a valid suite.
+    #[error("{0}")]
+    Invalid(Box<Diagnostic>),
+}
+
+/// A located problem in a suite file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    /// The file as given.
+    pub file: String,
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column (characters).
+    pub col: usize,
+    /// What is wrong.
+    pub message: String,
+    /// How to fix it.
+    pub hint: Option<String>,
+    /// The offending source line.
+    pub source_line: String,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
+        let gutter = self.line.to_string().len();
+        writeln!(f, "{:gutter$} |", "")?;
+        writeln!(f, "{} | {}", self.line, self.source_line)?;
+        write!(f, "{:gutter$} | {:>col$}", "", "^", col = self.col)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n{:gutter$} = hint: {hint}", "")?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads and loads a suite file.
+pub fn load_file(path: &Path) -> Result<Suite, LoadError> {
+    let src =
+        std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    load_str(&src, &path.display().to_string())
+}
+
+/// Loads a suite from text; `file` names it in errors and reports.
+pub fn load_str(src: &str, file: &str) -> Result<Suite, LoadError> {
+    let cx = Cx { src, file };
+    let raw: SuiteFile = toml::from_str(src).map_err(|e| cx.toml_error(&e))?;
+    cx.validate(raw).map_err(|d| LoadError::Invalid(Box::new(d)))
+}
+
+/// Interfaces (and their addresses) by namespace.
+type Ifaces = BTreeMap<String, BTreeMap<String, Option<Cidr>>>;
+
+/// What matrix and capture names can refer to.
+struct Nodes<'a> {
+    namespaces: &'a [String],
+    ifaces: &'a BTreeMap<String, BTreeMap<String, Option<Cidr>>>,
+    containers: &'a [Container],
+    networks: &'a [Network],
+}
+
+impl Nodes<'_> {
+    fn container(&self, name: &str) -> Option<&Container> {
+        self.containers.iter().find(|c| c.name == name)
+    }
+    fn exists(&self, name: &str) -> bool {
+        self.namespaces.iter().any(|n| n == name) || self.container(name).is_some()
+    }
+    fn names(&self) -> Vec<&str> {
+        self.namespaces.iter().map(String::as_str).chain(self.containers.iter().map(|c| c.name.as_str())).collect()
+    }
+}
+
+struct Cx<'a> {
+    src: &'a str,
+    file: &'a str,
+}
+
+/// A name bound to what it names in the suite, to say "known names are …" in hints.
+fn known(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let list: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
+    if list.is_empty() {
+        "none are declared".into()
+    } else {
+        list.join(", ")
+    }
+}
+
+impl Cx<'_> {
+    fn at(&self, offset: usize, message: impl Into<String>, hint: Option<String>) -> Diagnostic {
+        let offset = offset.min(self.src.len());
+        let before = &self.src[..offset];
+        let line = before.matches('\n').count() + 1;
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        let col = self.src[line_start..offset].chars().count() + 1;
+        let source_line = self.src[line_start..].lines().next().unwrap_or("").to_string();
+        Diagnostic { file: self.file.to_string(), line, col, message: message.into(), hint, source_line }
+    }
+
+    fn span<T>(&self, s: &Spanned<T>, message: impl Into<String>, hint: impl Into<Option<String>>) -> Diagnostic {
+        self.at(s.span().start, message, hint.into())
+    }
+
+    fn toml_error(&self, e: &toml::de::Error) -> LoadError {
+        let msg = e.message().trim().to_string();
+        let (message, hint) = match msg.split_once(", expected ") {
+            Some((head, allowed)) if head.starts_with("unknown field") => (
+                head.replacen("unknown field", "unknown key", 1),
+                Some(format!("allowed keys here: {}", allowed.trim_start_matches("one of "))),
+            ),
+            Some((head, allowed)) if head.starts_with("unknown variant") => (
+                head.replacen("unknown variant", "unknown value", 1),
+                Some(format!("expected {}", allowed.trim_start_matches("one of "))),
+            ),
+            _ => (msg.clone(), None),
+        };
+        let offset = e.span().map_or(0, |s: Range<usize>| s.start);
+        LoadError::Invalid(Box::new(self.at(offset, message, hint)))
+    }
+
+    fn cidr(&self, s: &Spanned<String>) -> Result<Cidr, Diagnostic> {
+        s.get_ref().parse().map_err(|why: String| {
+            self.span(
+                s,
+                format!("invalid address: {why}"),
+                "write an IPv4 address with its prefix length, e.g. `10.0.0.11/24`".to_string(),
+            )
+        })
+    }
+
+    fn ifname(&self, s: &Spanned<String>) -> Result<String, Diagnostic> {
+        let name = s.get_ref();
+        let ok = !name.is_empty()
+            && name.len() <= 15
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+        if ok {
+            Ok(name.clone())
+        } else {
+            Err(self.span(
+                s,
+                format!("`{name}` is not a valid interface name"),
+                "interface names have 1 to 15 characters: letters, digits, `-`, `_`, `.`".to_string(),
+            ))
+        }
+    }
+
+    fn validate(&self, raw: SuiteFile) -> Result<Suite, Diagnostic> {
+        let name = raw.name.clone().unwrap_or_else(|| {
+            Path::new(self.file).file_stem().map_or_else(|| "suite".into(), |s| s.to_string_lossy().into_owned())
+        });
+        let settings = self.settings(&raw.settings.timeout_ms, &raw.settings.attempts, ProbeSettings::default())?;
+
+        let lab = self.lab(&raw)?;
+        let mut namespaces: Vec<Namespace> = Vec::new();
+        if lab.is_some() {
+            for name in [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH] {
+                namespaces.push(Namespace { name: name.into(), routes: Vec::new(), forwarding: false });
+            }
+        }
+        for ns in &raw.namespace {
+            let n = ns.name.get_ref();
+            let ok = !n.is_empty() && n.len() <= 32 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
+            if !ok {
+                return Err(self.span(
+                    &ns.name,
+                    format!("`{n}` is not a valid namespace name"),
+                    "use 1 to 32 letters, digits, `-` or `_`".to_string(),
+                ));
+            }
+            if lab.is_some() && [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH].contains(&n.as_str()) {
+                return Err(self.span(
+                    &ns.name,
+                    format!("`{n}` is part of the emulated LAN"),
+                    "server1, server2 and hostonly are made by the [lab] (implied by containers); pick another name"
+                        .to_string(),
+                ));
+            }
+            if namespaces.iter().any(|x| &x.name == n) {
+                return Err(self.span(
+                    &ns.name,
+                    format!("namespace `{n}` is declared twice"),
+                    "give each namespace its own name".to_string(),
+                ));
+            }
+            namespaces.push(Namespace { name: n.clone(), routes: Vec::new(), forwarding: ns.forwarding });
+        }
+        let ns_names: Vec<String> = namespaces.iter().map(|n| n.name.clone()).collect();
+        let netns = |s: &Spanned<String>| -> Result<String, Diagnostic> {
+            if ns_names.contains(s.get_ref()) {
+                Ok(s.get_ref().clone())
+            } else {
+                Err(self.span(
+                    s,
+                    format!("unknown namespace `{}`", s.get_ref()),
+                    format!("namespaces in this suite: {}", known(&ns_names)),
+                ))
+            }
+        };
+
+        // Interfaces per namespace, to catch duplicates and resolve `master`, `dev` and `node@iface`.
+        let mut ifaces: BTreeMap<String, BTreeMap<String, Option<Cidr>>> = BTreeMap::new();
+        let mut bridges = Vec::new();
+        let mut veths = Vec::new();
+        if let Some(lab) = &lab {
+            bridges.push(Bridge { name: Lab::BRIDGE.into(), netns: Lab::SWITCH.into(), address: None, up: true });
+            ifaces.entry(Lab::SWITCH.to_string()).or_default().insert(Lab::BRIDGE.into(), None);
+            for (node, nic, addr) in
+                [(Lab::SERVER1, &lab.nic, lab.server1), (Lab::SERVER2, &lab.server2_nic, lab.server2)]
+            {
+                let port = format!("port-{node}");
+                ifaces.entry(node.to_string()).or_default().insert(nic.clone(), Some(addr));
+                ifaces.entry(Lab::SWITCH.to_string()).or_default().insert(port.clone(), None);
+                veths.push(Veth {
+                    a: VethEnd { name: nic.clone(), netns: node.into(), address: Some(addr), master: None, up: true },
+                    b: VethEnd {
+                        name: port,
+                        netns: Lab::SWITCH.into(),
+                        address: None,
+                        master: Some(Lab::BRIDGE.into()),
+                        up: true,
+                    },
+                });
+            }
+        }
+
+        for b in &raw.bridge {
+            let ns = netns(&b.netns)?;
+            let name = self.ifname(&b.name)?;
+            let address = b.address.as_ref().map(|a| self.cidr(a)).transpose()?;
+            self.claim(&mut ifaces, &ns, &b.name, &name, address)?;
+            bridges.push(Bridge { name, netns: ns, address, up: b.up.unwrap_or(true) });
+        }
+        let bridge_in = |ns: &str, m: &Spanned<String>| -> Result<String, Diagnostic> {
+            if bridges.iter().any(|b: &Bridge| b.netns == ns && &b.name == m.get_ref()) {
+                Ok(m.get_ref().clone())
+            } else {
+                let here = bridges.iter().filter(|b| b.netns == ns).map(|b| b.name.as_str());
+                Err(self.span(
+                    m,
+                    format!("no bridge `{}` in namespace `{ns}`", m.get_ref()),
+                    format!("bridges in `{ns}`: {}", known(here)),
+                ))
+            }
+        };
+
+        for v in &raw.veth {
+            let a_ns = netns(&v.netns)?;
+            let b_ns = netns(&v.peer.netns)?;
+            let a_name = self.ifname(&v.name)?;
+            let b_name = self.ifname(&v.peer.name)?;
+            let a_addr = v.address.as_ref().map(|a| self.cidr(a)).transpose()?;
+            let b_addr = v.peer.address.as_ref().map(|a| self.cidr(a)).transpose()?;
+            self.claim(&mut ifaces, &a_ns, &v.name, &a_name, a_addr)?;
+            self.claim(&mut ifaces, &b_ns, &v.peer.name, &b_name, b_addr)?;
+            let a_master = v.master.as_ref().map(|m| bridge_in(&a_ns, m)).transpose()?;
+            let b_master = v.peer.master.as_ref().map(|m| bridge_in(&b_ns, m)).transpose()?;
+            veths.push(Veth {
+                a: VethEnd { name: a_name, netns: a_ns, address: a_addr, master: a_master, up: v.up.unwrap_or(true) },
+                b: VethEnd {
+                    name: b_name,
+                    netns: b_ns,
+                    address: b_addr,
+                    master: b_master,
+                    up: v.peer.up.unwrap_or(true),
+                },
+            });
+        }
+
+        let mut links = Vec::new();
+        for l in &raw.link {
+            let link = self.link(l, &netns, &ifaces)?;
+            self.claim(&mut ifaces, &link.netns, &l.name, &link.name, link.address)?;
+            links.push(link);
+        }
+
+        // The LAN's namespaces come first; the suite's own follow in the order written.
+        let lab_namespaces = namespaces.len() - raw.namespace.len();
+        for (ns, spec) in namespaces.iter_mut().skip(lab_namespaces).zip(&raw.namespace) {
+            for r in &spec.routes {
+                let to =
+                    if r.to.get_ref() == "default" { "0.0.0.0/0".parse().expect("valid") } else { self.cidr(&r.to)? };
+                let via = match &r.via {
+                    Some(v) => Some(v.get_ref().parse().map_err(|_| {
+                        self.span(
+                            v,
+                            format!("`{}` is not an IPv4 address", v.get_ref()),
+                            "a gateway is a plain address such as `10.0.0.1`".to_string(),
+                        )
+                    })?),
+                    None => None,
+                };
+                let here = ifaces.get(&ns.name);
+                let dev = match &r.dev {
+                    Some(d) if here.is_some_and(|i| i.contains_key(d.get_ref())) => Some(d.get_ref().clone()),
+                    Some(d) => {
+                        return Err(self.span(
+                            d,
+                            format!("no interface `{}` in namespace `{}`", d.get_ref(), ns.name),
+                            format!("interfaces in `{}`: {}", ns.name, known(here.into_iter().flat_map(|i| i.keys()))),
+                        ))
+                    }
+                    None => None,
+                };
+                if via.is_none() && dev.is_none() {
+                    return Err(self.span(
+                        &r.to,
+                        "a route needs `via` or `dev`".to_string(),
+                        "e.g. `{ to = \"default\", via = \"10.0.0.1\" }`".to_string(),
+                    ));
+                }
+                ns.routes.push(Route { to, via, dev });
+            }
+        }
+
+        let networks = self.networks(&raw.network, &ifaces)?;
+        let containers = self.containers(&raw.container, &networks, &ns_names)?;
+        let nodes = Nodes { namespaces: &ns_names, ifaces: &ifaces, containers: &containers, networks: &networks };
+
+        let mut matrices = Vec::new();
+        for (i, m) in raw.matrix.iter().enumerate() {
+            matrices.push(self.matrix(i, m, &settings, &nodes)?);
+        }
+        let captures = raw.capture.iter().map(|c| self.capture(c, &nodes)).collect::<Result<Vec<_>, _>>()?;
+        for (i, c) in captures.iter().enumerate() {
+            if captures[..i].iter().any(|o| o.name == c.name) {
+                return Err(self.span(
+                    &raw.capture[i].name,
+                    format!("capture `{}` is declared twice", c.name),
+                    "give each capture its own name".to_string(),
+                ));
+            }
+        }
+        let mut nats = Vec::new();
+        for n in &raw.nat {
+            let node = match &n.on {
+                Some(on) if ns_names.contains(on.get_ref()) => on.get_ref().clone(),
+                Some(on) => {
+                    return Err(self.span(
+                        on,
+                        format!("unknown namespace `{}`", on.get_ref()),
+                        format!("namespaces in this suite: {}", known(&ns_names)),
+                    ))
+                }
+                None if lab.is_some() => Lab::SERVER1.to_string(),
+                None => {
+                    return Err(self.span(
+                        &n.masquerade,
+                        "`[[nat]]` needs `on` when the suite has no [lab]",
+                        "name the namespace whose nat table to read: `on = \"…\"`".to_string(),
+                    ))
+                }
+            };
+            nats.push(Nat {
+                node,
+                masquerade: self.cidr(&n.masquerade)?,
+                scoring: Scoring { points: n.points, hidden: n.hidden },
+                hint: n.hint.clone(),
+            });
+        }
+        if matrices.is_empty() && captures.is_empty() && nats.is_empty() {
+            return Err(self.at(
+                self.src.len(),
+                "the suite checks nothing",
+                Some("add an expected matrix, e.g. [[matrix]] probe = \"icmp\" expect = \"\"\"…\"\"\"".into()),
+            ));
+        }
+
+        Ok(Suite {
+            name,
+            file: self.file.to_string(),
+            description: raw.description,
+            settings,
+            namespaces,
+            bridges,
+            veths,
+            links,
+            matrices,
+            lab,
+            networks,
+            containers,
+            captures,
+            nats,
+            grading: raw.grading.as_ref().map(|g| Grading {
+                points: g.points.unwrap_or(1.0),
+                prediction_points: g.prediction_points.unwrap_or(0.0),
+                setup_timeout_s: g.setup_timeout_s.unwrap_or(60),
+            }),
+        })
+    }
+
+    fn settings(
+        &self,
+        timeout_ms: &Option<Spanned<u64>>,
+        attempts: &Option<Spanned<u32>>,
+        base: ProbeSettings,
+    ) -> Result<ProbeSettings, Diagnostic> {
+        if let Some(t) = timeout_ms.as_ref().filter(|t| !(1..=60_000).contains(t.get_ref())) {
+            return Err(self.span(
+                t,
+                format!("timeout_ms = {} is out of range", t.get_ref()),
+                "use 1 to 60000 milliseconds".to_string(),
+            ));
+        }
+        if let Some(a) = attempts.as_ref().filter(|a| !(1..=20).contains(a.get_ref())) {
+            return Err(self.span(a, format!("attempts = {} is out of range", a.get_ref()), "use 1 to 20".to_string()));
+        }
+        Ok(ProbeSettings {
+            timeout_ms: timeout_ms.as_ref().map_or(base.timeout_ms, |t| *t.get_ref()),
+            attempts: attempts.as_ref().map_or(base.attempts, |a| *a.get_ref()),
+        })
+    }
+
+    /// Where a string value's content starts in the source, given the span of the whole string token.
+    fn string_content_start(&self, span: Range<usize>) -> usize {
+        let raw = &self.src[span.clone()];
+        let mut start = span.start;
+        if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+            start += 3;
+            let rest = &self.src[start..];
+            if rest.starts_with("\r\n") {
+                start += 2;
+            } else if rest.starts_with('\n') {
+                start += 1;
+            }
+        } else if raw.starts_with('"') || raw.starts_with('\'') {
+            start += 1;
+        }
+        start
+    }
+}
