@@ -6,7 +6,6 @@
 mod common;
 
 use common::*;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 fn main() {
@@ -130,35 +129,11 @@ fn test2_delivers_udp_and_a_wrong_capture_assertion_fails() {
 }
 
 /// Starts Test1 and waits until its containers run.
-#[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
 fn start_test1(s: &Scratch) -> std::process::Child {
-    let child = s
-        .reachlab()
-        .args(["run", "test-suites/test1-custom-bridge.toml", "--timeout-ms", "5000", "--report-dir"])
-        .arg(s.reports())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        let ledger = s.ledgers().first().and_then(|l| std::fs::read_to_string(s.state().join("runs").join(l)).ok());
-        if ledger.is_some_and(|t| t.contains("\"container\"")) && !machine_state().cgroups.is_empty() {
-            std::thread::sleep(Duration::from_millis(1500));
-            return child;
-        }
-        if Instant::now() > deadline {
-            let mut child = child;
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("the containers never started: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    let ready = |s: &Scratch| {
+        s.ledger_text().is_some_and(|t| t.contains("\"container\"")) && !machine_state().cgroups.is_empty()
+    };
+    s.start_slow("test-suites/test1-custom-bridge.toml", ready, Duration::from_secs(30), Duration::from_millis(1500))
 }
 
 fn interrupted_docker_run_tears_down_the_engine() {

@@ -5,9 +5,8 @@
 mod common;
 
 use common::*;
-use std::collections::BTreeSet;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 fn main() {
     let tests: [(&'static str, fn()); 10] = [
@@ -138,45 +137,13 @@ fn concurrent_runs_of_one_suite_do_not_collide() {
     assert_eq!(machine_state(), before);
 }
 
-/// Starts a slow run (unreachable cells wait 5 s) and waits until its topology exists.
-#[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
+/// Starts a slow run (unreachable cells wait 5 s) and waits until its whole topology exists and is ledgered.
 fn start_slow_run(s: &Scratch) -> std::process::Child {
-    let child = s
-        .reachlab()
-        .arg("run")
-        .arg("fixtures/suites/routed.toml")
-        .arg("--timeout-ms")
-        .arg("5000")
-        .arg("--report-dir")
-        .arg(s.reports())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let made: BTreeSet<String> =
-            machine_state().namespaces.into_iter().filter(|n| n.starts_with("rl-") && n.ends_with("-h4")).collect();
-        let ledger_has_all = s
-            .ledgers()
-            .iter()
-            .any(|l| std::fs::read_to_string(s.state().join("runs").join(l)).is_ok_and(|t| t.contains("-h4")));
-        if !made.is_empty() && ledger_has_all {
-            std::thread::sleep(Duration::from_millis(300));
-            return child;
-        }
-        if Instant::now() > deadline {
-            let mut child = child;
-            let _ = child.kill();
-            let out = child.wait_with_output().unwrap();
-            panic!("the topology never appeared: {}", String::from_utf8_lossy(&out.stderr));
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
-    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+    let ready = |s: &Scratch| {
+        let made = machine_state().namespaces.iter().any(|n| n.starts_with("rl-") && n.ends_with("-h4"));
+        made && s.ledger_text().is_some_and(|t| t.contains("-h4"))
+    };
+    s.start_slow("fixtures/suites/routed.toml", ready, Duration::from_secs(10), Duration::from_millis(300))
 }
 
 fn interrupted_runs_tear_down() {

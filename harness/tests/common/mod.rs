@@ -207,3 +207,48 @@ pub fn docker_skip(extra: &[reachlab::plan::Feature]) -> Option<String> {
     needed.extend_from_slice(extra);
     reachlab::kernel::privilege::unprivileged_reason().or_else(|| features.skip_reason(&needed))
 }
+
+impl Scratch {
+    /// The text of this scratch's (first) run ledger, if one exists.
+    pub fn ledger_text(&self) -> Option<String> {
+        self.ledgers().first().and_then(|l| std::fs::read_to_string(self.state().join("runs").join(l)).ok())
+    }
+
+    /// Starts `reachlab run SUITE --timeout-ms 5000` (so its unreachable cells keep it busy) and returns once
+    /// `ready` holds, plus `settle`; fails the test, reaping the child, when it never does.
+    #[allow(clippy::zombie_processes)] // returned to the caller, which waits for it
+    pub fn start_slow(
+        &self,
+        suite: &str,
+        ready: impl Fn(&Scratch) -> bool,
+        limit: std::time::Duration,
+        settle: std::time::Duration,
+    ) -> std::process::Child {
+        use std::process::Stdio;
+        let child = self
+            .reachlab()
+            .args(["run", suite, "--timeout-ms", "5000", "--report-dir"])
+            .arg(self.reports())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let deadline = std::time::Instant::now() + limit;
+        while !ready(self) {
+            if std::time::Instant::now() > deadline {
+                let mut child = child;
+                let _ = child.kill();
+                let out = child.wait_with_output().unwrap();
+                panic!("{suite} never got ready: {}", String::from_utf8_lossy(&out.stderr));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        std::thread::sleep(settle);
+        child
+    }
+}
+
+/// Sends `sig` to a child.
+pub fn signal(child: &std::process::Child, sig: nix::sys::signal::Signal) {
+    nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
+}
