@@ -174,6 +174,9 @@ async fn run(
     let limit = suite.grading.map_or(60, |g| g.setup_timeout_s);
     let mut hide = opts.hide.clone();
     hide.push(opts.state_dir.clone());
+    // Every reachlab state, not only this run's (other runs may use the default place).
+    hide.push(crate::runner::default_state_dir());
+    hide.push(std::path::PathBuf::from("/run/reachlab"));
     hide.push(opts.out_dir.clone());
     let server1 = lab.namespace(Lab::SERVER1).cloned();
     let socket = lab.engine_socket();
