@@ -68,6 +68,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     if opts.engine == EngineMode::System {
         plan = crate::system::without_lan(plan);
         let refused = crate::system::refusals(suite, &plan);
+        // (The command line refuses these before starting; this keeps the library safe on its own.)
         if !refused.is_empty() {
             let why = format!("refused to start with --engine system: {}", refused.join("; "));
             let obs: HashMap<usize, Observation> =
@@ -94,7 +95,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
         EngineMode::Private => KernelLab::new(&opts.state_dir, &run_id, &suite.name),
         EngineMode::System => KernelLab::new_system(&opts.state_dir, &run_id, &suite.name).await,
     };
-    let observations = match lab {
+    let mut observations = match lab {
         Err(e) => {
             errors.push(format!("failed to write the ledger under {}: {e}", opts.state_dir.display()));
             HashMap::new()
@@ -121,16 +122,13 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
             observations
         }
     };
-    let mut results = judge(&plan.checks, &observations, None);
     if let Some(first) = errors.first() {
-        // Nothing was observed because the lab could not be built: say why on every check.
-        for r in results
-            .iter_mut()
-            .filter(|r| r.verdict == crate::check::Verdict::Error && r.detail == "the probe did not report")
-        {
-            r.detail = format!("not probed: {first}");
+        // Nothing was observed because the lab could not be built (or left): say why on every check.
+        for c in &plan.checks {
+            observations.entry(c.id).or_insert_with(|| Observation::error(format!("not probed: {first}")));
         }
     }
+    let results = judge(&plan.checks, &observations, None);
     let mut report = SuiteReport::new(suite, &results, None, errors);
     report.notes = notes;
     report.setup_ms = setup_ms;
@@ -151,10 +149,6 @@ pub(crate) async fn observe(
     let prober = LabProber::new(lab, inventory.clone());
     let probes = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. }));
     let mut observations = probe_all(&prober, probes).await;
-    if !suite.captures.is_empty() {
-        // Let the last replies land on the captured interfaces before stopping.
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
     observations.extend(captures::finish(running, &plan.checks, &inventory).await);
     for check in &plan.checks {
         if let Some(Observation::Observed { outcome, detail, .. }) = observations.get_mut(&check.id) {

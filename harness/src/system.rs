@@ -70,6 +70,11 @@ fn check_name(c: &Check) -> String {
     }
 }
 
+/// Refusals for a whole suite, as the command line lists them before starting anything.
+pub fn suite_refusals(suite: &Suite) -> Vec<String> {
+    refusals(suite, &without_lan(crate::plan::resolve(suite)))
+}
+
 /// The plan without the emulated LAN: no server1/server2/switch namespaces, cables or switch policy (server1
 /// is the machine; the others do not exist here).
 pub fn without_lan(mut plan: Plan) -> Plan {

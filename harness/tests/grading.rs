@@ -123,16 +123,13 @@ fn the_fixture_class_gets_its_reasoned_grades_reproducibly() {
 
 fn shards_partition_the_class() {
     let _g = serial();
-    let s = Scratch::new();
     let mut seen = Vec::new();
     for k in 1..=3 {
-        let dir = s.dir.path().join(format!("shard{k}"));
-        // Sharding decides before any lab is built; an empty suite run would be wasted, so list only.
+        // Sharding decides before any lab is built, so listing the shards is enough.
         let subs = reachlab::grade::batch::submissions(&[repo().join(CLASS)], Some(format!("{k}/3").parse().unwrap()))
             .unwrap();
         assert_eq!(subs.len(), 3, "shard {k}");
         seen.extend(subs.into_iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()));
-        let _ = dir;
     }
     seen.sort();
     let all: Vec<String> = expected().into_keys().collect();

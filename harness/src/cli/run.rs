@@ -57,10 +57,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     if args.engine == EngineMode::System {
         let refused: Vec<String> = suites
             .iter()
-            .flat_map(|s| {
-                let plan = crate::system::without_lan(crate::plan::resolve(s));
-                crate::system::refusals(s, &plan).into_iter().map(move |r| format!("  {}: {r}", s.name))
-            })
+            .flat_map(|s| crate::system::suite_refusals(s).into_iter().map(move |r| format!("  {}: {r}", s.name)))
             .collect();
         if !refused.is_empty() {
             return Err(CliError::Environment(format!(

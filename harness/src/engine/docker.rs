@@ -120,14 +120,21 @@ pub async fn pid(docker: &Docker, container: &str) -> Result<u32, EngineError> {
         .ok_or_else(|| EngineError::Start(format!("container {container} is not running")))
 }
 
-/// The first IPv4 subnet of a network, as the engine assigned it.
-pub async fn subnet(docker: &Docker, network: &str) -> Result<Option<crate::suite::Cidr>, EngineError> {
-    let info = docker
-        .inspect_network(network, None::<bollard::query_parameters::InspectNetworkOptions>)
+/// Every network's first IPv4 subnet, as the engine assigned it (one list request: it carries the IPAM
+/// configuration, so no network needs inspecting).
+pub async fn subnets(docker: &Docker) -> Result<Vec<(String, crate::suite::Cidr)>, EngineError> {
+    let networks = docker
+        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
         .await
-        .map_err(EngineError::api(format!("inspect network {network}")))?;
-    let configs = info.ipam.and_then(|i| i.config).unwrap_or_default();
-    Ok(configs.iter().filter_map(|c| c.subnet.as_deref()).find_map(|s| s.parse().ok()))
+        .map_err(EngineError::api("list networks"))?;
+    Ok(networks
+        .into_iter()
+        .filter_map(|n| {
+            let configs = n.ipam.and_then(|i| i.config).unwrap_or_default();
+            let subnet = configs.iter().filter_map(|c| c.subnet.as_deref()).find_map(|s| s.parse().ok())?;
+            Some((n.name?, subnet))
+        })
+        .collect())
 }
 
 fn not_found(e: &bollard::errors::Error) -> bool {

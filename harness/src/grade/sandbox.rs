@@ -212,22 +212,10 @@ pub async fn run_setup(
                     return Err(io::Error::last_os_error());
                 }
             }
-            for h in &hidden {
-                check(libc::mount(
-                    tmpfs.as_ptr(),
-                    h.as_ptr(),
-                    tmpfs.as_ptr(),
-                    libc::MS_NOSUID | libc::MS_NODEV,
-                    opts.as_ptr().cast(),
-                ))?;
+            for h in hidden.iter().chain(std::iter::once(&netns_dir)) {
+                let flags = libc::MS_NOSUID | libc::MS_NODEV;
+                check(libc::mount(tmpfs.as_ptr(), h.as_ptr(), tmpfs.as_ptr(), flags, opts.as_ptr().cast()))?;
             }
-            check(libc::mount(
-                tmpfs.as_ptr(),
-                netns_dir.as_ptr(),
-                tmpfs.as_ptr(),
-                libc::MS_NOSUID | libc::MS_NODEV,
-                opts.as_ptr().cast(),
-            ))?;
             check(libc::chdir(work.as_ptr()))
         });
     }

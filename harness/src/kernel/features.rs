@@ -65,7 +65,7 @@ impl Features {
 
     /// A skip reason when any of `needed` is not available, decided before running.
     pub fn skip_reason<'a>(&self, needed: impl IntoIterator<Item = &'a Feature>) -> Option<String> {
-        let reasons: Vec<String> = needed
+        let mut reasons: Vec<String> = needed
             .into_iter()
             .filter_map(|f| match self.0.get(f) {
                 Some(Availability::Available) => None,
@@ -74,7 +74,6 @@ impl Features {
                 None => Some(format!("feature {} was not detected", f.as_str())),
             })
             .collect();
-        let mut reasons = reasons;
         reasons.dedup();
         (!reasons.is_empty()).then(|| reasons.join("; "))
     }

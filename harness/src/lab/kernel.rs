@@ -165,19 +165,7 @@ impl KernelLab {
             inv.nodes.insert(node, ifaces);
         }
         if let Some(e) = &self.engine {
-            let networks: Vec<String> = e
-                .docker
-                .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
-                .await
-                .map_err(EngineError::api("list networks"))?
-                .into_iter()
-                .filter_map(|n| n.name)
-                .collect();
-            for n in networks.into_iter().filter(|n| n != "host" && n != "none") {
-                if let Some(subnet) = docker::subnet(&e.docker, &n).await? {
-                    inv.networks.insert(n, subnet);
-                }
-            }
+            inv.networks.extend(docker::subnets(&e.docker).await?);
         }
         Ok(inv)
     }
