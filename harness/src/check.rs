@@ -20,6 +20,9 @@ pub enum Outcome {
     Refused,
     /// UDP/TCP: nothing came back and nothing arrived.
     Dropped,
+    /// UDP/TCP to a port reachlab does not listen on: a socket of the lab is there (TCP: it accepted the
+    /// connection; UDP: it is bound, the datagram arrived and was not refused).
+    Open,
     /// Capture or rule assertions: whether it holds, and what was seen (e.g. "3 packets").
     Assertion {
         /// Whether the assertion holds.
@@ -39,6 +42,7 @@ impl Outcome {
             Outcome::Delivered => "delivered".into(),
             Outcome::Refused => "refused".into(),
             Outcome::Dropped => "dropped".into(),
+            Outcome::Open => "open".into(),
             Outcome::Assertion { seen, .. } => seen.clone(),
         }
     }
@@ -51,6 +55,7 @@ impl Outcome {
             Outcome::Unresolved => 'U',
             Outcome::Refused => 'R',
             Outcome::Dropped => 'D',
+            Outcome::Open => 'O',
             Outcome::Assertion { holds: true, .. } => 'Y',
             Outcome::Assertion { holds: false, .. } => 'N',
         }

@@ -53,26 +53,35 @@ impl Inventory {
     /// The address to probe for `to` from `from`: the pinned interface's (or the address on the pinned Docker
     /// network's subnet), else one on a subnet the two share, else the destination's first.
     pub fn target(&self, from: &str, to: &Endpoint) -> Result<Ipv4Addr, String> {
+        self.candidates(from, to).map(|c| c[0])
+    }
+
+    /// The destination's addresses in the order a probe tries them: [`Inventory::target`]'s choice first, then
+    /// the others (when the kernel says the first is a broadcast address for the source, or its own). A pinned
+    /// endpoint has one candidate.
+    pub fn candidates(&self, from: &str, to: &Endpoint) -> Result<Vec<Ipv4Addr>, String> {
         let dest = self.nodes.get(&to.node).map(Vec::as_slice).unwrap_or_default();
         if dest.is_empty() {
             return Err(format!("{} has no address", to.node));
         }
         if let Some(via) = &to.via {
             if let Some(i) = dest.iter().find(|i| &i.name == via) {
-                return Ok(i.cidr.addr);
+                return Ok(vec![i.cidr.addr]);
             }
             let subnet =
                 self.networks.get(via).ok_or_else(|| format!("{} has no interface or network `{via}`", to.node))?;
             return dest
                 .iter()
                 .find(|i| subnet.contains(i.cidr.addr))
-                .map(|i| i.cidr.addr)
+                .map(|i| vec![i.cidr.addr])
                 .ok_or_else(|| format!("{} has no address on {via} ({subnet})", to.node));
         }
         let mine = self.nodes.get(from).map(Vec::as_slice).unwrap_or_default();
-        let shared =
-            dest.iter().find(|d| mine.iter().any(|m| m.cidr.contains(d.cidr.addr) || d.cidr.contains(m.cidr.addr)));
-        Ok(shared.unwrap_or(&dest[0]).cidr.addr)
+        let shares = |d: &Iface| mine.iter().any(|m| m.cidr.contains(d.cidr.addr) || d.cidr.contains(m.cidr.addr));
+        let mut out: Vec<Ipv4Addr> = dest.iter().filter(|d| shares(d)).map(|d| d.cidr.addr).collect();
+        out.extend(dest.iter().filter(|d| !shares(d)).map(|d| d.cidr.addr));
+        out.dedup();
+        Ok(out)
     }
 }
 

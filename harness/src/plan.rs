@@ -134,6 +134,7 @@ fn expected(probe: ProbeKind, cell: Cell) -> Option<Expected> {
         Cell::Unresolved => Expected::one(Outcome::Unresolved),
         Cell::Refused => Expected::one(Outcome::Refused),
         Cell::Dropped => Expected::one(Outcome::Dropped),
+        Cell::Open => Expected::one(Outcome::Open),
     })
 }
 

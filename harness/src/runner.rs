@@ -1,12 +1,13 @@
 //! The runner: for each suite, plan → (skip | build → probe → judge) → teardown, emitting events.
 
-use crate::check::{Action, Observation};
+use crate::check::{Action, Check, Observation};
 use crate::event::{Event, Reporters};
 use crate::judge::judge;
 use crate::kernel::features::Features;
 use crate::lab::kernel::KernelLab;
 use crate::plan::{self, Plan};
-use crate::probe::{captures, probe_all, LabProber};
+use crate::probe::waves::probe_in_waves;
+use crate::probe::{captures, LabNeighbours, LabProber};
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
 use crate::system::EngineMode;
@@ -137,6 +138,10 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     report
 }
 
+/// How long a built lab may take to settle before it counts as broken (the kernel's link watcher delays
+/// non-urgent carrier changes by up to a second).
+const READY_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// Probes every check of a built lab, with the suite's captures running around the probes.
 pub(crate) async fn observe(
     lab: &KernelLab,
@@ -145,10 +150,15 @@ pub(crate) async fn observe(
     inventory: crate::inventory::Inventory,
     dir: &std::path::Path,
 ) -> HashMap<usize, Observation> {
+    // Probing before the links settle would see frames dropped that a moment later pass.
+    if let Err(e) = lab.wait_ready(READY_LIMIT).await {
+        let why = format!("not probed: {e}");
+        return plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect();
+    }
     let running = captures::start(lab, suite, &inventory, dir).await;
     let prober = LabProber::new(lab, inventory.clone());
-    let probes = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. }));
-    let mut observations = probe_all(&prober, probes).await;
+    let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
+    let mut observations = probe_in_waves(&prober, &LabNeighbours(lab), &probes).await;
     observations.extend(captures::finish(running, &plan.checks, &inventory).await);
     for check in &plan.checks {
         if let Some(Observation::Observed { outcome, detail, .. }) = observations.get_mut(&check.id) {

@@ -117,7 +117,7 @@ async fn veth_lab(guard: &mut Namespaces, tag: &str) -> (Netns, Netns) {
     let b = guard.create(&format!("rlcap-{pid}-{tag}b"));
     let nl_a = Netlink::open(&a).await.unwrap();
     let nl_b = Netlink::open(&b).await.unwrap();
-    nl_a.create_veth("cap-a", "cap-b", &b).await.unwrap();
+    nl_a.create_veth("cap-a", "cap-b", &b, None).await.unwrap();
     nl_a.add_address("cap-a", cidr("10.99.0.1/24")).await.unwrap();
     nl_b.add_address("cap-b", cidr("10.99.0.2/24")).await.unwrap();
     nl_a.set_up("cap-a").await.unwrap();

@@ -95,12 +95,12 @@ fn a_flipped_cell_fails_exactly_that_cell() {
             "fail".into(),
             "h2".into(),
             "h4".into(),
-            "expected reachable, observed unreachable: h2 has no route to 10.2.0.4".into()
+            "expected reachable, observed unreachable: no packet was sent: h2 has no route to 10.2.0.4".into()
         )]
     );
     let junit = std::fs::read_to_string(s.reports().join("junit.xml")).unwrap();
     assert!(
-        junit.contains(r#"<failure message="expected reachable, observed unreachable: h2 has no route to 10.2.0.4""#),
+        junit.contains(r#"<failure message="expected reachable, observed unreachable: no packet was sent: h2 has no route to 10.2.0.4""#),
         "{junit}"
     );
     assert_eq!(machine_state(), before);
@@ -230,7 +230,7 @@ fn probes_that_would_leave_the_lab_are_refused() {
         }
         // A source the lab did not make.
         assert!(matches!(clear(&lab, &lab_addresses, "nowhere", space2).await, Err(Observation::Error { .. })));
-        assert_eq!(clear(&lab, &lab_addresses, "space1", space2).await, Ok(()));
+        assert_eq!(clear(&lab, &lab_addresses, "space1", space2).await, Ok(reachlab::probe::guard::Clearance::Send));
         assert!(lab.teardown().is_empty());
     });
     assert_eq!(machine_state(), before);

@@ -107,17 +107,41 @@ pub async fn start(docker: &Docker, container: &str) -> Result<(), EngineError> 
         .map_err(EngineError::api(format!("start container {container}")))
 }
 
-/// The PID of a running container's first process (its namespaces are /proc/PID/ns/*).
-pub async fn pid(docker: &Docker, container: &str) -> Result<u32, EngineError> {
+/// What reachlab reads back from a running container: its first process (its namespaces are
+/// /proc/PID/ns/*) and the IPv4 `conf` keys it was created with (`docker run --sysctl
+/// net.ipv4.conf.all.KEY=…`, `net.ipv4.ip_forward`): settings chosen on purpose, which reachlab never resets.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Running {
+    /// The first process.
+    pub pid: u32,
+    /// IPv4 conf keys set with `--sysctl` (`forwarding` for `net.ipv4.ip_forward`).
+    pub own_sysctls: Vec<String>,
+}
+
+/// Reads a running container back (see [`Running`]).
+pub async fn running(docker: &Docker, container: &str) -> Result<Running, EngineError> {
     let info = docker
         .inspect_container(container, None::<bollard::query_parameters::InspectContainerOptions>)
         .await
         .map_err(EngineError::api(format!("inspect container {container}")))?;
-    info.state
+    let pid = info
+        .state
         .and_then(|s| s.pid)
         .filter(|p| *p > 0)
         .map(|p| p as u32)
-        .ok_or_else(|| EngineError::Start(format!("container {container} is not running")))
+        .ok_or_else(|| EngineError::Start(format!("container {container} is not running")))?;
+    let sysctls = info.host_config.and_then(|h| h.sysctls).unwrap_or_default();
+    Ok(Running { pid, own_sysctls: sysctls.keys().filter_map(|k| conf_key(k)).collect() })
+}
+
+/// The IPv4 `conf` key a sysctl name sets, if it sets one.
+fn conf_key(sysctl: &str) -> Option<String> {
+    let s = sysctl.replace('/', ".");
+    if s == "net.ipv4.ip_forward" {
+        return Some("forwarding".into());
+    }
+    let rest = s.strip_prefix("net.ipv4.conf.")?;
+    rest.split_once('.').map(|(_, key)| key.to_string())
 }
 
 /// Every network's first IPv4 subnet, as the engine assigned it (one list request: it carries the IPAM
@@ -198,4 +222,17 @@ pub fn remove_owned(socket: &Path, kind: &str, name: &str, run_id: &str) -> std:
         })
     };
     std::thread::spawn(work).join().map_err(|_| std::io::Error::other("teardown thread panicked"))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::conf_key;
+
+    #[test]
+    fn sysctl_names_map_to_conf_keys() {
+        assert_eq!(conf_key("net.ipv4.ip_forward").as_deref(), Some("forwarding"));
+        assert_eq!(conf_key("net/ipv4/conf/all/rp_filter").as_deref(), Some("rp_filter"));
+        assert_eq!(conf_key("net.ipv4.conf.eth0.arp_ignore").as_deref(), Some("arp_ignore"));
+        assert_eq!(conf_key("net.core.somaxconn"), None);
+    }
 }

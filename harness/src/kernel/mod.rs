@@ -1,7 +1,10 @@
 //! Everything that talks to the kernel: named network namespaces, the one netlink wrapper, feature detection,
 //! privileges. Nothing outside this module builds a netlink request or calls `setns`.
 
+pub mod baseline;
 pub mod features;
+pub mod neigh;
 pub mod netlink;
 pub mod netns;
 pub mod privilege;
+pub mod sockdiag;

@@ -5,7 +5,7 @@ use super::netns::{self, Netns};
 use crate::suite::{Cidr, Link, LinkKind, Route};
 use futures::TryStreamExt;
 use netlink_packet_route::link::{InfoData, InfoVeth, IpVlanMode, LinkAttribute, MacVlanMode};
-use netlink_packet_route::route::RouteAttribute;
+use netlink_packet_route::route::{RouteAttribute, RouteProtocol, RouteScope};
 use rtnetlink::{
     LinkBridge, LinkBridgePort, LinkDummy, LinkIpVlan, LinkMacVlan, LinkMessageBuilder, LinkUnspec, LinkVeth, LinkVlan,
     LinkVxlan, RouteMessageBuilder,
@@ -36,6 +36,88 @@ fn io_of(e: rtnetlink::Error) -> io::Error {
     match e {
         rtnetlink::Error::NetlinkError(m) => m.to_io(),
         other => io::Error::other(other.to_string()),
+    }
+}
+
+/// A bridge port's forwarding state (IFLA_BRPORT_STATE).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PortState {
+    /// Not in use (the port or the bridge is down, or its carrier is off).
+    Disabled,
+    /// STP: listening (not forwarding yet).
+    Listening,
+    /// STP: learning (not forwarding yet).
+    Learning,
+    /// Forwarding.
+    Forwarding,
+    /// STP: blocked.
+    Blocking,
+}
+
+/// One interface as the kernel reports it (`ip -d link show`): what the lab's state, readiness and
+/// explanations are read from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LinkState {
+    /// Interface name.
+    pub name: String,
+    /// Its index in its namespace.
+    pub index: u32,
+    /// Link kind (`veth`, `bridge`, `macvlan` …), when it has one (not for `lo`).
+    pub kind: Option<String>,
+    /// Administratively up (IFF_UP).
+    pub admin_up: bool,
+    /// Promiscuous (IFF_PROMISC as set with `ip link set … promisc on`).
+    pub promisc: bool,
+    /// Carrier (IFLA_CARRIER).
+    pub carrier: Option<bool>,
+    /// RFC 2863 operational state, lowercase as `ip` prints it (`up`, `down`, `lowerlayerdown`, `unknown` …).
+    pub oper: String,
+    /// The bridge it is a port of (index in the same namespace).
+    pub master: Option<u32>,
+    /// The lower device or veth peer (IFLA_LINK; in another namespace when `link_netnsid` is set).
+    pub link: Option<u32>,
+    /// Whether `link` lives in another namespace.
+    pub link_elsewhere: bool,
+    /// As a bridge port: its state, learning and unicast flooding.
+    pub port: Option<(PortState, bool, bool)>,
+    /// For a macvlan: its mode.
+    pub macvlan_mode: Option<String>,
+}
+
+/// What the kernel's routing decides for a destination (`ip route get`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RouteTo {
+    /// Sent out of interface `oif`, to `gateway` when it is not on-link.
+    Unicast {
+        /// Output interface index.
+        oif: u32,
+        /// The next hop, when routed through a gateway.
+        gateway: Option<Ipv4Addr>,
+    },
+    /// The destination is one of this namespace's own addresses.
+    Local,
+    /// The destination is a broadcast address here (a subnet's broadcast, or 255.255.255.255).
+    Broadcast,
+    /// A multicast destination.
+    Multicast,
+    /// No route: `errno` is the kernel's answer (ENETUNREACH, EHOSTUNREACH; EACCES for a `prohibit` route,
+    /// EINVAL for a `blackhole` route).
+    Unreachable {
+        /// The kernel's answer.
+        errno: i32,
+    },
+}
+
+impl RouteTo {
+    /// Why there is no route, in words (for [`RouteTo::Unreachable`]).
+    pub fn no_route_words(errno: i32) -> &'static str {
+        match errno {
+            libc::EACCES => "a `prohibit` route",
+            libc::EINVAL => "a `blackhole` route",
+            libc::EHOSTUNREACH => "an `unreachable` route",
+            _ => "no route",
+        }
     }
 }
 
@@ -107,13 +189,53 @@ impl Netlink {
 
     /// `ip link add NAME type veth peer name PEER netns PEER_NS`: this end here, the peer created directly in
     /// `peer_ns` (so neither end ever exists in another namespace).
-    pub async fn create_veth(&self, name: &str, peer: &str, peer_ns: &Netns) -> Result<(), NetlinkError> {
-        let peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
-            .name(peer.to_string())
-            .setns_by_fd(peer_ns.file().as_raw_fd())
-            .build();
-        let msg = LinkVeth::new(name, peer).set_info_data(InfoData::Veth(InfoVeth::Peer(peer_msg))).build();
-        Self::wrap(|| format!("create veth {name} (peer {peer})"), self.handle.link().add(msg).execute().await)
+    ///
+    /// `indexes` asks for the two ends' interface indexes. They should differ: the kernel's link watcher treats
+    /// a carrier change as urgent only on a device whose index differs from its peer's, and otherwise lets the
+    /// link come up to a second later (a veth made with `ip link add` in one namespace and then moved keeps
+    /// two different indexes; two ends made directly in fresh namespaces would both get index 2). A kernel
+    /// that refuses them gets the request again without.
+    pub async fn create_veth(
+        &self,
+        name: &str,
+        peer: &str,
+        peer_ns: &Netns,
+        indexes: Option<(u32, u32)>,
+    ) -> Result<(), NetlinkError> {
+        let request = |indexes: Option<(u32, u32)>| {
+            let mut peer_msg = LinkMessageBuilder::<LinkUnspec>::new()
+                .name(peer.to_string())
+                .setns_by_fd(peer_ns.file().as_raw_fd())
+                .build();
+            let mut msg = LinkVeth::new(name, peer).build();
+            if let Some((mine, theirs)) = indexes {
+                msg.header.index = mine;
+                peer_msg.header.index = theirs;
+            }
+            msg.attributes.retain(|a| !matches!(a, LinkAttribute::LinkInfo(_)));
+            msg.attributes.push(LinkAttribute::LinkInfo(vec![
+                netlink_packet_route::link::LinkInfo::Kind(netlink_packet_route::link::InfoKind::Veth),
+                netlink_packet_route::link::LinkInfo::Data(InfoData::Veth(InfoVeth::Peer(peer_msg))),
+            ]));
+            msg
+        };
+        let first = self.handle.link().add(request(indexes)).execute().await;
+        let r = match first {
+            Err(rtnetlink::Error::NetlinkError(m))
+                if indexes.is_some() && [libc::EEXIST, libc::EBUSY, libc::EINVAL].contains(&m.raw_code().abs()) =>
+            {
+                self.handle.link().add(request(None)).execute().await
+            }
+            r => r,
+        };
+        Self::wrap(|| format!("create veth {name} (peer {peer})"), r)
+    }
+
+    /// An interface index no link of this namespace holds (one past the highest).
+    pub async fn free_index(&self) -> Result<u32, NetlinkError> {
+        let links: Vec<_> =
+            Self::wrap(|| "list interfaces".into(), self.handle.link().get().execute().try_collect().await)?;
+        Ok(links.iter().map(|l| l.header.index).max().unwrap_or(0) + 1)
     }
 
     /// `ip link add` for macvlan, ipvlan, vlan, vxlan and dummy links. The request goes to this namespace
@@ -281,9 +403,14 @@ impl Netlink {
     pub async fn add_route(&self, route: &Route) -> Result<(), NetlinkError> {
         let mut builder =
             RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(route.to.network(), route.to.prefix);
-        if let Some(via) = route.via {
-            builder = builder.gateway(via);
-        }
+        // As `ip route add` does: a route without a gateway reaches its destination on the link (scope link),
+        // which is what makes a later `via` on that link valid; a route with a gateway is scope universe.
+        // Protocol "boot", as routes added by hand are.
+        builder = builder.protocol(RouteProtocol::Boot);
+        builder = match route.via {
+            Some(via) => builder.gateway(via),
+            None => builder.scope(RouteScope::Link),
+        };
         if let Some(dev) = &route.dev {
             builder = builder.output_interface(self.require(dev).await?);
         }
@@ -299,23 +426,142 @@ impl Netlink {
         }
     }
 
-    /// `ip route get TARGET`: the output interface index, or `None` when there is no route.
-    pub async fn route_oif(&self, target: Ipv4Addr) -> Result<Option<u32>, NetlinkError> {
+    /// `ip route get TARGET`: what the kernel would do with a packet to `target` from this namespace.
+    pub async fn route_to(&self, target: Ipv4Addr) -> Result<RouteTo, NetlinkError> {
+        use netlink_packet_route::route::RouteType;
         let msg = RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(target, 32).build();
         let mut routes = self.handle.route().get(msg).execute();
         match routes.try_next().await {
-            Ok(Some(route)) => Ok(route.attributes.iter().find_map(|a| match a {
-                RouteAttribute::Oif(i) => Some(*i),
-                _ => None,
-            })),
-            Ok(None) => Ok(None),
+            Ok(Some(route)) => {
+                let oif = route.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Oif(i) => Some(*i),
+                    _ => None,
+                });
+                let gateway = route.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Gateway(netlink_packet_route::route::RouteAddress::Inet(g)) => Some(*g),
+                    _ => None,
+                });
+                Ok(match route.header.kind {
+                    RouteType::Local => RouteTo::Local,
+                    RouteType::Broadcast => RouteTo::Broadcast,
+                    RouteType::Multicast => RouteTo::Multicast,
+                    _ => match oif {
+                        Some(oif) => RouteTo::Unicast { oif, gateway },
+                        None => RouteTo::Unreachable { errno: libc::ENETUNREACH },
+                    },
+                })
+            }
+            Ok(None) => Ok(RouteTo::Unreachable { errno: libc::ENETUNREACH }),
+            // No route (network or host unreachable), a `prohibit` route (EACCES), a `blackhole` route (EINVAL).
             Err(rtnetlink::Error::NetlinkError(m))
-                if [libc::ENETUNREACH, libc::EHOSTUNREACH].contains(&m.raw_code().abs()) =>
+                if [libc::ENETUNREACH, libc::EHOSTUNREACH, libc::EACCES, libc::EINVAL]
+                    .contains(&m.raw_code().abs()) =>
             {
-                Ok(None)
+                Ok(RouteTo::Unreachable { errno: m.raw_code().abs() })
             }
             Err(e) => Err(NetlinkError { op: format!("look up the route to {target}"), source: io_of(e) }),
         }
+    }
+
+    /// Every interface of the namespace, read back (one dump).
+    pub async fn links(&self) -> Result<Vec<LinkState>, NetlinkError> {
+        use netlink_packet_route::link::{
+            BridgePortState, InfoBridgePort, InfoData, InfoMacVlan, InfoPortData, LinkFlags, LinkInfo,
+        };
+        let msgs: Vec<_> =
+            Self::wrap(|| "list interfaces".into(), self.handle.link().get().execute().try_collect().await)?;
+        let mut out = Vec::new();
+        for m in msgs {
+            let mut l = LinkState {
+                name: String::new(),
+                index: m.header.index,
+                kind: None,
+                admin_up: m.header.flags.contains(LinkFlags::Up),
+                promisc: m.header.flags.contains(LinkFlags::Promisc),
+                carrier: None,
+                oper: "unknown".into(),
+                master: None,
+                link: None,
+                link_elsewhere: false,
+                port: None,
+                macvlan_mode: None,
+            };
+            for a in m.attributes {
+                match a {
+                    LinkAttribute::IfName(n) => l.name = n,
+                    LinkAttribute::Carrier(c) => l.carrier = Some(c != 0),
+                    LinkAttribute::OperState(s) => l.oper = format!("{s:?}").to_lowercase(),
+                    LinkAttribute::Controller(i) => l.master = Some(i),
+                    LinkAttribute::Link(i) => l.link = Some(i),
+                    LinkAttribute::LinkNetNsId(_) => l.link_elsewhere = true,
+                    LinkAttribute::LinkInfo(infos) => {
+                        for info in infos {
+                            match info {
+                                LinkInfo::Kind(k) => l.kind = Some(k.to_string()),
+                                LinkInfo::Data(InfoData::MacVlan(d)) => {
+                                    l.macvlan_mode = d.iter().find_map(|x| match x {
+                                        InfoMacVlan::Mode(m) => Some(format!("{m:?}").to_lowercase()),
+                                        _ => None,
+                                    })
+                                }
+                                LinkInfo::PortData(InfoPortData::BridgePort(attrs)) => {
+                                    let mut port = (PortState::Disabled, true, true);
+                                    for attr in attrs {
+                                        match attr {
+                                            InfoBridgePort::State(s) => {
+                                                port.0 = match s {
+                                                    BridgePortState::Listening => PortState::Listening,
+                                                    BridgePortState::Learning => PortState::Learning,
+                                                    BridgePortState::Forwarding => PortState::Forwarding,
+                                                    BridgePortState::Blocking => PortState::Blocking,
+                                                    _ => PortState::Disabled,
+                                                }
+                                            }
+                                            InfoBridgePort::Learning(b) => port.1 = b,
+                                            InfoBridgePort::UnicastFlood(b) => port.2 = b,
+                                            _ => {}
+                                        }
+                                    }
+                                    l.port = Some(port);
+                                }
+                                _ => {}
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            out.push(l);
+        }
+        Ok(out)
+    }
+
+    /// `ip -4 neigh flush all`: removes the namespace's ARP entries except permanent and no-ARP ones (entries
+    /// someone put there on purpose). Returns how many went.
+    pub async fn flush_neighbours(&self) -> Result<usize, NetlinkError> {
+        use netlink_packet_route::neighbour::NeighbourState;
+        let entries: Vec<_> = Self::wrap(
+            || "list neighbours".into(),
+            self.handle
+                .neighbours()
+                .get()
+                .set_address_family(netlink_packet_route::AddressFamily::Inet)
+                .execute()
+                .try_collect()
+                .await,
+        )?;
+        let mut removed = 0;
+        for e in entries {
+            if matches!(e.header.state, NeighbourState::Permanent | NeighbourState::Noarp) {
+                continue;
+            }
+            match self.handle.neighbours().del(e).execute().await {
+                Ok(()) => removed += 1,
+                Err(rtnetlink::Error::NetlinkError(m)) if m.raw_code().abs() == libc::ENOENT => {}
+                Err(e) => return Err(NetlinkError { op: "flush neighbours".into(), source: io_of(e) }),
+            }
+        }
+        Ok(removed)
     }
 
     /// Every IPv4 address with its interface name, except loopback.

@@ -74,6 +74,8 @@ pub fn create(name: &str) -> io::Result<Netns> {
     let made = std::thread::spawn(move || -> io::Result<()> {
         // This thread's namespace changes; the thread ends right after, so no other code ever runs in it.
         unshare(CloneFlags::CLONE_NEWNET).map_err(errno)?;
+        // Not the machine's settings: the kernel's own defaults (see `baseline`).
+        super::baseline::apply_here()?;
         mount(Some("/proc/thread-self/ns/net"), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(errno)
     })
     .join()

@@ -7,6 +7,7 @@ use super::{ApplyError, Topology};
 use crate::engine::daemon::{self, Daemon};
 use crate::engine::{docker, image, labels, EngineError};
 use crate::inventory::{Iface, Inventory};
+use crate::kernel::baseline;
 use crate::kernel::netlink::Netlink;
 use crate::kernel::netns::{self, Netns};
 use crate::plan::Step;
@@ -147,6 +148,33 @@ impl KernelLab {
     pub fn nodes(&self) -> Vec<String> {
         let host = self.engine.iter().flat_map(|e| e.host_mode.iter().cloned());
         self.namespaces.keys().cloned().chain(self.containers.keys().cloned()).chain(host).collect()
+    }
+
+    /// Waits until the kernel says every link is settled (see [`super::ready`]): polls each namespace's links
+    /// every few milliseconds, for at most `limit`. Returns how long it waited.
+    pub async fn wait_ready(&self, limit: std::time::Duration) -> Result<std::time::Duration, ApplyError> {
+        let started = std::time::Instant::now();
+        loop {
+            let mut pending = Vec::new();
+            for (node, nl) in &self.netlink {
+                pending.extend(super::ready::unready(node, &nl.links().await?));
+            }
+            if pending.is_empty() {
+                return Ok(started.elapsed());
+            }
+            if started.elapsed() > limit {
+                return Err(ApplyError::NotReady { within_ms: limit.as_millis() as u64, pending: pending.join("; ") });
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Empties the ARP caches of every namespace of the lab (entries made permanent on purpose stay).
+    pub async fn flush_neighbours(&self) -> Result<(), ApplyError> {
+        for nl in self.netlink.values() {
+            nl.flush_neighbours().await?;
+        }
+        Ok(())
     }
 
     /// Reads back every node's addresses and every Docker network's subnet.
@@ -290,11 +318,9 @@ impl KernelLab {
         let dir = daemon::engine_dir(&self.state_dir, &self.run_id);
         let cgroup = daemon::cgroup_name(&self.run_id);
         self.record(Entry::Engine { dir: dir.clone(), cgroup: cgroup.clone() })?;
+        // server1 starts from the kernel's defaults (forwarding off) like every namespace reachlab makes;
+        // dockerd turns forwarding on (and sets FORWARD to DROP), as on a freshly booted VM.
         let ns = self.ns(netns)?.clone();
-        // As on a freshly booted VM: forwarding off until dockerd turns it on (and sets FORWARD to DROP).
-        netns::within(&ns, || std::fs::write("/proc/sys/net/ipv4/ip_forward", "0"))
-            .await
-            .map_err(io(format!("reset forwarding in {netns}")))?;
         let daemon = Daemon::start(&ns, &dir, &cgroup).await?;
         let docker = docker::connect(&daemon.socket)?;
         self.notes.push(format!("private Docker engine in {netns} ready in {:.2} s", daemon.ready_in.as_secs_f64()));
@@ -305,15 +331,30 @@ impl KernelLab {
     }
 
     async fn register_container(&mut self, name: &str) -> Result<(), ApplyError> {
-        let pid = docker::pid(&self.engine()?.docker, name).await?;
-        let path = PathBuf::from(format!("/proc/{pid}/ns/net"));
+        let running = docker::running(&self.engine()?.docker, name).await?;
+        let path = PathBuf::from(format!("/proc/{}/ns/net", running.pid));
         // Hold the namespace file: the PID could be reused, the namespace file cannot.
         let ns =
             Netns::open(&format!("container {name}"), &path).map_err(io(format!("open the namespace of {name}")))?;
+        if self.mode == EngineMode::Private {
+            self.inherit_server1_conf(&ns, name, running.own_sysctls).await?;
+        }
         let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
         self.netlink.insert(name.to_string(), nl);
-        self.containers.insert(name.to_string(), ContainerNode { netns: ns, pid });
+        self.containers.insert(name.to_string(), ContainerNode { netns: ns, pid: running.pid });
         Ok(())
+    }
+
+    /// On server1 — a VM — a container's namespace copies server1's own IPv4 settings (the kernel copies the
+    /// settings of the machine's first namespace). Here the machine's first namespace is not server1, so the
+    /// kernel copied the machine's: reachlab writes server1's instead, except the keys the container was
+    /// created with on purpose (`--sysctl`).
+    async fn inherit_server1_conf(&self, ns: &Netns, name: &str, keep: Vec<String>) -> Result<(), ApplyError> {
+        let server1 = self.ns(Lab::SERVER1)?;
+        let settings = netns::within(server1, baseline::read_here).await.map_err(io("read server1's IPv4 settings"))?;
+        netns::within(ns, move || baseline::inherit_here(&settings, &keep))
+            .await
+            .map_err(io(format!("give {name} server1's IPv4 settings")))
     }
 
     /// Records a scratch directory (a grading sandbox's working copy) so teardown and `clean` remove it.
@@ -404,7 +445,12 @@ impl Topology for KernelLab {
                 let netns_path = self.ns(netns)?.path.clone();
                 self.record(Entry::Link { netns_path, name: name.clone() })?;
                 let peer_ns = self.ns(peer_netns)?;
-                self.nl(netns)?.create_veth(name, peer_name, peer_ns).await?;
+                let mine = self.nl(netns)?.free_index().await?;
+                let mut theirs = self.nl(peer_netns)?.free_index().await?;
+                if theirs == mine {
+                    theirs += 1;
+                }
+                self.nl(netns)?.create_veth(name, peer_name, peer_ns, Some((mine, theirs))).await?;
             }
             Step::CreateLink { link } => {
                 let parent_ns = link.parent.as_ref().map_or(&link.netns, |(ns, _)| ns);

@@ -3,6 +3,7 @@
 
 pub mod kernel;
 pub mod ledger;
+pub mod ready;
 pub mod teardown;
 
 use crate::plan::{Plan, Step};
@@ -16,6 +17,14 @@ pub enum ApplyError {
     /// The container engine refused.
     #[error("failed to build the topology: {0}")]
     Engine(crate::engine::EngineError),
+    /// The lab's links never settled (see [`ready`]).
+    #[error("the lab never became ready within {within_ms} ms: {pending}")]
+    NotReady {
+        /// How long reachlab waited.
+        within_ms: u64,
+        /// What was still pending.
+        pending: String,
+    },
     /// Anything else the kernel or filesystem refused.
     #[error("failed to {op}: {source}")]
     Io {

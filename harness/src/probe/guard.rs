@@ -1,8 +1,13 @@
 //! Safety: traffic stays inside the lab. A probe may leave only from a namespace the lab made (a suite
 //! namespace or a container of the lab's private engine), towards an address the lab's nodes hold, along a
 //! route the kernel has. Anything else is refused before a packet is sent.
+//!
+//! The guard also reports what the kernel's routing says about the target, because some answers decide the
+//! cell without a packet: no route, a target that is a broadcast address for the source, or one of the
+//! source's own addresses.
 
-use crate::check::{Observation, Outcome};
+use crate::check::Observation;
+use crate::kernel::netlink::RouteTo;
 use crate::lab::kernel::KernelLab;
 use crate::system::EngineMode;
 use std::collections::BTreeSet;
@@ -13,13 +18,30 @@ pub fn docker_bridge(name: &str) -> bool {
     name == "docker0" || name.starts_with("br-")
 }
 
+/// What the kernel of the source would do with a probe to the target, once the guard let it through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clearance {
+    /// A unicast route: the probe may be sent.
+    Send,
+    /// No route (`errno` from the kernel): nothing would be sent.
+    NoRoute {
+        /// The kernel's answer.
+        errno: i32,
+    },
+    /// The target is a broadcast address for the source (its subnet's broadcast): a unicast probe cannot be
+    /// sent there (ping refuses without `-b`, a raw socket gets EACCES).
+    Broadcast,
+    /// The target is one of the source's own addresses: a probe would answer itself.
+    Local,
+}
+
 /// Checks a probe from `from` to `target` before it is sent. `Err` is the observation to report instead.
 pub async fn clear(
     lab: &KernelLab,
     lab_addresses: &BTreeSet<Ipv4Addr>,
     from: &str,
     target: Ipv4Addr,
-) -> Result<(), Observation> {
+) -> Result<Clearance, Observation> {
     let refuse = |why: String| Err(Observation::error(format!("refused to probe: {why}")));
     let Some(ns) = lab.namespace(from) else {
         return refuse(format!("`{from}` is not a node this lab made"));
@@ -38,17 +60,22 @@ pub async fn clear(
     let Some(nl) = lab.netlink(from) else {
         return refuse(format!("no netlink socket in `{from}`"));
     };
-    match nl.route_oif(target).await {
-        Ok(Some(oif)) if machine => match nl.name_of(oif).await {
-            Ok(Some(name)) if docker_bridge(&name) => Ok(()),
+    match nl.route_to(target).await {
+        Ok(RouteTo::Unicast { oif, .. }) if machine => match nl.name_of(oif).await {
+            Ok(Some(name)) if docker_bridge(&name) => Ok(Clearance::Send),
             Ok(name) => refuse(format!(
                 "from this machine, {target} is routed through {}, not a Docker bridge",
                 name.unwrap_or_else(|| format!("interface {oif}"))
             )),
             Err(e) => Err(Observation::error(e.to_string())),
         },
-        Ok(Some(_)) => Ok(()),
-        Ok(None) => Err(Observation::seen(Outcome::Unreachable, format!("{from} has no route to {target}")).at(target)),
+        Ok(RouteTo::Unicast { .. }) => Ok(Clearance::Send),
+        // From the machine itself, only unicast through a Docker bridge is ever sent.
+        Ok(_) if machine => refuse(format!("from this machine, {target} is not routed through a Docker bridge")),
+        Ok(RouteTo::Unreachable { errno }) => Ok(Clearance::NoRoute { errno }),
+        Ok(RouteTo::Broadcast) => Ok(Clearance::Broadcast),
+        Ok(RouteTo::Local) => Ok(Clearance::Local),
+        Ok(RouteTo::Multicast) => refuse(format!("{target} is a multicast address")),
         Err(e) => Err(Observation::error(e.to_string())),
     }
 }

@@ -143,6 +143,8 @@ pub struct Dest<'a> {
 pub struct Armed<'a> {
     /// Where the sender's socket must be created.
     pub src_ns: &'a Netns,
+    /// The destination's namespace.
+    pub dst_ns: &'a Netns,
     /// The token to send.
     pub token: String,
     /// Fires with the sender's address when the token arrives.
@@ -168,13 +170,39 @@ pub async fn arm<'a>(
     let token = token();
     if !dest.listen {
         let (never, arrived) = oneshot::channel();
-        return Ok(Armed { src_ns, token, arrived, never: Some(never) });
+        return Ok(Armed { src_ns, dst_ns, token, arrived, never: Some(never) });
     }
     let name = if proto == Proto::Udp { "UDP" } else { "TCP" };
-    let listener = listeners
-        .get(dst_ns, proto, port)
-        .await
-        .map_err(|e| Observation::error(format!("failed to listen on {name} port {port} in {to}: {e}")))?;
+    let listener = match listeners.get(dst_ns, proto, port).await {
+        Ok(l) => l,
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => {
+            let by =
+                bound(dst_ns, proto, port, dest.ip).await.ok().flatten().unwrap_or_else(|| "another socket".into());
+            return Err(Observation::error(format!(
+                "cannot listen on {name} port {port} in {to}: it is in use by {by}; probe that service with `listen = false`"
+            )));
+        }
+        Err(e) => return Err(Observation::error(format!("failed to listen on {name} port {port} in {to}: {e}"))),
+    };
     let arrived = listener.expect(&token);
-    Ok(Armed { src_ns, token, arrived, never: None })
+    Ok(Armed { src_ns, dst_ns, token, arrived, never: None })
+}
+
+/// The sockets of `ns` bound to `port` that a packet to `ip` would reach (UDP: bound; TCP: listening), read
+/// over sock_diag, with their owners: e.g. `0.0.0.0:2020 (nc, pid 4242)`; `None` when there is none.
+pub async fn bound(ns: &Netns, proto: Proto, port: u16, ip: std::net::Ipv4Addr) -> std::io::Result<Option<String>> {
+    use crate::kernel::sockdiag::{self, Transport};
+    let transport = if proto == Proto::Udp { Transport::Udp } else { Transport::Tcp };
+    let sockets = netns::within(ns, move || sockdiag::bound_here(transport, port)).await?;
+    let words: Vec<String> = sockets
+        .iter()
+        .filter(|s| s.accepts(ip))
+        .map(|s| {
+            let owners: Vec<String> =
+                sockdiag::owners(s.inode).into_iter().map(|(pid, comm)| format!("{comm}, pid {pid}")).collect();
+            let by = if owners.is_empty() { String::new() } else { format!(" ({})", owners.join("; ")) };
+            format!("{}:{}{by}", s.addr, s.port)
+        })
+        .collect();
+    Ok((!words.is_empty()).then(|| words.join(", ")))
 }

@@ -1,6 +1,7 @@
 //! Probes: the [`Prober`] trait, the lab guard that refuses probes whose route would leave the lab, and one
 //! file per probe kind. Captures run around the probes and are judged from their packets.
 
+pub mod arrival;
 pub mod captures;
 pub mod dns;
 pub mod guard;
@@ -9,13 +10,15 @@ pub mod listen;
 pub mod rule;
 pub mod tcp;
 pub mod udp;
+pub mod waves;
+pub mod wire;
 
 use crate::check::{Action, Check, Observation, Outcome};
 use crate::inventory::Inventory;
 use crate::lab::kernel::KernelLab;
 use crate::suite::Endpoint;
-use futures::future::join_all;
-use std::collections::{BTreeSet, HashMap};
+use guard::Clearance;
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 /// Something that can observe one check. The real one sends packets; tests use recorded answers.
@@ -26,13 +29,16 @@ pub trait Prober {
     async fn probe(&self, check: &Check) -> Observation;
 }
 
-/// Runs every check at once, so an N×N matrix costs about one timeout, not N² of them.
-pub async fn probe_all<'c>(
-    prober: &impl Prober,
-    checks: impl IntoIterator<Item = &'c Check>,
-) -> HashMap<usize, Observation> {
-    let observed = join_all(checks.into_iter().map(|c| async move { (c.id, prober.probe(c).await) })).await;
-    observed.into_iter().collect()
+/// The real ARP table of the machine and the neighbour caches of a lab's namespaces.
+pub struct LabNeighbours<'a>(pub &'a KernelLab);
+
+impl waves::NeighbourTable for LabNeighbours<'_> {
+    fn read(&self) -> Option<crate::kernel::neigh::ArpTable> {
+        crate::kernel::neigh::arp_table().ok()
+    }
+    async fn flush(&self) -> Result<(), String> {
+        self.0.flush_neighbours().await.map_err(|e| e.to_string())
+    }
 }
 
 /// For UDP and TCP, "no route" means the datagram or SYN was never delivered: dropped.
@@ -67,16 +73,43 @@ impl<'a> LabProber<'a> {
         }
     }
 
-    /// The address to probe, cleared by the guard; or the observation that replaces the probe.
+    /// The address to probe, cleared by the guard; or the observation that replaces the probe. The
+    /// destination's preferred address decides, unless the source's kernel says it is a broadcast address or
+    /// one of the source's own: then its next address is tried.
     async fn target(&self, check: &Check, to: &Endpoint, by_name: bool) -> Result<Ipv4Addr, Observation> {
-        let ip = if by_name {
-            dns::resolve(self.lab, &check.from, &to.node, check.settings.timeout_ms).await?
+        let candidates = if by_name {
+            vec![dns::resolve(self.lab, &check.from, &to.node, check.settings.timeout_ms).await?]
         } else {
             self.inventory
-                .target(&check.from, to)
+                .candidates(&check.from, to)
                 .map_err(|e| Observation::error(format!("no address to probe: {e}")))?
         };
-        guard::clear(self.lab, &self.lab_addresses, &check.from, ip).await.map(|()| ip)
+        let from = &check.from;
+        let (mut broadcast, mut local) = (Vec::new(), Vec::new());
+        for ip in candidates {
+            match guard::clear(self.lab, &self.lab_addresses, from, ip).await? {
+                Clearance::Send => return Ok(ip),
+                Clearance::NoRoute { errno } => {
+                    let words = crate::kernel::netlink::RouteTo::no_route_words(errno);
+                    let detail = format!("no packet was sent: {from} has {words} to {ip}");
+                    return Err(Observation::seen(Outcome::Unreachable, detail).at(ip));
+                }
+                Clearance::Broadcast => broadcast.push(ip),
+                Clearance::Local => local.push(ip),
+            }
+        }
+        if let Some(ip) = local.first() {
+            return Err(Observation::error(format!(
+                "cannot know: {ip}, the address of {}, is also an address of {from}, so a probe would answer itself (give the two nodes different addresses)",
+                to.node
+            )));
+        }
+        let ip = broadcast[0];
+        let detail = format!(
+            "no packet was sent: {ip}, {}'s address, is a broadcast address of a subnet on {from}, so {from} cannot send a unicast packet to it (ping: \"Do you want to ping broadcast?\")",
+            to.node
+        );
+        Err(Observation::seen(Outcome::Unreachable, detail).at(ip))
     }
 }
 
@@ -84,7 +117,10 @@ impl Prober for LabProber<'_> {
     async fn probe(&self, check: &Check) -> Observation {
         match &check.action {
             Action::Icmp { to, by_name } => match self.target(check, to, *by_name).await {
-                Ok(ip) => self.icmp.ping(self.lab, &check.from, ip, check.settings).await.at(ip),
+                Ok(ip) => match self.lab.namespace(&check.from) {
+                    Some(ns) => self.icmp.ping(&check.from, ns, ip, check.settings).await.at(ip),
+                    None => Observation::error(format!("the namespace of {} is gone", check.from)),
+                },
                 Err(o) => o,
             },
             Action::Udp { to, port, listen } => match self.target(check, to, false).await {

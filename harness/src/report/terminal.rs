@@ -146,4 +146,4 @@ pub fn summary_line(r: &RunReport) -> String {
 }
 
 /// Legend printed once under the matrices.
-pub const LEGEND: &str = "   Y reaches/delivered · N does not · U name unresolved · R refused · D dropped · - not checked · ! differs from expected · E probe error · S skipped";
+pub const LEGEND: &str = "   Y reaches/delivered · N does not · U name unresolved · R refused · D dropped · O open · - not checked · ! differs from expected · E probe error · S skipped";

@@ -26,6 +26,8 @@ pub enum Cell {
     Refused,
     /// `D`: UDP/TCP, dropped (no answer at all).
     Dropped,
+    /// `O`: UDP/TCP with `listen = false`, open (a socket of the lab accepts there).
+    Open,
 }
 
 impl Cell {
@@ -38,6 +40,7 @@ impl Cell {
             Cell::Unresolved => 'U',
             Cell::Refused => 'R',
             Cell::Dropped => 'D',
+            Cell::Open => 'O',
         }
     }
 }
@@ -150,12 +153,13 @@ pub fn parse(text: &str) -> Result<Grid, GridError> {
                 "U" | "u" => Cell::Unresolved,
                 "R" | "r" => Cell::Refused,
                 "D" | "d" => Cell::Dropped,
+                "O" | "o" => Cell::Open,
                 other => {
                     return Err(GridError {
                         line: token.line,
                         col: token.col,
                         message: format!("`{other}` is not a cell"),
-                        hint: "cells are `Y` (must reach), `N` (must not reach) or `-` (not checked); also `U` (name must not resolve), `R` (refused), `D` (dropped)".into(),
+                        hint: "cells are `Y` (must reach), `N` (must not reach) or `-` (not checked); also `U` (name must not resolve), `R` (refused), `D` (dropped), `O` (open)".into(),
                     })
                 }
             };

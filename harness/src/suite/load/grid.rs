@@ -53,8 +53,8 @@ impl Cx<'_> {
         let allowed: &[Cell] = match (m.probe, by) {
             (ProbeKind::Icmp, By::Address) => &[Cell::Reach, Cell::NoReach, Cell::Unchecked],
             (ProbeKind::Icmp, By::Name) => &[Cell::Reach, Cell::NoReach, Cell::Unresolved, Cell::Unchecked],
-            // A closed port can refuse or drop, never deliver.
-            _ if m.listen == Some(false) => &[Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Unchecked],
+            // Without reachlab's listener nothing can be delivered to it; a socket of the lab may be open there.
+            _ if m.listen == Some(false) => &[Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Open, Cell::Unchecked],
             _ => &[Cell::Reach, Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Unchecked],
         };
 
