@@ -122,7 +122,7 @@ impl Filter {
                 message = replace_token(&message, &shown(n, range), n);
             }
         }
-        let quoted = message.split('\'').nth(1).filter(|q| !q.is_empty());
+        let quoted = ['\'', '"'].iter().find_map(|q| message.split(*q).nth(1).filter(|q| !q.is_empty()));
         let offset = quoted.and_then(|q| find_token(&self.text, q)).unwrap_or(0);
         let hint = "the filter language is tcpdump's (pcap-filter(7)); `tcpdump -d EXPR` checks an expression".into();
         error(offset, format!("invalid filter: {message}"), Some(hint))
