@@ -29,7 +29,14 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
                 (None, Some(Observation::Observed { outcome, detail, target, artifacts, dropped })) => {
                     let target = target.or(check.target);
                     if check.expected.accepts(outcome) {
-                        result(Some(outcome.clone()), target, Verdict::Pass, detail.clone(), artifacts.clone(), *dropped)
+                        result(
+                            Some(outcome.clone()),
+                            target,
+                            Verdict::Pass,
+                            detail.clone(),
+                            artifacts.clone(),
+                            *dropped,
+                        )
                     } else {
                         let why = format!("expected {}, observed {}: {detail}", check.expected.label, outcome.label());
                         result(Some(outcome.clone()), target, Verdict::Fail, why, artifacts.clone(), *dropped)

@@ -174,7 +174,10 @@ fn tcpdump_reads_our_pcap_files_as_we_summarize_them() {
         // Written again by our writer: what tcpdump reads is our file.
         let frames = read_pcap(&pcap).unwrap();
         let copy = renumbered(&frames, dir.path());
-        assert_eq!(read_pcap(&copy).unwrap().iter().map(|f| &f.data).collect::<Vec<_>>(), frames.iter().map(|f| &f.data).collect::<Vec<_>>());
+        assert_eq!(
+            read_pcap(&copy).unwrap().iter().map(|f| &f.data).collect::<Vec<_>>(),
+            frames.iter().map(|f| &f.data).collect::<Vec<_>>()
+        );
         let theirs = tcpdump_lines(&copy);
         assert_eq!(theirs.len(), frames.len(), "{stem}");
         for (i, (frame, theirs)) in frames.iter().zip(&theirs).enumerate() {
@@ -275,7 +278,8 @@ fn eth_p_all() -> u16 {
 /// A plain packet socket on `interface` of the calling thread's namespace (the test's own: to inject frames
 /// and to know when they have all arrived).
 fn raw_socket(interface: &str) -> std::io::Result<socket2::Socket> {
-    let socket = socket2::Socket::new(socket2::Domain::PACKET, socket2::Type::RAW, Some(i32::from(eth_p_all()).into()))?;
+    let socket =
+        socket2::Socket::new(socket2::Domain::PACKET, socket2::Type::RAW, Some(i32::from(eth_p_all()).into()))?;
     let name = std::ffi::CString::new(interface).unwrap();
     // SAFETY: a valid NUL-terminated name.
     let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
@@ -485,12 +489,18 @@ async fn a_flood_into_a_tiny_buffer_reports_its_drops() {
         drop(sink);
         let result: CaptureResult = capture.stop().await.unwrap();
         let kept = result.packets.len() as u64;
-        eprintln!("flood: {sent} datagrams sent, {kept} kept, {} dropped by the kernel, {} unread", result.dropped, result.unread);
+        eprintln!(
+            "flood: {sent} datagrams sent, {kept} kept, {} dropped by the kernel, {} unread",
+            result.dropped, result.unread
+        );
         assert!(result.dropped > 0, "a tiny buffer under a flood must drop");
         assert_eq!(kept + result.dropped + result.unread, sent, "every datagram is kept or counted as lost");
         assert_eq!(read_pcap(&result.pcap).unwrap().len() as u64, kept);
         if has_tcpdump() {
-            assert_eq!(tcpdump_keeps(&renumbered(&read_pcap(&result.pcap).unwrap(), dir.path()), "").len() as u64, kept);
+            assert_eq!(
+                tcpdump_keeps(&renumbered(&read_pcap(&result.pcap).unwrap(), dir.path()), "").len() as u64,
+                kept
+            );
         }
 
         let inventory = Inventory::default();
@@ -506,7 +516,10 @@ async fn a_flood_into_a_tiny_buffer_reports_its_drops() {
         }
         // At least one: already seen, and dropping can only take frames away from what was seen.
         let min = CaptureAssertion::Count { min: Some(1), max: None };
-        assert!(matches!(observe(&min, &result, &inventory), Observation::Observed { outcome: Outcome::Assertion { holds: true, .. }, .. }));
+        assert!(matches!(
+            observe(&min, &result, &inventory),
+            Observation::Observed { outcome: Outcome::Assertion { holds: true, .. }, .. }
+        ));
         let paths = guard.0.iter().map(|n| n.path.clone()).collect();
         drop(guard);
         paths
@@ -533,7 +546,11 @@ fn main() {
     let skip = reachlab::kernel::privilege::unprivileged_reason();
     let no_tcpdump = !has_tcpdump();
     fn failure(e: Box<dyn std::any::Any + Send>) -> libtest_mimic::Failed {
-        e.downcast_ref::<String>().cloned().or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string())).unwrap_or_default().into()
+        e.downcast_ref::<String>()
+            .cloned()
+            .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_default()
+            .into()
     }
     let catch = |f: fn()| move || std::panic::catch_unwind(f).map_err(failure);
     let run = |f: fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = ()>>>| {
@@ -547,17 +564,26 @@ fn main() {
     };
     use libtest_mimic::Trial;
     let trials = vec![
-        Trial::test("filters_keep_exactly_the_frames_tcpdump_prints", catch(filters_keep_exactly_the_frames_tcpdump_prints))
-            .with_ignored_flag(no_tcpdump),
-        Trial::test("tcpdump_reads_our_pcap_files_as_we_summarize_them", catch(tcpdump_reads_our_pcap_files_as_we_summarize_them))
-            .with_ignored_flag(no_tcpdump),
+        Trial::test(
+            "filters_keep_exactly_the_frames_tcpdump_prints",
+            catch(filters_keep_exactly_the_frames_tcpdump_prints),
+        )
+        .with_ignored_flag(no_tcpdump),
+        Trial::test(
+            "tcpdump_reads_our_pcap_files_as_we_summarize_them",
+            catch(tcpdump_reads_our_pcap_files_as_we_summarize_them),
+        )
+        .with_ignored_flag(no_tcpdump),
         Trial::test(
             "the_live_path_keeps_exactly_the_frames_tcpdump_prints",
             run(|| Box::pin(the_live_path_keeps_exactly_the_frames_tcpdump_prints())),
         )
         .with_ignored_flag(skip.is_some() || no_tcpdump),
-        Trial::test("live_capture_keeps_only_matching_frames", run(|| Box::pin(live_capture_keeps_only_matching_frames())))
-            .with_ignored_flag(skip.is_some()),
+        Trial::test(
+            "live_capture_keeps_only_matching_frames",
+            run(|| Box::pin(live_capture_keeps_only_matching_frames())),
+        )
+        .with_ignored_flag(skip.is_some()),
         Trial::test(
             "a_flood_into_a_tiny_buffer_reports_its_drops",
             run(|| Box::pin(a_flood_into_a_tiny_buffer_reports_its_drops())),

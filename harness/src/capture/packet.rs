@@ -295,7 +295,8 @@ fn icmp6_words(kind: u8, echo: Option<(u16, u16)>, target: Option<Ipv6Addr>) -> 
 
 /// tcpdump's flag letters, in its order (print-tcp.c): `F`, `S`, `R`, `P`, `.` ACK, `U`, `E`, `W`.
 fn tcp_flags(flags: u8) -> String {
-    let letters = [(0x01, 'F'), (0x02, 'S'), (0x04, 'R'), (0x08, 'P'), (0x10, '.'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W')];
+    let letters =
+        [(0x01, 'F'), (0x02, 'S'), (0x04, 'R'), (0x08, 'P'), (0x10, '.'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W')];
     let out: String = letters.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, c)| c).collect();
     if out.is_empty() {
         "none".into()
@@ -321,10 +322,8 @@ impl fmt::Display for PacketSummary {
             Some(IpAddr::V6(_)) => "IP6",
             _ => "IP",
         };
-        let (src, dst) = (
-            self.src.map_or("?".to_string(), |a| a.to_string()),
-            self.dst.map_or("?".to_string(), |a| a.to_string()),
-        );
+        let (src, dst) =
+            (self.src.map_or("?".to_string(), |a| a.to_string()), self.dst.map_or("?".to_string(), |a| a.to_string()));
         let hbh = if self.hop_by_hop { "HBH " } else { "" };
         match &self.protocol {
             Protocol::Udp { src_port, dst_port } => {

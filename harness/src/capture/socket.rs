@@ -114,7 +114,10 @@ impl Capture {
         if program.instructions().len() + KERNEL_PREFIX > MAX_INSTRUCTIONS {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("the filter compiles to {} instructions, more than the kernel takes", program.instructions().len()),
+                format!(
+                    "the filter compiles to {} instructions, more than the kernel takes",
+                    program.instructions().len()
+                ),
             ));
         }
         let kernel = kernel_program(&program);

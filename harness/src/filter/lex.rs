@@ -21,6 +21,7 @@ pub(super) struct Word {
 
 /// libpcap 1.10's keywords (`scanner.l`), including the named constants that lex as numbers (`icmp-echo`,
 /// `tcp-syn`, …). A node whose name is a keyword cannot be named bare (as in tcpdump): write `\name`.
+#[rustfmt::skip]
 const KEYWORDS: &[&str] = &[
     "dst", "src", "link", "ether", "ppp", "slip", "fddi", "tr", "wlan", "arp", "rarp", "ip", "sctp", "tcp", "udp",
     "icmp", "igmp", "igrp", "pim", "vrrp", "carp", "radio", "ip6", "icmp6", "ah", "esp", "atalk", "aarp", "decnet",
@@ -108,13 +109,13 @@ pub(super) fn words(expr: &str) -> Vec<Word> {
         let end = (i..run_end).rev().find(|&j| b[j].is_ascii_alphanumeric() || b[j] == b'.').map_or(i + 1, |j| j + 1);
         let token = &expr[i..end];
         let touches_colon = (i > 0 && b[i - 1] == b':') || b.get(run_end) == Some(&b':');
-        let is_id = !touches_colon
-            && !is_keyword(token)
-            && !is_number(token)
-            && !is_dotted_number(token)
-            && !is_mac(token)
-            && !(i > 0 && b[i - 1] == b'$');
-        if is_id {
+        let not_id = touches_colon
+            || is_keyword(token)
+            || is_number(token)
+            || is_dotted_number(token)
+            || is_mac(token)
+            || (i > 0 && b[i - 1] == b'$');
+        if !not_id {
             out.push(Word { range: i..end, text: token.to_string() });
         }
         i = end;
@@ -144,7 +145,10 @@ mod tests {
     #[test]
     fn identifiers_end_in_a_letter_digit_or_dot_like_libpcap_s() {
         let w = words("host h1- and h_2_");
-        assert_eq!(w.iter().map(|w| (w.text.as_str(), w.range.clone())).collect::<Vec<_>>(), [("h1", 5..7), ("h_2", 13..16)]);
+        assert_eq!(
+            w.iter().map(|w| (w.text.as_str(), w.range.clone())).collect::<Vec<_>>(),
+            [("h1", 5..7), ("h_2", 13..16)]
+        );
         // Longest match: `10a` is not a number, `14-2` not arithmetic.
         assert_eq!(ids("len > 14-2 or host 10a"), ["14-2", "10a"]);
     }

@@ -92,7 +92,8 @@ impl Filter {
             prefix.push_str(&")".repeat(open));
             let after_gateway = self.text[..w.range.start].split_whitespace().last() == Some("gateway");
             if after_gateway || Program::compile(&prefix).is_ok() {
-                let hint = format!("hosts in filters are addresses or nodes of this suite: {}", names_hint(words, is_node));
+                let hint =
+                    format!("hosts in filters are addresses or nodes of this suite: {}", names_hint(words, is_node));
                 return Err(error(w.range.start, format!("unknown host `{}` in filter", w.text), Some(hint)));
             }
         }
@@ -272,7 +273,11 @@ mod tests {
             ("(udp and (src host a.example", "a.example", 19),
         ] {
             let e = Filter::parse(text, &lab).unwrap_err();
-            assert_eq!((e.message.as_str(), e.offset), (format!("unknown host `{word}` in filter").as_str(), at), "{text}");
+            assert_eq!(
+                (e.message.as_str(), e.offset),
+                (format!("unknown host `{word}` in filter").as_str(), at),
+                "{text}"
+            );
         }
         // Service and protocol names are not hosts.
         Filter::parse("udp port domain or ip proto \\icmp", &lab).unwrap();

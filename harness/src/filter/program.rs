@@ -88,7 +88,17 @@ mod tests {
         // `tcpdump -d -r any.pcap 'ip proto 1'` prints these five instructions.
         let p = Program::compile("ip proto 1").unwrap();
         let code: Vec<(u16, u8, u8, u32)> = p.instructions().iter().map(|i| (i.code, i.jt, i.jf, i.k)).collect();
-        assert_eq!(code, [(0x28, 0, 0, 12), (0x15, 0, 3, 0x800), (0x30, 0, 0, 23), (0x15, 0, 1, 1), (0x6, 0, 0, SNAPLEN), (0x6, 0, 0, 0)]);
+        assert_eq!(
+            code,
+            [
+                (0x28, 0, 0, 12),
+                (0x15, 0, 3, 0x800),
+                (0x30, 0, 0, 23),
+                (0x15, 0, 1, 1),
+                (0x6, 0, 0, SNAPLEN),
+                (0x6, 0, 0, 0)
+            ]
+        );
         assert_eq!(Program::compile("").unwrap().instructions(), [Instruction { code: 0x6, jt: 0, jf: 0, k: SNAPLEN }]);
     }
 

@@ -65,11 +65,12 @@ pub fn assess(assertion: &CaptureAssertion, packets: &[PacketSummary], lost: u64
         seen.sort();
         seen.dedup();
         let all_match = packets.iter().all(|p| pick(p).is_some_and(|a| want.contains(&a)));
-        let listed =
-            seen.iter().map(|a| match inventory.nodes.iter().find(|(_, i)| i.iter().any(|i| IpAddr::V4(i.cidr.addr) == *a)) {
+        let listed = seen.iter().map(|a| {
+            match inventory.nodes.iter().find(|(_, i)| i.iter().any(|i| IpAddr::V4(i.cidr.addr) == *a)) {
                 Some((node, _)) => format!("{a} ({node})"),
                 None => a.to_string(),
-            });
+            }
+        });
         let seen_words = if n == 0 {
             "no packets".to_string()
         } else {
@@ -88,10 +89,28 @@ pub fn assess(assertion: &CaptureAssertion, packets: &[PacketSummary], lost: u64
             let (low, high) = (n as u64, n as u64 + lost);
             // Each bound: decided when it holds (or fails) for every count in [low, high]. Lost frames can only
             // add to the count, so a minimum already met holds, and a maximum already exceeded fails.
-            let at_least = min.map(|m| if low >= m { Some(true) } else if high < m { Some(false) } else { None });
-            let at_most = max.map(|m| if high <= m { Some(true) } else if low > m { Some(false) } else { None });
+            let at_least = min.map(|m| {
+                if low >= m {
+                    Some(true)
+                } else if high < m {
+                    Some(false)
+                } else {
+                    None
+                }
+            });
+            let at_most = max.map(|m| {
+                if high <= m {
+                    Some(true)
+                } else if low > m {
+                    Some(false)
+                } else {
+                    None
+                }
+            });
             match (at_least.unwrap_or(Some(true)), at_most.unwrap_or(Some(true))) {
-                (Some(false), _) | (_, Some(false)) => Assessed::Decided(Outcome::Assertion { holds: false, seen: count }),
+                (Some(false), _) | (_, Some(false)) => {
+                    Assessed::Decided(Outcome::Assertion { holds: false, seen: count })
+                }
                 (Some(true), Some(true)) => Assessed::Decided(Outcome::Assertion { holds: true, seen: count }),
                 _ => Assessed::Undecidable { seen: count },
             }
@@ -182,9 +201,15 @@ mod tests {
         // Nothing lost: as seen.
         assert_eq!((count(Some(1), None, 0), count(None, Some(2), 0)), (Some(true), Some(false)));
         // A minimum already met stays met; one that even every lost frame could not reach stays failed.
-        assert_eq!((count(Some(3), None, 5), count(Some(9), None, 5), count(Some(5), None, 5)), (Some(true), Some(false), None));
+        assert_eq!(
+            (count(Some(3), None, 5), count(Some(9), None, 5), count(Some(5), None, 5)),
+            (Some(true), Some(false), None)
+        );
         // A maximum already exceeded stays exceeded; one the lost frames could exceed is undecided.
-        assert_eq!((count(None, Some(2), 5), count(None, Some(0), 1), count(None, Some(4), 5)), (Some(false), Some(false), None));
+        assert_eq!(
+            (count(None, Some(2), 5), count(None, Some(0), 1), count(None, Some(4), 5)),
+            (Some(false), Some(false), None)
+        );
         assert_eq!(count(None, Some(8), 5), Some(true), "3 seen + 5 lost cannot exceed 8");
         assert_eq!(count(Some(3), Some(4), 5), None);
 
@@ -220,6 +245,9 @@ mod tests {
             panic!("a minimum already met is decided")
         };
         assert_eq!((outcome, dropped), (Outcome::Assertion { holds: true, seen: "1 packet".into() }, Some(7)));
-        assert!(detail.starts_with("1 frame on eth0 matched (the kernel dropped 7 frames): IP 10.0.0.1.1 > "), "{detail}");
+        assert!(
+            detail.starts_with("1 frame on eth0 matched (the kernel dropped 7 frames): IP 10.0.0.1.1 > "),
+            "{detail}"
+        );
     }
 }
