@@ -251,23 +251,30 @@ pub enum Observation {
         target: Option<Ipv4Addr>,
         /// Files that back the observation (pcap).
         artifacts: Vec<String>,
+        /// Captures: frames that matched the filter but were lost (the kernel dropped them).
+        dropped: Option<u64>,
     },
-    /// The probe could not run: an infrastructure problem, never the student's failure.
+    /// The probe could not run, or what it saw cannot decide the check: an infrastructure problem, never the
+    /// student's failure.
     Error {
         /// Why.
         detail: String,
+        /// Files that back what was seen (a capture's pcap).
+        artifacts: Vec<String>,
+        /// Captures: frames that matched the filter but were lost (the kernel dropped them).
+        dropped: Option<u64>,
     },
 }
 
 impl Observation {
     /// An observation without a run-time target or artifacts.
     pub fn seen(outcome: Outcome, detail: impl Into<String>) -> Observation {
-        Observation::Observed { outcome, detail: detail.into(), target: None, artifacts: Vec::new() }
+        Observation::Observed { outcome, detail: detail.into(), target: None, artifacts: Vec::new(), dropped: None }
     }
 
     /// An infrastructure error.
     pub fn error(detail: impl Into<String>) -> Observation {
-        Observation::Error { detail: detail.into() }
+        Observation::Error { detail: detail.into(), artifacts: Vec::new(), dropped: None }
     }
 
     /// Records the address that was probed.
@@ -320,4 +327,6 @@ pub struct CheckResult {
     pub detail: String,
     /// Files backing the observation.
     pub artifacts: Vec<String>,
+    /// Captures: frames that matched the filter but were lost.
+    pub dropped: Option<u64>,
 }

@@ -9,27 +9,37 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
     checks
         .iter()
         .map(|check| {
-            let result = |observed, target, verdict, detail: String, artifacts| CheckResult {
+            let result = |observed, target, verdict, detail: String, artifacts, dropped| CheckResult {
                 check: check.clone(),
                 observed,
                 target,
                 verdict,
                 detail,
                 artifacts,
+                dropped,
             };
             match (skip, observations.get(&check.id)) {
-                (Some(reason), _) => result(None, check.target, Verdict::Skipped, reason.to_string(), vec![]),
-                (None, None) => result(None, check.target, Verdict::Error, "the probe did not report".into(), vec![]),
-                (None, Some(Observation::Error { detail })) => {
-                    result(None, check.target, Verdict::Error, detail.clone(), vec![])
+                (Some(reason), _) => result(None, check.target, Verdict::Skipped, reason.to_string(), vec![], None),
+                (None, None) => {
+                    result(None, check.target, Verdict::Error, "the probe did not report".into(), vec![], None)
                 }
-                (None, Some(Observation::Observed { outcome, detail, target, artifacts })) => {
+                (None, Some(Observation::Error { detail, artifacts, dropped })) => {
+                    result(None, check.target, Verdict::Error, detail.clone(), artifacts.clone(), *dropped)
+                }
+                (None, Some(Observation::Observed { outcome, detail, target, artifacts, dropped })) => {
                     let target = target.or(check.target);
                     if check.expected.accepts(outcome) {
-                        result(Some(outcome.clone()), target, Verdict::Pass, detail.clone(), artifacts.clone())
+                        result(
+                            Some(outcome.clone()),
+                            target,
+                            Verdict::Pass,
+                            detail.clone(),
+                            artifacts.clone(),
+                            *dropped,
+                        )
                     } else {
                         let why = format!("expected {}, observed {}: {detail}", check.expected.label, outcome.label());
-                        result(Some(outcome.clone()), target, Verdict::Fail, why, artifacts.clone())
+                        result(Some(outcome.clone()), target, Verdict::Fail, why, artifacts.clone(), *dropped)
                     }
                 }
             }

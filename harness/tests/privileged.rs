@@ -225,7 +225,7 @@ fn probes_that_would_leave_the_lab_are_refused() {
         let space2: std::net::Ipv4Addr = "10.0.0.12".parse().unwrap();
         // A documentation address: not the lab's, so nothing is sent.
         match clear(&lab, &lab_addresses, "space1", "192.0.2.1".parse().unwrap()).await {
-            Err(Observation::Error { detail }) => assert!(detail.contains("not an address of the lab"), "{detail}"),
+            Err(Observation::Error { detail, .. }) => assert!(detail.contains("not an address of the lab"), "{detail}"),
             other => panic!("{other:?}"),
         }
         // A source the lab did not make.

@@ -1,21 +1,41 @@
-//! One-line summaries of captured frames, shown the way `tcpdump -nn` shows them and serialized for reports.
+//! One-line summaries of captured frames, shown the way `tcpdump -nn` shows them (with the 802.1Q tags that
+//! `tcpdump -e` shows), and serialized for reports. Frames are parsed with etherparse; a truncated or unknown
+//! header yields a shorter summary, never an error.
 
-use super::frame::{Frame, Network, IPPROTO_ICMP, IPPROTO_TCP, IPPROTO_UDP};
+use etherparse::{LaxNetSlice, LaxSlicedPacket, LinkSlice, TransportSlice};
 use serde::{Serialize, Serializer};
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
+/// The UDP port of VXLAN (RFC 7348), which tcpdump and Wireshark decode as VXLAN.
+const VXLAN_PORT: u16 = 4789;
+
 /// What a frame carries, as far as a summary needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Protocol {
-    /// ICMP with its type and code.
+    /// ICMP.
     Icmp {
         /// ICMP type (8 echo request, 0 echo reply, 3 destination unreachable, …).
         kind: u8,
         /// ICMP code.
         code: u8,
+        /// Echo identifier and sequence number.
+        echo: Option<(u16, u16)>,
+        /// For errors: the destination, protocol and destination port of the packet quoted.
+        quoted: Option<(Ipv4Addr, u8, Option<u16>)>,
+    },
+    /// ICMPv6.
+    Icmp6 {
+        /// ICMPv6 type (128 echo request, 135 neighbor solicitation, …).
+        kind: u8,
+        /// ICMPv6 code.
+        code: u8,
+        /// Echo identifier and sequence number.
+        echo: Option<(u16, u16)>,
+        /// Neighbor solicitations and advertisements: the target address.
+        target: Option<Ipv6Addr>,
     },
     /// UDP.
     Udp {
@@ -42,10 +62,30 @@ pub enum Protocol {
         /// Target protocol address.
         target: Ipv4Addr,
     },
-    /// Another IPv4 protocol — or ICMP, UDP, TCP in a non-first fragment, which carries no transport header.
+    /// Another IP protocol — or ICMP, UDP, TCP in a non-first fragment, which carries no transport header.
     OtherIp(u8),
     /// Another ethertype (or an unreadable header), with the ethertype.
     Other(u16),
+}
+
+/// An 802.1Q (or 802.1ad) tag.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Vlan {
+    /// VLAN identifier.
+    pub id: u16,
+    /// Priority code point.
+    pub priority: u8,
+}
+
+/// A frame carried inside VXLAN.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Vxlan {
+    /// The VXLAN flags byte (0x08: the VNI is valid).
+    pub flags: u8,
+    /// The VXLAN network identifier.
+    pub vni: u32,
+    /// The inner Ethernet frame.
+    pub inner: PacketSummary,
 }
 
 /// A captured frame, summarized.
@@ -63,14 +103,20 @@ pub struct PacketSummary {
     /// Ethernet destination.
     #[serde(serialize_with = "serialize_mac")]
     pub dst_mac: [u8; 6],
+    /// 802.1Q tags, outermost first.
+    pub vlans: Vec<Vlan>,
     /// What it carries.
     pub protocol: Protocol,
-    /// IPv4 source, for IPv4 frames.
-    pub src: Option<Ipv4Addr>,
-    /// IPv4 destination, for IPv4 frames.
-    pub dst: Option<Ipv4Addr>,
+    /// IP source (the outer one, for encapsulated frames), for IPv4 and IPv6 frames.
+    pub src: Option<IpAddr>,
+    /// IP destination, for IPv4 and IPv6 frames.
+    pub dst: Option<IpAddr>,
     /// The length tcpdump reports: UDP/TCP payload, ICMP message, ARP packet, IP payload; the frame otherwise.
     pub payload_len: usize,
+    /// IPv6: the packet has a hop-by-hop options header (MLD reports do).
+    pub hop_by_hop: bool,
+    /// A VXLAN frame's inner frame.
+    pub vxlan: Option<Box<Vxlan>>,
 }
 
 /// `02:42:ac:11:00:02`.
@@ -82,92 +128,224 @@ fn serialize_mac<S: Serializer>(mac: &[u8; 6], s: S) -> Result<S::Ok, S::Error> 
     s.serialize_str(&mac_to_string(mac))
 }
 
+fn u16_at(b: &[u8], at: usize) -> Option<u16> {
+    Some(u16::from_be_bytes(b.get(at..at + 2)?.try_into().ok()?))
+}
+
+fn ipv4_at(b: &[u8], at: usize) -> Option<Ipv4Addr> {
+    Some(Ipv4Addr::from(<[u8; 4]>::try_from(b.get(at..at + 4)?).ok()?))
+}
+
+/// The destination, protocol and (UDP/TCP) destination port of the IPv4 packet an ICMP error quotes.
+fn quoted(b: &[u8]) -> Option<(Ipv4Addr, u8, Option<u16>)> {
+    let header_len = usize::from(b.first()? & 0x0f) * 4;
+    let proto = *b.get(9)?;
+    let port = matches!(proto, 6 | 17).then(|| u16_at(b, header_len + 2)).flatten();
+    Some((ipv4_at(b, 16)?, proto, port))
+}
+
 /// Summarizes the raw Ethernet frame `frame`, the `index`th kept, seen `time` after the capture started.
 pub fn summarize(index: usize, time: Duration, frame: &[u8]) -> PacketSummary {
-    let mut summary = PacketSummary {
+    let mut s = PacketSummary {
         index,
         time,
         len: frame.len(),
         src_mac: [0; 6],
         dst_mac: [0; 6],
+        vlans: Vec::new(),
         protocol: Protocol::Other(0),
         src: None,
         dst: None,
         payload_len: frame.len(),
+        hop_by_hop: false,
+        vxlan: None,
     };
-    let Some(f) = Frame::parse(frame) else { return summary };
-    summary.src_mac = f.src_mac;
-    summary.dst_mac = f.dst_mac;
-    summary.protocol = Protocol::Other(f.ethertype);
-    match f.network {
-        Network::Ipv4(ip) => {
-            summary.src = Some(ip.src);
-            summary.dst = Some(ip.dst);
-            summary.payload_len = ip.payload.len();
-            let ports = ip.ports();
-            summary.protocol = match (ip.protocol, ports) {
-                (IPPROTO_UDP, Some((src_port, dst_port))) => {
-                    summary.payload_len = ip.udp_payload_len().unwrap_or(summary.payload_len);
-                    Protocol::Udp { src_port, dst_port }
-                }
-                (IPPROTO_TCP, Some((src_port, dst_port))) => match ip.tcp() {
-                    Some((flags, payload)) => {
-                        summary.payload_len = payload;
-                        Protocol::Tcp { src_port, dst_port, flags }
-                    }
-                    None => Protocol::OtherIp(IPPROTO_TCP),
-                },
-                (IPPROTO_ICMP, _) => match ip.icmp() {
-                    Some((kind, code)) => Protocol::Icmp { kind, code },
-                    None => Protocol::OtherIp(IPPROTO_ICMP),
-                },
-                (other, _) => Protocol::OtherIp(other),
-            };
-        }
-        Network::Arp(arp) => {
-            summary.payload_len = 28;
-            summary.protocol = Protocol::Arp { op: arp.op, sender: arp.sender, target: arp.target };
-        }
-        Network::Other => {}
+    let Ok(p) = LaxSlicedPacket::from_ethernet(frame) else { return s };
+    let mut ethertype = 0;
+    if let Some(LinkSlice::Ethernet2(eth)) = &p.link {
+        s.src_mac = eth.source();
+        s.dst_mac = eth.destination();
+        ethertype = eth.ether_type().0;
     }
-    summary
+    for ext in &p.link_exts {
+        if let etherparse::LaxLinkExtSlice::Vlan(v) = ext {
+            s.vlans.push(Vlan { id: v.vlan_identifier().value(), priority: v.priority_code_point().value() });
+            ethertype = v.ether_type().0;
+        }
+    }
+    s.protocol = Protocol::Other(ethertype);
+    let payload = match &p.net {
+        Some(LaxNetSlice::Ipv4(ip)) => {
+            let h = ip.header();
+            s.src = Some(IpAddr::V4(h.source_addr()));
+            s.dst = Some(IpAddr::V4(h.destination_addr()));
+            ip.payload().clone()
+        }
+        Some(LaxNetSlice::Ipv6(ip)) => {
+            let h = ip.header();
+            s.src = Some(IpAddr::V6(h.source_addr()));
+            s.dst = Some(IpAddr::V6(h.destination_addr()));
+            s.hop_by_hop = h.next_header() == etherparse::IpNumber::IPV6_HEADER_HOP_BY_HOP;
+            ip.payload().clone()
+        }
+        Some(LaxNetSlice::Arp(arp)) => {
+            let b = arp.slice();
+            if let (Some(op), Some(sender), Some(target)) = (u16_at(b, 6), ipv4_at(b, 14), ipv4_at(b, 24)) {
+                s.protocol = Protocol::Arp { op, sender, target };
+                s.payload_len = 28;
+            }
+            return s;
+        }
+        None => return s,
+    };
+    s.payload_len = payload.payload.len();
+    s.protocol = Protocol::OtherIp(payload.ip_number.0);
+    match &p.transport {
+        Some(TransportSlice::Icmpv4(icmp)) => {
+            let (kind, code) = (icmp.type_u8(), icmp.code_u8());
+            let b = icmp.slice();
+            let echo = matches!(kind, 0 | 8).then(|| Some((u16_at(b, 4)?, u16_at(b, 6)?))).flatten();
+            let quoted = matches!(kind, 3 | 5 | 11).then(|| quoted(b.get(8..)?)).flatten();
+            s.protocol = Protocol::Icmp { kind, code, echo, quoted };
+        }
+        Some(TransportSlice::Icmpv6(icmp)) => {
+            let (kind, code) = (icmp.type_u8(), icmp.code_u8());
+            let b = icmp.slice();
+            let echo = matches!(kind, 128 | 129).then(|| Some((u16_at(b, 4)?, u16_at(b, 6)?))).flatten();
+            let target = matches!(kind, 135 | 136)
+                .then(|| b.get(8..24).and_then(|t| <[u8; 16]>::try_from(t).ok()).map(Ipv6Addr::from))
+                .flatten();
+            s.protocol = Protocol::Icmp6 { kind, code, echo, target };
+        }
+        Some(TransportSlice::Udp(udp)) => {
+            let (src_port, dst_port) = (udp.source_port(), udp.destination_port());
+            s.payload_len = usize::from(udp.length()).saturating_sub(8);
+            s.protocol = Protocol::Udp { src_port, dst_port };
+            let data = udp.payload();
+            if dst_port == VXLAN_PORT && data.len() >= 8 {
+                let vni = u32::from_be_bytes([0, data[4], data[5], data[6]]);
+                let inner = summarize(index, time, &data[8..]);
+                s.vxlan = Some(Box::new(Vxlan { flags: data[0], vni, inner }));
+            }
+        }
+        Some(TransportSlice::Tcp(tcp)) => {
+            let flags = tcp.slice().get(13).copied().unwrap_or(0);
+            s.payload_len = tcp.payload().len();
+            s.protocol = Protocol::Tcp { src_port: tcp.source_port(), dst_port: tcp.destination_port(), flags };
+        }
+        _ => {}
+    }
+    s
 }
 
-fn icmp_words(kind: u8, code: u8) -> String {
-    let unreachable = ["net", "host", "protocol", "port", "need to frag", "source route failed"];
-    match (kind, code) {
-        (0, _) => "echo reply".into(),
-        (8, _) => "echo request".into(),
-        (3, c) if usize::from(c) < unreachable.len() => format!("{} unreachable", unreachable[usize::from(c)]),
-        (3, 13) => "administratively prohibited".into(),
-        (3, c) => format!("unreachable, code {c}"),
-        (5, _) => "redirect".into(),
-        (11, 0) => "time exceeded in-transit".into(),
-        (11, _) => "time exceeded".into(),
-        (t, c) => format!("type {t}, code {c}"),
+/// What tcpdump says of an ICMP message (print-icmp.c).
+fn icmp_words(kind: u8, code: u8, echo: Option<(u16, u16)>, quoted: Option<(Ipv4Addr, u8, Option<u16>)>) -> String {
+    let unreachable = |dst: Ipv4Addr| match code {
+        0 => format!("net {dst} unreachable"),
+        1 => format!("host {dst} unreachable"),
+        2 => format!("{dst} protocol {} unreachable", quoted.map_or(0, |q| q.1)),
+        3 => match quoted {
+            Some((_, 6, Some(port))) => format!("{dst} tcp port {port} unreachable"),
+            Some((_, 17, Some(port))) => format!("{dst} udp port {port} unreachable"),
+            _ => format!("{dst} port unreachable"),
+        },
+        4 => format!("{dst} unreachable - need to frag"),
+        9 => format!("net {dst} unreachable - admin prohibited"),
+        10 => format!("host {dst} unreachable - admin prohibited"),
+        13 => format!("host {dst} unreachable - admin prohibited filter"),
+        c => format!("{dst} unreachable - #{c}"),
+    };
+    match (kind, echo, quoted) {
+        (0 | 8, Some((id, seq)), _) => {
+            format!("echo {}, id {id}, seq {seq}", if kind == 8 { "request" } else { "reply" })
+        }
+        (3, _, Some((dst, ..))) => unreachable(dst),
+        (11, _, _) => format!("time exceeded {}", if code == 0 { "in-transit" } else { "reassembly" }),
+        (t, ..) => format!("type-#{t}"),
     }
 }
 
-/// tcpdump's flag letters, in its order: `S` SYN, `.` ACK, `F`, `R`, `P`, `U`, `E`, `W`.
+/// What tcpdump says of an ICMPv6 message (print-icmp6.c).
+fn icmp6_words(kind: u8, echo: Option<(u16, u16)>, target: Option<Ipv6Addr>) -> String {
+    let name = match kind {
+        1 => "destination unreachable",
+        2 => "packet too big",
+        3 => "time exceeded in-transit",
+        4 => "parameter problem",
+        128 => "echo request",
+        129 => "echo reply",
+        130 => "multicast listener query",
+        131 => "multicast listener report",
+        132 => "multicast listener done",
+        133 => "router solicitation",
+        134 => "router advertisement",
+        135 => "neighbor solicitation",
+        136 => "neighbor advertisement",
+        137 => "redirect",
+        143 => "multicast listener report v2",
+        _ => return format!("type-#{kind}"),
+    };
+    match (echo, target) {
+        (Some((id, seq)), _) => format!("{name}, id {id}, seq {seq}"),
+        (_, Some(t)) if kind == 135 => format!("{name}, who has {t}"),
+        (_, Some(t)) => format!("{name}, tgt is {t}"),
+        _ => name.to_string(),
+    }
+}
+
+/// tcpdump's flag letters, in its order (print-tcp.c): `F`, `S`, `R`, `P`, `.` ACK, `U`, `E`, `W`.
 fn tcp_flags(flags: u8) -> String {
-    [(0x01, 'F'), (0x02, 'S'), (0x04, 'R'), (0x08, 'P'), (0x10, '.'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W')]
-        .iter()
-        .filter(|(bit, _)| flags & bit != 0)
-        .map(|(_, c)| c)
-        .collect()
+    let letters =
+        [(0x01, 'F'), (0x02, 'S'), (0x04, 'R'), (0x08, 'P'), (0x10, '.'), (0x20, 'U'), (0x40, 'E'), (0x80, 'W')];
+    let out: String = letters.iter().filter(|(bit, _)| flags & bit != 0).map(|(_, c)| c).collect();
+    if out.is_empty() {
+        "none".into()
+    } else {
+        out
+    }
 }
 
-/// Like `tcpdump -nn` without the timestamp: `10.0.0.1.40000 > 10.0.0.2.2020: UDP, length 9`.
+/// An address and port as tcpdump joins them: `10.0.0.1.53`, `2001:db8::1.53`.
+fn endpoint(a: Option<IpAddr>, port: u16) -> String {
+    format!("{}.{port}", a.map_or("?".to_string(), |a| a.to_string()))
+}
+
+/// Like `tcpdump -nn` without the timestamp, 802.1Q tags first as `tcpdump -e` shows them:
+/// `IP 10.0.0.1.40000 > 10.0.0.2.2020: UDP, length 9`, `vlan 100, p 0, IP 10.1.0.1 > 10.1.0.2: ICMP …`.
 impl fmt::Display for PacketSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for v in &self.vlans {
+            write!(f, "vlan {}, p {}, ", v.id, v.priority)?;
+        }
         let n = self.payload_len;
-        let (src, dst) = (self.src.unwrap_or(Ipv4Addr::UNSPECIFIED), self.dst.unwrap_or(Ipv4Addr::UNSPECIFIED));
-        match self.protocol {
-            Protocol::Udp { src_port, dst_port } => write!(f, "{src}.{src_port} > {dst}.{dst_port}: UDP, length {n}"),
-            Protocol::Tcp { src_port, dst_port, flags } => {
-                write!(f, "{src}.{src_port} > {dst}.{dst_port}: Flags [{}], length {n}", tcp_flags(flags))
+        let layer = match self.src {
+            Some(IpAddr::V6(_)) => "IP6",
+            _ => "IP",
+        };
+        let (src, dst) =
+            (self.src.map_or("?".to_string(), |a| a.to_string()), self.dst.map_or("?".to_string(), |a| a.to_string()));
+        let hbh = if self.hop_by_hop { "HBH " } else { "" };
+        match &self.protocol {
+            Protocol::Udp { src_port, dst_port } => {
+                write!(f, "{layer} {} > {}: ", endpoint(self.src, *src_port), endpoint(self.dst, *dst_port))?;
+                match &self.vxlan {
+                    Some(v) => write!(f, "VXLAN, flags [I] (0x{:02x}), vni {} {}", v.flags, v.vni, v.inner),
+                    None => write!(f, "{hbh}UDP, length {n}"),
+                }
             }
-            Protocol::Icmp { kind, code } => write!(f, "{src} > {dst}: ICMP {}, length {n}", icmp_words(kind, code)),
+            Protocol::Tcp { src_port, dst_port, flags } => write!(
+                f,
+                "{layer} {} > {}: {hbh}Flags [{}], length {n}",
+                endpoint(self.src, *src_port),
+                endpoint(self.dst, *dst_port),
+                tcp_flags(*flags)
+            ),
+            Protocol::Icmp { kind, code, echo, quoted } => {
+                write!(f, "{layer} {src} > {dst}: ICMP {}, length {n}", icmp_words(*kind, *code, *echo, *quoted))
+            }
+            Protocol::Icmp6 { kind, echo, target, .. } => {
+                write!(f, "{layer} {src} > {dst}: {hbh}ICMP6, {}, length {n}", icmp6_words(*kind, *echo, *target))
+            }
             Protocol::Arp { op: 1, sender, target } => {
                 write!(f, "ARP, Request who-has {target} tell {sender}, length {n}")
             }
@@ -175,8 +353,8 @@ impl fmt::Display for PacketSummary {
                 write!(f, "ARP, Reply {sender} is-at {}, length {n}", mac_to_string(&self.src_mac))
             }
             Protocol::Arp { op, .. } => write!(f, "ARP, op {op}, length {n}"),
-            Protocol::OtherIp(p) => write!(f, "{src} > {dst}: ip-proto-{p}, length {n}"),
-            Protocol::Other(ethertype) => write!(f, "ethertype 0x{ethertype:04x}, length {n}"),
+            Protocol::OtherIp(p) => write!(f, "{layer} {src} > {dst}: {hbh}ip-proto-{p} {n}"),
+            Protocol::Other(ethertype) => write!(f, "ethertype 0x{ethertype:04x}, length {}", self.len),
         }
     }
 }
@@ -184,55 +362,35 @@ impl fmt::Display for PacketSummary {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::capture::frame::build::*;
 
-    const A: [u8; 4] = [192, 168, 56, 4];
-    const B: [u8; 4] = [192, 168, 56, 3];
-
-    fn line(frame: &[u8]) -> String {
-        summarize(1, Duration::ZERO, frame).to_string()
+    fn ipv4_udp(sport: u16, dport: u16, data: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0];
+        f.extend_from_slice(&((28 + data.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 1, 0x40, 0, 64, 17, 0, 0, 192, 168, 56, 4, 192, 168, 56, 3]);
+        f.extend_from_slice(&sport.to_be_bytes());
+        f.extend_from_slice(&dport.to_be_bytes());
+        f.extend_from_slice(&((8 + data.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[0, 0]);
+        f.extend_from_slice(data);
+        f
     }
 
     #[test]
-    fn lines_read_like_tcpdump() {
-        assert_eq!(
-            line(&udp(A, 40000, B, 2020, b"hello you")),
-            "192.168.56.4.40000 > 192.168.56.3.2020: UDP, length 9"
-        );
-        assert_eq!(line(&tcp(A, 40000, B, 80, 0x12)), "192.168.56.4.40000 > 192.168.56.3.80: Flags [S.], length 0");
-        assert_eq!(line(&tcp(A, 40000, B, 80, 0x18)), "192.168.56.4.40000 > 192.168.56.3.80: Flags [P.], length 0");
-        assert_eq!(line(&icmp(A, B, 8, 0)), "192.168.56.4 > 192.168.56.3: ICMP echo request, length 10");
-        assert_eq!(line(&icmp(B, A, 0, 0)), "192.168.56.3 > 192.168.56.4: ICMP echo reply, length 10");
-        assert_eq!(line(&icmp(B, A, 3, 3)), "192.168.56.3 > 192.168.56.4: ICMP port unreachable, length 10");
-        assert_eq!(
-            line(&icmp(B, A, 3, 13)),
-            "192.168.56.3 > 192.168.56.4: ICMP administratively prohibited, length 10"
-        );
-        assert_eq!(line(&icmp(B, A, 42, 1)), "192.168.56.3 > 192.168.56.4: ICMP type 42, code 1, length 10");
-        assert_eq!(line(&arp(1, A, B)), "ARP, Request who-has 192.168.56.3 tell 192.168.56.4, length 28");
-        assert_eq!(line(&arp(2, B, A)), "ARP, Reply 192.168.56.3 is-at 02:00:00:00:00:0a, length 28");
-        assert_eq!(line(&ipv4(A, B, 47, 0, &[0; 4])), "192.168.56.4 > 192.168.56.3: ip-proto-47, length 4");
-        assert_eq!(line(&ipv4(A, B, 17, 185, &[0; 4])), "192.168.56.4 > 192.168.56.3: ip-proto-17, length 4");
-        assert_eq!(line(&other(0x86dd)), "ethertype 0x86dd, length 54");
-    }
-
-    #[test]
-    fn fields_and_json() {
-        let s = summarize(3, Duration::from_millis(5), &udp(A, 1, B, 2, b"x"));
-        assert_eq!((s.index, s.len, s.src, s.dst), (3, 43, Some(A.into()), Some(B.into())));
-        assert_eq!(s.protocol, Protocol::Udp { src_port: 1, dst_port: 2 });
+    fn udp_lines_read_like_tcpdump() {
+        let s = summarize(3, Duration::from_millis(5), &ipv4_udp(40000, 2020, b"hello you"));
+        assert_eq!(s.to_string(), "IP 192.168.56.4.40000 > 192.168.56.3.2020: UDP, length 9");
+        assert_eq!((s.index, s.len, s.src), (3, 51, Some(IpAddr::V4(Ipv4Addr::new(192, 168, 56, 4)))));
         let json = serde_json::to_value(&s).unwrap();
-        assert_eq!(json["src_mac"], "02:00:00:00:00:0a");
-        assert_eq!(json["protocol"], serde_json::json!({ "udp": { "src_port": 1, "dst_port": 2 } }));
-        assert_eq!(json["src"], "192.168.56.4");
-        let other = serde_json::to_value(summarize(1, Duration::ZERO, &other(0x86dd))).unwrap();
-        assert_eq!(other["protocol"], serde_json::json!({ "other": 0x86dd }));
+        assert_eq!(json["src_mac"], "02:00:00:00:00:01");
+        assert_eq!(json["protocol"], serde_json::json!({ "udp": { "src_port": 40000, "dst_port": 2020 } }));
     }
 
     #[test]
     fn garbage_is_summarized_not_rejected() {
         let s = summarize(1, Duration::ZERO, &[0xff; 5]);
-        assert_eq!((s.protocol, s.len, s.src), (Protocol::Other(0), 5, None));
+        assert_eq!((s.protocol.clone(), s.len, s.src), (Protocol::Other(0), 5, None));
+        assert_eq!(s.to_string(), "ethertype 0x0000, length 5");
+        assert_eq!(tcp_flags(0x12), "S.");
         assert_eq!(mac_to_string(&[0x02, 0x42, 0xac, 0x11, 0, 2]), "02:42:ac:11:00:02");
     }
 }

@@ -1,109 +1,82 @@
-//! The classic libpcap file format (what `tcpdump -w` writes and every tool reads): a 24-byte global header,
-//! then per frame a 16-byte record header and the frame. Written in native byte order, as libpcap does; the
-//! magic number tells readers which.
+//! pcap files, written and read by libpcap itself (its dumper, as `tcpdump -w` writes them): Ethernet link type,
+//! microsecond timestamps, snapshot length [`SNAPLEN`].
 
-use std::io::{self, Write};
+use crate::filter::SNAPLEN;
+use std::io;
+use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-/// Microsecond-resolution pcap.
-const MAGIC_MICROS: u32 = 0xa1b2_c3d4;
-/// Nanosecond-resolution pcap (read only).
-const MAGIC_NANOS: u32 = 0xa1b2_3c4d;
-/// The largest frame kept whole, as tcpdump's default `-s 0`.
-pub const SNAPLEN: u32 = 262_144;
-/// Ethernet frames.
-const LINKTYPE_ETHERNET: u32 = 1;
-
-/// Writes frames to a pcap stream. Wrap files in a `BufWriter`: each frame is several small writes.
-pub struct PcapWriter<W: Write> {
-    out: W,
+/// Writes frames to a pcap file.
+pub struct PcapWriter {
+    file: pcap::Savefile,
 }
 
-impl<W: Write> PcapWriter<W> {
-    /// Writes the global header.
-    pub fn new(mut out: W) -> io::Result<Self> {
-        let mut header = Vec::with_capacity(24);
-        header.extend_from_slice(&MAGIC_MICROS.to_ne_bytes());
-        header.extend_from_slice(&2u16.to_ne_bytes());
-        header.extend_from_slice(&4u16.to_ne_bytes());
-        header.extend_from_slice(&0i32.to_ne_bytes()); // thiszone: timestamps are UTC
-        header.extend_from_slice(&0u32.to_ne_bytes()); // sigfigs
-        header.extend_from_slice(&SNAPLEN.to_ne_bytes());
-        header.extend_from_slice(&LINKTYPE_ETHERNET.to_ne_bytes());
-        out.write_all(&header)?;
-        Ok(PcapWriter { out })
+fn io_error(what: &str, path: &Path, e: impl std::fmt::Display) -> io::Error {
+    io::Error::other(format!("failed to {what} {}: {e}", path.display()))
+}
+
+fn utf8(path: &Path) -> io::Result<&str> {
+    path.to_str().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, format!("{} is not UTF-8", path.display())))
+}
+
+impl PcapWriter {
+    /// Creates (or truncates) `path` and writes the file header.
+    pub fn create(path: &Path) -> io::Result<PcapWriter> {
+        let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| io_error("create", path, e))?;
+        let file = dead.savefile(utf8(path)?).map_err(|e| io_error("create", path, e))?;
+        Ok(PcapWriter { file })
     }
 
-    /// Appends one frame seen at `ts`, cut to [`SNAPLEN`] (the record keeps the original length).
-    pub fn write_packet(&mut self, ts: SystemTime, frame: &[u8]) -> io::Result<()> {
+    /// Appends one frame seen at `ts` whose length on the wire was `len`, cut to [`SNAPLEN`].
+    pub fn write(&mut self, ts: SystemTime, frame: &[u8], len: usize) {
         let since = ts.duration_since(UNIX_EPOCH).unwrap_or_default();
-        // The format's seconds are 32 bits; good until 2106.
-        let secs = u32::try_from(since.as_secs()).unwrap_or(u32::MAX);
         let kept = &frame[..frame.len().min(SNAPLEN as usize)];
-        let mut record = Vec::with_capacity(16);
-        record.extend_from_slice(&secs.to_ne_bytes());
-        record.extend_from_slice(&since.subsec_micros().to_ne_bytes());
-        record.extend_from_slice(&(kept.len() as u32).to_ne_bytes());
-        record.extend_from_slice(&u32::try_from(frame.len()).unwrap_or(u32::MAX).to_ne_bytes());
-        self.out.write_all(&record)?;
-        self.out.write_all(kept)
+        let header = pcap::PacketHeader {
+            ts: libc::timeval {
+                tv_sec: since.as_secs() as libc::time_t,
+                tv_usec: libc::suseconds_t::from(since.subsec_micros() as i32),
+            },
+            caplen: kept.len() as u32,
+            len: u32::try_from(len.max(kept.len())).unwrap_or(u32::MAX),
+        };
+        self.file.write(&pcap::Packet::new(&header, kept));
     }
 
-    /// Flushes and returns the underlying writer.
-    pub fn finish(mut self) -> io::Result<W> {
-        self.out.flush()?;
-        Ok(self.out)
+    /// Flushes the file; libpcap reports write errors only here.
+    pub fn finish(mut self) -> io::Result<()> {
+        self.file.flush().map_err(|e| io::Error::other(format!("failed to write the pcap file: {e}")))
     }
 }
 
-/// Reads a classic pcap file (either byte order, micro- or nanosecond timestamps, Ethernet link type): each
-/// frame as captured, with its timestamp.
-pub fn read_pcap(bytes: &[u8]) -> Result<Vec<(SystemTime, Vec<u8>)>, String> {
-    let header = bytes.get(..24).ok_or("not a pcap file: shorter than its 24-byte header")?;
-    let magic = u32::from_ne_bytes([header[0], header[1], header[2], header[3]]);
-    // A file written on a machine of the other byte order has its magic (and every field) swapped.
-    let (swap, nanos) = match magic {
-        MAGIC_MICROS => (false, false),
-        MAGIC_NANOS => (false, true),
-        m if m.swap_bytes() == MAGIC_MICROS => (true, false),
-        m if m.swap_bytes() == MAGIC_NANOS => (true, true),
-        m => return Err(format!("not a pcap file: magic number {m:#010x}")),
-    };
-    let u32_at = |b: &[u8], at: usize| {
-        let v = u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]]);
-        if swap {
-            v.swap_bytes()
-        } else {
-            v
-        }
-    };
-    let u16_at = |at: usize| {
-        let v = u16::from_ne_bytes([header[at], header[at + 1]]);
-        if swap {
-            v.swap_bytes()
-        } else {
-            v
-        }
-    };
-    if (u16_at(4), u16_at(6)) != (2, 4) {
-        return Err(format!("unsupported pcap version {}.{}", u16_at(4), u16_at(6)));
-    }
-    if u32_at(header, 20) != LINKTYPE_ETHERNET {
-        return Err(format!("unsupported pcap link type {} (only Ethernet, 1)", u32_at(header, 20)));
+/// A frame read back from a pcap file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PcapFrame {
+    /// When it was captured.
+    pub time: SystemTime,
+    /// The bytes captured.
+    pub data: Vec<u8>,
+    /// Its length on the wire.
+    pub len: usize,
+}
+
+/// Reads every frame of the pcap file at `path` with libpcap (any byte order and timestamp precision).
+pub fn read_pcap(path: &Path) -> io::Result<Vec<PcapFrame>> {
+    let mut file = pcap::Capture::from_file(utf8(path)?).map_err(|e| io_error("open", path, e))?;
+    if file.get_datalink() != pcap::Linktype::ETHERNET {
+        return Err(io_error("read", path, format!("link type {:?} is not Ethernet", file.get_datalink())));
     }
     let mut frames = Vec::new();
-    let mut at = 24;
-    while at < bytes.len() {
-        let record = bytes.get(at..at + 16).ok_or_else(|| format!("truncated record header at byte {at}"))?;
-        let (secs, frac, caplen) = (u32_at(record, 0), u32_at(record, 4), u32_at(record, 8) as usize);
-        let data = bytes
-            .get(at + 16..at + 16 + caplen)
-            .ok_or_else(|| format!("truncated frame at byte {}: {caplen} bytes announced", at + 16))?;
-        let frac = if nanos { Duration::from_nanos(frac.into()) } else { Duration::from_micros(frac.into()) };
-        frames.push((UNIX_EPOCH + Duration::from_secs(secs.into()) + frac, data.to_vec()));
-        at += 16 + caplen;
+    loop {
+        match file.next_packet() {
+            Ok(p) => {
+                let ts = p.header.ts;
+                let time = UNIX_EPOCH + Duration::new(ts.tv_sec as u64, 0) + Duration::from_micros(ts.tv_usec as u64);
+                frames.push(PcapFrame { time, data: p.data.to_vec(), len: p.header.len as usize });
+            }
+            Err(pcap::Error::NoMorePackets) => return Ok(frames),
+            Err(e) => return Err(io_error("read", path, e)),
+        }
     }
-    Ok(frames)
 }
 
 #[cfg(test)]
@@ -111,59 +84,29 @@ mod tests {
     use super::*;
 
     #[test]
-    fn round_trips_frames_and_microsecond_timestamps() {
+    fn round_trips_frames_lengths_and_microsecond_timestamps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.pcap");
         let t1 = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
-        let t2 = t1 + Duration::from_millis(1500);
-        let mut w = PcapWriter::new(Vec::new()).unwrap();
-        w.write_packet(t1, &[1, 2, 3]).unwrap();
-        w.write_packet(t2, &[]).unwrap();
-        let bytes = w.finish().unwrap();
-        assert_eq!(bytes.len(), 24 + 16 + 3 + 16);
-        assert_eq!(&bytes[..4], &MAGIC_MICROS.to_ne_bytes());
-        let frames = read_pcap(&bytes).unwrap();
+        let mut w = PcapWriter::create(&path).unwrap();
+        w.write(t1, &[1, 2, 3], 3);
+        w.write(t1 + Duration::from_millis(1500), &vec![7; SNAPLEN as usize + 10], SNAPLEN as usize + 10);
+        w.finish().unwrap();
+        let frames = read_pcap(&path).unwrap();
         let t1_micros = UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_000);
-        assert_eq!(frames, vec![(t1_micros, vec![1, 2, 3]), (t1_micros + Duration::from_millis(1500), vec![])]);
-    }
-
-    #[test]
-    fn header_fields() {
-        let bytes = PcapWriter::new(Vec::new()).unwrap().finish().unwrap();
+        assert_eq!(frames[0], PcapFrame { time: t1_micros, data: vec![1, 2, 3], len: 3 });
+        assert_eq!(frames[1].time, t1_micros + Duration::from_millis(1500));
+        assert_eq!((frames[1].data.len(), frames[1].len), (SNAPLEN as usize, SNAPLEN as usize + 10));
+        let bytes = std::fs::read(&path).unwrap();
         let u32_at = |at: usize| u32::from_ne_bytes(bytes[at..at + 4].try_into().unwrap());
-        assert_eq!((u32_at(16), u32_at(20)), (262_144, 1));
-        assert_eq!(u16::from_ne_bytes([bytes[4], bytes[5]]), 2);
-        assert_eq!(u16::from_ne_bytes([bytes[6], bytes[7]]), 4);
-        assert_eq!(read_pcap(&bytes), Ok(vec![]));
-    }
-
-    #[test]
-    fn long_frames_keep_their_original_length() {
-        let mut w = PcapWriter::new(Vec::new()).unwrap();
-        w.write_packet(UNIX_EPOCH, &vec![7; SNAPLEN as usize + 10]).unwrap();
-        let bytes = w.finish().unwrap();
-        assert_eq!(u32::from_ne_bytes(bytes[36..40].try_into().unwrap()), SNAPLEN + 10);
-        assert_eq!(read_pcap(&bytes).unwrap()[0].1.len(), SNAPLEN as usize);
-    }
-
-    #[test]
-    fn reads_the_other_byte_order_and_nanoseconds() {
-        let mut bytes = Vec::new();
-        for v in [MAGIC_NANOS.to_be_bytes(), [0, 2, 0, 4], [0; 4], [0; 4], SNAPLEN.to_be_bytes(), 1u32.to_be_bytes()] {
-            bytes.extend_from_slice(&v);
-        }
-        for v in [5u32, 7, 1, 1] {
-            bytes.extend_from_slice(&v.to_be_bytes());
-        }
-        bytes.push(9);
-        assert_eq!(read_pcap(&bytes), Ok(vec![(UNIX_EPOCH + Duration::new(5, 7), vec![9])]));
+        assert_eq!((u32_at(0), u32_at(16), u32_at(20)), (0xa1b2_c3d4, SNAPLEN, 1), "magic, snaplen, Ethernet");
     }
 
     #[test]
     fn rejects_what_is_not_pcap() {
-        assert!(read_pcap(b"short").unwrap_err().contains("shorter than"));
-        assert!(read_pcap(&[0u8; 24]).unwrap_err().contains("magic number 0x00000000"));
-        let mut w = PcapWriter::new(Vec::new()).unwrap();
-        w.write_packet(UNIX_EPOCH, &[1, 2, 3]).unwrap();
-        let bytes = w.finish().unwrap();
-        assert!(read_pcap(&bytes[..bytes.len() - 1]).unwrap_err().contains("truncated frame"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.pcap");
+        std::fs::write(&path, b"not a pcap file at all, not at all").unwrap();
+        assert!(read_pcap(&path).unwrap_err().to_string().starts_with("failed to open"));
     }
 }

@@ -266,7 +266,7 @@ async fn observe(
         nodes.extend(plan::probe_destination(&c.action).map(|e| e.node.clone()));
         if let crate::check::Action::Capture { capture, .. } = &c.action {
             let cap = &suite.captures[*capture];
-            nodes.extend(crate::capture::parse(&cap.filter).map(|f| f.names()).unwrap_or_default());
+            nodes.extend(cap.filter.names());
             for h in [&cap.src, &cap.dst].into_iter().flatten() {
                 if let crate::suite::HostRef::Node(n) = h {
                     nodes.push(n.clone());

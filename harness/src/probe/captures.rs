@@ -1,13 +1,13 @@
 //! Captures around the probes: started before the first probe, stopped after the last, each writing a pcap
-//! into the report directory; their assertions are judged from the packets (pure: [`assess`]).
+//! into the report directory; their assertions are judged from the packets (pure: [`assess`], [`observe`]).
 
-use crate::capture::{self, Capture, PacketSummary};
+use crate::capture::{Capture, CaptureOptions, CaptureResult, PacketSummary};
 use crate::check::{Action, CaptureAssertion, Check, Observation, Outcome};
 use crate::inventory::Inventory;
 use crate::lab::kernel::KernelLab;
 use crate::suite::{HostRef, Suite};
 use std::collections::HashMap;
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 /// Captures that were started (or why they could not be).
@@ -28,12 +28,11 @@ pub async fn start(lab: &KernelLab, suite: &Suite, inventory: &Inventory, dir: &
     for (i, c) in suite.captures.iter().enumerate() {
         let started = async {
             let ns = lab.namespace(&c.node).ok_or_else(|| format!("no namespace for {}", c.node))?;
-            let filter = capture::parse(&c.filter).map_err(|e| format!("invalid filter: {e}"))?;
-            let resolve = |name: &str| Some(inventory.addresses_of(name)).filter(|a| !a.is_empty());
-            let bound = filter.bind(&resolve)?;
+            let resolve = |name: &str| Some(inventory.addresses_of(name));
+            let program = c.filter.compile(&resolve)?;
             std::fs::create_dir_all(dir).map_err(|e| format!("failed to create {}: {e}", dir.display()))?;
             let pcap: PathBuf = dir.join(format!("{}.{}.pcap", suite.name, c.name));
-            Capture::start(ns, &c.interface, bound, pcap)
+            Capture::start(ns, &c.interface, program, pcap, CaptureOptions::default())
                 .await
                 .map_err(|e| format!("failed to start capture on {}:{}: {e}", c.node, c.interface))
         };
@@ -42,35 +41,113 @@ pub async fn start(lab: &KernelLab, suite: &Suite, inventory: &Inventory, dir: &
     Running { captures }
 }
 
-/// Whether an assertion holds on a capture's matching packets, and what was seen.
-pub fn assess(assertion: &CaptureAssertion, packets: &[PacketSummary], inventory: &Inventory) -> Outcome {
+/// What an assertion makes of a capture.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Assessed {
+    /// Decided: whatever the lost frames were, this is the outcome.
+    Decided(Outcome),
+    /// The lost frames could change the outcome; `seen` says what was seen.
+    Undecidable {
+        /// What was seen, in words.
+        seen: String,
+    },
+}
+
+/// Whether an assertion holds on a capture's matching `packets`, when `lost` more frames matched the kernel's
+/// filter but were never read (a superset of the lost frames that match the filter: the true count of matching
+/// frames lies between `packets.len()` and `packets.len() + lost`).
+pub fn assess(assertion: &CaptureAssertion, packets: &[PacketSummary], lost: u64, inventory: &Inventory) -> Assessed {
     let n = packets.len();
     let count = format!("{n} packet{}", if n == 1 { "" } else { "s" });
-    let side = |host: &HostRef, pick: fn(&PacketSummary) -> Option<Ipv4Addr>, word: &str| {
-        let want = addresses(inventory, host);
-        let mut seen: Vec<Ipv4Addr> = packets.iter().filter_map(pick).collect();
+    let side = |host: &HostRef, pick: fn(&PacketSummary) -> Option<IpAddr>, word: &str| {
+        let want: Vec<IpAddr> = addresses(inventory, host).into_iter().map(IpAddr::V4).collect();
+        let mut seen: Vec<IpAddr> = packets.iter().filter_map(pick).collect();
         seen.sort();
         seen.dedup();
-        let all_match = n > 0 && packets.iter().all(|p| pick(p).is_some_and(|a| want.contains(&a)));
-        let listed =
-            seen.iter().map(|a| match inventory.nodes.iter().find(|(_, i)| i.iter().any(|i| i.cidr.addr == *a)) {
+        let all_match = packets.iter().all(|p| pick(p).is_some_and(|a| want.contains(&a)));
+        let listed = seen.iter().map(|a| {
+            match inventory.nodes.iter().find(|(_, i)| i.iter().any(|i| IpAddr::V4(i.cidr.addr) == *a)) {
                 Some((node, _)) => format!("{a} ({node})"),
                 None => a.to_string(),
-            });
+            }
+        });
         let seen_words = if n == 0 {
             "no packets".to_string()
         } else {
             format!("{count} {word} {}", listed.collect::<Vec<_>>().join(", "))
         };
-        Outcome::Assertion { holds: all_match, seen: seen_words }
+        // A packet seen from (to) elsewhere fails the assertion whatever was lost. Otherwise a lost frame may
+        // have come from (gone to) elsewhere — or, with nothing seen, be the one packet the assertion needs.
+        match (all_match, n > 0, lost) {
+            (false, _, _) => Assessed::Decided(Outcome::Assertion { holds: false, seen: seen_words }),
+            (true, seen_any, 0) => Assessed::Decided(Outcome::Assertion { holds: seen_any, seen: seen_words }),
+            (true, _, _) => Assessed::Undecidable { seen: seen_words },
+        }
     };
     match assertion {
         CaptureAssertion::Count { min, max } => {
-            let holds = min.is_none_or(|m| n as u64 >= m) && max.is_none_or(|m| n as u64 <= m);
-            Outcome::Assertion { holds, seen: count }
+            let (low, high) = (n as u64, n as u64 + lost);
+            // Each bound: decided when it holds (or fails) for every count in [low, high]. Lost frames can only
+            // add to the count, so a minimum already met holds, and a maximum already exceeded fails.
+            let at_least = min.map(|m| {
+                if low >= m {
+                    Some(true)
+                } else if high < m {
+                    Some(false)
+                } else {
+                    None
+                }
+            });
+            let at_most = max.map(|m| {
+                if high <= m {
+                    Some(true)
+                } else if low > m {
+                    Some(false)
+                } else {
+                    None
+                }
+            });
+            match (at_least.unwrap_or(Some(true)), at_most.unwrap_or(Some(true))) {
+                (Some(false), _) | (_, Some(false)) => {
+                    Assessed::Decided(Outcome::Assertion { holds: false, seen: count })
+                }
+                (Some(true), Some(true)) => Assessed::Decided(Outcome::Assertion { holds: true, seen: count }),
+                _ => Assessed::Undecidable { seen: count },
+            }
         }
         CaptureAssertion::Source { host } => side(host, |p| p.src, "from"),
         CaptureAssertion::Destination { host } => side(host, |p| p.dst, "to"),
+    }
+}
+
+/// The observation of one assertion on a stopped capture: its outcome, or an error when the frames the kernel
+/// dropped could change it.
+pub fn observe(assertion: &CaptureAssertion, r: &CaptureResult, inventory: &Inventory) -> Observation {
+    let first: Vec<String> = r.packets.iter().take(3).map(|p| p.to_string()).collect();
+    let lost = r.lost();
+    let losses = match (r.dropped, r.unread) {
+        (0, 0) => String::new(),
+        (d, 0) => format!("the kernel dropped {d} frame{}", if d == 1 { "" } else { "s" }),
+        (d, u) => format!("{} frames were lost (the kernel dropped {d}, {u} were still queued when it ended)", d + u),
+    };
+    let detail = format!(
+        "{} frame{} on {} matched{}{}",
+        r.packets.len(),
+        if r.packets.len() == 1 { "" } else { "s" },
+        r.interface,
+        if losses.is_empty() { String::new() } else { format!(" ({losses})") },
+        if first.is_empty() { String::new() } else { format!(": {}", first.join("; ")) }
+    );
+    let artifacts = vec![r.pcap.display().to_string()];
+    match assess(assertion, &r.packets, lost, inventory) {
+        Assessed::Decided(outcome) => {
+            Observation::Observed { outcome, detail, target: None, artifacts, dropped: Some(lost) }
+        }
+        Assessed::Undecidable { seen } => Observation::Error {
+            detail: format!("{losses}; this assertion cannot be judged (saw {seen}): {detail}"),
+            artifacts,
+            dropped: Some(lost),
+        },
     }
 }
 
@@ -88,25 +165,89 @@ pub async fn finish(running: Running, checks: &[Check], inventory: &Inventory) -
             let Action::Capture { assertion, .. } = &check.action else { continue };
             let observation = match &result {
                 Err(e) => Observation::error(e.clone()),
-                Ok(r) => {
-                    let first: Vec<String> = r.packets.iter().take(3).map(|p| p.to_string()).collect();
-                    let detail = format!(
-                        "{} of {} frames on {} matched{}",
-                        r.packets.len(),
-                        r.seen,
-                        r.interface,
-                        if first.is_empty() { String::new() } else { format!(": {}", first.join("; ")) }
-                    );
-                    Observation::Observed {
-                        outcome: assess(assertion, &r.packets, inventory),
-                        detail,
-                        target: None,
-                        artifacts: vec![r.pcap.display().to_string()],
-                    }
-                }
+                Ok(r) => observe(assertion, r, inventory),
             };
             out.insert(check.id, observation);
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::summarize;
+    use std::time::Duration;
+
+    fn udp_from(src: [u8; 4]) -> PacketSummary {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00, 0x45, 0, 0, 28, 0, 1, 0x40, 0, 64, 17, 0, 0];
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&[10, 0, 0, 9, 0, 1, 0, 2, 0, 8, 0, 0]);
+        summarize(1, Duration::ZERO, &f)
+    }
+
+    fn holds(a: &Assessed) -> Option<bool> {
+        match a {
+            Assessed::Decided(Outcome::Assertion { holds, .. }) => Some(*holds),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn lost_frames_leave_undecided_only_what_they_could_change() {
+        let inv = Inventory::default();
+        let three = vec![udp_from([10, 0, 0, 1]); 3];
+        let count = |min, max, lost| holds(&assess(&CaptureAssertion::Count { min, max }, &three, lost, &inv));
+        // Nothing lost: as seen.
+        assert_eq!((count(Some(1), None, 0), count(None, Some(2), 0)), (Some(true), Some(false)));
+        // A minimum already met stays met; one that even every lost frame could not reach stays failed.
+        assert_eq!(
+            (count(Some(3), None, 5), count(Some(9), None, 5), count(Some(5), None, 5)),
+            (Some(true), Some(false), None)
+        );
+        // A maximum already exceeded stays exceeded; one the lost frames could exceed is undecided.
+        assert_eq!(
+            (count(None, Some(2), 5), count(None, Some(0), 1), count(None, Some(4), 5)),
+            (Some(false), Some(false), None)
+        );
+        assert_eq!(count(None, Some(8), 5), Some(true), "3 seen + 5 lost cannot exceed 8");
+        assert_eq!(count(Some(3), Some(4), 5), None);
+
+        let from = |host: [u8; 4], packets: &[PacketSummary], lost| {
+            let host = HostRef::Address(Ipv4Addr::from(host));
+            holds(&assess(&CaptureAssertion::Source { host }, packets, lost, &inv))
+        };
+        assert_eq!(from([10, 0, 0, 1], &three, 0), Some(true));
+        assert_eq!(from([10, 0, 0, 1], &three, 1), None, "a lost frame may come from elsewhere");
+        assert_eq!(from([10, 0, 0, 2], &three, 1), Some(false), "a frame seen from elsewhere fails it anyway");
+        assert_eq!((from([10, 0, 0, 1], &[], 0), from([10, 0, 0, 1], &[], 4)), (Some(false), None));
+    }
+
+    #[test]
+    fn an_undecidable_assertion_is_an_error_with_the_drop_count() {
+        let r = CaptureResult {
+            interface: "eth0".into(),
+            pcap: "r/x.pcap".into(),
+            packets: vec![udp_from([10, 0, 0, 1])],
+            dropped: 7,
+            unread: 0,
+        };
+        let max = CaptureAssertion::Count { min: None, max: Some(1) };
+        match observe(&max, &r, &Inventory::default()) {
+            Observation::Error { detail, artifacts, dropped } => {
+                assert!(detail.starts_with("the kernel dropped 7 frames; this assertion cannot be judged"), "{detail}");
+                assert_eq!((artifacts, dropped), (vec!["r/x.pcap".to_string()], Some(7)));
+            }
+            other => panic!("{other:?}"),
+        }
+        let min = CaptureAssertion::Count { min: Some(1), max: None };
+        let Observation::Observed { outcome, detail, dropped, .. } = observe(&min, &r, &Inventory::default()) else {
+            panic!("a minimum already met is decided")
+        };
+        assert_eq!((outcome, dropped), (Outcome::Assertion { holds: true, seen: "1 packet".into() }, Some(7)));
+        assert!(
+            detail.starts_with("1 frame on eth0 matched (the kernel dropped 7 frames): IP 10.0.0.1.1 > "),
+            "{detail}"
+        );
+    }
 }

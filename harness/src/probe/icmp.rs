@@ -297,7 +297,7 @@ mod tests {
     fn decided(seen: &[Attempt]) -> (Option<Outcome>, String) {
         match decide("h1", T, seen, 3, Duration::from_millis(600)) {
             Observation::Observed { outcome, detail, .. } => (Some(outcome), detail),
-            Observation::Error { detail } => (None, detail),
+            Observation::Error { detail, .. } => (None, detail),
         }
     }
 

@@ -229,7 +229,7 @@ mod tests {
         let m = Machine { fulls: Cell::new(0), spoil: Cell::new(u64::MAX), flushes: Cell::new(0) };
         let out = futures::executor::block_on(probe_in_waves(&Unanswered(&m), &m, &refs));
         assert_eq!(out.len(), 6);
-        assert!(out.values().all(|o| matches!(o, Observation::Error { detail } if detail.contains("ARP table"))));
+        assert!(out.values().all(|o| matches!(o, Observation::Error { detail, .. } if detail.contains("ARP table"))));
         assert!(m.flushes.get() > 0, "spoiled waves are probed again after flushing");
         // Full only during the first wave: the second gives the real answer.
         let m = Machine { fulls: Cell::new(0), spoil: Cell::new(6), flushes: Cell::new(0) };

@@ -33,6 +33,9 @@ pub struct CheckReport {
     pub matrix: Option<String>,
     /// Files backing the observation (pcap), as paths.
     pub artifacts: Vec<String>,
+    /// Captures only: frames that matched the filter but that the kernel dropped (0 when none were).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped: Option<u64>,
 }
 
 /// A matrix, expected beside observed, for display.
@@ -115,7 +118,7 @@ impl SuiteReport {
                 to: r.check.to.clone(),
                 target: match &r.check.action {
                     Action::Capture { capture, .. } => {
-                        Some(suite.captures[*capture].filter.clone()).filter(|f| !f.is_empty())
+                        Some(suite.captures[*capture].filter.to_string()).filter(|f| !f.is_empty())
                     }
                     _ => r.target.map(|t| t.to_string()),
                 },
@@ -125,6 +128,7 @@ impl SuiteReport {
                 detail: r.detail.clone(),
                 matrix: r.check.cell.map(|c| suite.matrices[c.matrix].name.clone()),
                 artifacts: r.artifacts.clone(),
+                dropped: r.dropped,
             })
             .collect();
         let matrices = suite

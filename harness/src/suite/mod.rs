@@ -210,8 +210,8 @@ pub struct Capture {
     pub node: String,
     /// Interface in the node's namespace.
     pub interface: String,
-    /// Filter expression as written.
-    pub filter: String,
+    /// Filter in tcpdump's language, checked by libpcap; node names marked for their addresses.
+    pub filter: crate::filter::Filter,
     /// Count bounds.
     pub min_packets: Option<u64>,
     /// Count bounds.

@@ -236,7 +236,8 @@ pub struct CaptureSpec {
     /// `NODE:INTERFACE`, e.g. `server1:enp0s3`, `alpine1:eth0`, `server1:docker0`.
     #[schemars(with = "String")]
     pub on: Spanned<String>,
-    /// tcpdump-style filter, e.g. `udp port 2020`, `icmp and src host alpine1`.
+    /// Filter in tcpdump's language (pcap-filter(7)), checked by libpcap, e.g. `udp port 2020`,
+    /// `icmp and src host alpine1`; hosts may be node names.
     #[schemars(with = "Option<String>")]
     pub filter: Option<Spanned<String>>,
     /// At least this many matching packets.
