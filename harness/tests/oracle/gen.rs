@@ -183,8 +183,9 @@ impl Spec {
             _ => Profile::Mixed,
         };
         let hosts = match r.below(10) {
-            0 => r.range(20, 40),
-            1..=3 => r.range(9, 19),
+            // Faults cost serial ping a second per cell they make unanswered: mixed labs stay small.
+            0 if profile != Profile::Mixed => r.range(20, 40),
+            0..=3 => r.range(9, if profile == Profile::Mixed { 14 } else { 19 }),
             _ => r.range(2, 8),
         };
         Spec { seed, hosts, profile }
@@ -355,7 +356,8 @@ pub fn generate(spec: Spec) -> Topology {
         b.namespaces.push(Namespace { name: host_name(i), role: Role::Host, forwarding: false, routes: Vec::new() });
     }
     for i in 0..n_routers {
-        let forwarding = !(mixed && b.r.chance(0.25));
+        // A router that does not forward black-holes every cell through it (a second each for ping): small labs.
+        let forwarding = !(mixed && n <= 12 && b.r.chance(0.25));
         if !forwarding {
             b.notes.push(format!("{} is a router with forwarding = false", router_name(i)));
         }
@@ -551,6 +553,10 @@ pub fn generate(spec: Spec) -> Topology {
                 continue;
             }
             let v = b.r.below(b.veths.len());
+            // In bigger labs, only a host's own links: a router's would cut a whole LAN off.
+            if n > 12 && [&b.veths[v].a, &b.veths[v].b].iter().any(|e| e.netns.starts_with('r')) {
+                continue;
+            }
             let end_b = b.r.chance(0.5);
             let end = if end_b { &mut b.veths[v].b } else { &mut b.veths[v].a };
             end.up = false;
@@ -623,7 +629,7 @@ fn routes(b: &mut Builder, lans: &[Lan], n_routers: usize) {
             // The nearest router on that subnet.
             let owner = b.attachments.iter().find(|a| a.addr.network() == *s && first.contains_key(&a.netns) && a.up);
             if let Some(owner) = owner {
-                if mixed && b.r.chance(0.08) {
+                if mixed && b.spec.hosts <= 12 && b.r.chance(0.08) {
                     b.notes.push(format!("{r} has no route to {s}"));
                     continue;
                 }
