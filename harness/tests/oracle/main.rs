@@ -31,20 +31,24 @@ use std::process::{Command, Output};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-/// Seeds run in CI: (seed, profile, hosts). Chosen to cover every construct of the generator and sizes up to
-/// 40 hosts within about two minutes together.
+/// Seeds run in CI: (seed, profile, hosts) — each as `Spec::from_seed` draws it, except the 40-host star. Chosen
+/// to cover the generator's constructs and sizes up to 40 hosts within about a minute together (the fixtures
+/// add defects 7 and 10 and the smallest case of 8 and 9).
 const CI_SEEDS: &[(u64, Profile, usize)] = &[
-    (11, Profile::Mixed, 6),
-    (23, Profile::Mixed, 10),
-    (7, Profile::Routed, 14),
-    (31, Profile::Mixed, 18),
-    (5, Profile::Routed, 24),
+    (12, Profile::Mixed, 5),
+    (29, Profile::Mixed, 7),
+    (13, Profile::Routed, 6),
+    (108, Profile::Routed, 11),
+    (1, Profile::Routed, 24),
+    (27, Profile::Routed, 34),
     (40, Profile::Star, 40),
 ];
 
 /// CI seeds that fail on the code of the day, with the issue-8 defects their mismatches are attributed to.
 /// Flip a seed to must-pass by removing it once its defects are fixed (`REACHLAB_ORACLE_STRICT=1` shows which).
-const KNOWN_FAILING: &[(u64, &[u8])] = &[];
+/// Measured on the code before issue 8's fixes; the fixtures' comments show what each defect looks like.
+const KNOWN_FAILING: &[(u64, &[u8])] =
+    &[(12, &[8]), (29, &[8]), (13, &[8, 9]), (108, &[8, 9, 10]), (1, &[8, 9]), (27, &[8, 9]), (40, &[3, 8])];
 
 /// Defects every seed shows on this kind of machine (defect 1: new namespaces inherit the machine's
 /// `ip_forward = 1`, so `forwarding = false` is not what the kernel does). Empty this once it is fixed.
