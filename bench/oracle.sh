@@ -7,7 +7,7 @@
 #
 # As root, on the real kernel; it builds labs, so take the machine lock. Sizes and profiles are drawn from each
 # seed (mostly small, some up to 40 hosts); allow ~10 s per seed on average (serial ping of unanswered cells
-# costs a second each). REACHLAB_ORACLE_KEEP=DIR keeps the suite of every seed with a mismatch; all
+# costs a second each). REACHLAB_ORACLE_KEEP=DIR keeps the suite of every seed with a mismatch;
 # mismatches are counted for every seed; those of seeds listed as known-failing do not fail their trial.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -72,6 +72,12 @@ fn main() {
     }
     let mut trials =
         vec![libtest_mimic::Trial::test("generated_suites_load", || generated_suites_load().map_err(Into::into))];
+    trials.push(
+        libtest_mimic::Trial::test("probe_leaves_the_lab_and_refuses_a_changed_suite", || {
+            probe_leaves_the_lab_and_refuses_a_changed_suite().map_err(Into::into)
+        })
+        .with_ignored_flag(skip.is_some()),
+    );
     for spec in seeds() {
         let name = format!("seed_{}_{}_{}", spec.seed, spec.profile.as_str(), spec.hosts);
         let known = known_for(spec.seed);
@@ -185,6 +191,49 @@ fn generated_suites_load() -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+// ── `reachlab probe` itself ─────────────────────────────────────────────────────────────────────────────────
+
+/// `probe` reports as `run` does and leaves the lab standing; a suite edited since `up` is refused (exit 2), as
+/// are an unknown run id for `probe` and `down`; `down` then removes the lab and the machine is as it was.
+fn probe_leaves_the_lab_and_refuses_a_changed_suite() -> Result<(), String> {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let netns = std::fs::read_to_string(repo().join("test-suites/netns.toml")).map_err(|e| e.to_string())?;
+    let file = s.suite("netns.toml", &netns);
+    let up = run(s.reachlab().arg("up").arg(&file));
+    let out = String::from_utf8_lossy(&up.stdout).into_owned();
+    let id =
+        out.split("run id ").nth(1).and_then(|r| r.split('.').next()).ok_or(format!("no run id: {out}"))?.to_string();
+    let mut standing = Standing { scratch: &s, run_id: id.clone(), down: false };
+    let check = |cond: bool, what: &str| if cond { Ok(()) } else { Err(what.to_string()) };
+    for round in 0..2 {
+        let (code, cells, ()) = probe(&s, &id, &format!("r{round}"), || ())?;
+        check(code == 0, &format!("probe exit {code}"))?;
+        check(
+            cells.len() == 2 && cells.iter().all(|c| c.observed.as_deref() == Some("reachable")),
+            "two reachable cells",
+        )?;
+        check(
+            machine_state().namespaces.iter().filter(|n| n.starts_with(&format!("rl-{id}-"))).count() == 2,
+            "lab standing",
+        )?;
+    }
+    let code = |o: Output| o.status.code().unwrap_or(-1);
+    check(code(run(s.reachlab().args(["probe", "ffffff0"]))) == 2, "probe of an unknown id is exit 2")?;
+    check(code(run(s.reachlab().args(["down", "ffffff0"]))) == 2, "down of an unknown id is exit 2")?;
+    std::fs::write(&file, netns.replace("space1      -       Y", "space1      -       N"))
+        .map_err(|e| e.to_string())?;
+    let changed = run(s.reachlab().args(["probe", &id]));
+    check(
+        code(changed.clone()) == 2 && text(&changed).contains("changed since"),
+        &format!("changed suite: {}", text(&changed)),
+    )?;
+    standing.down()?;
+    check(machine_state() == before, "the machine is as it was")?;
+    check(s.ledgers().is_empty(), "no ledger left")
 }
 
 // ── One lab, compared cell by cell ──────────────────────────────────────────────────────────────────────────
@@ -527,19 +576,24 @@ fn forwarding_state(suite: &reachlab::suite::Suite, run_id: &str) -> Vec<String>
 
 /// Whether iproute2 builds `topo` (in namespaces of its own, removed afterwards): Ok, or the first refusal.
 fn iproute2_builds(topo: &Topology) -> Result<(), String> {
-    let prefix = format!("rlo{}", std::process::id());
-    let mut result = Ok(());
-    for cmd in topo.ip_script(&prefix) {
-        let o = run(Command::new(&cmd[0]).args(&cmd[1..]));
-        if !o.status.success() {
-            result = Err(format!("`{}`: {}", cmd.join(" "), text(&o).trim()));
-            break;
+    /// Removes the replay's namespaces however the replay ends (a SIGKILL aside: then `ip netns list | grep
+    /// ^rlo` shows what is left).
+    struct Replay<'a>(&'a Topology, String);
+    impl Drop for Replay<'_> {
+        fn drop(&mut self) {
+            for ns in &self.0.namespaces {
+                let _ = Command::new("ip").args(["netns", "del", &format!("{}-{}", self.1, ns.name)]).output();
+            }
         }
     }
-    for ns in &topo.namespaces {
-        let _ = Command::new("ip").args(["netns", "del", &format!("{prefix}-{}", ns.name)]).output();
+    let replay = Replay(topo, format!("rlo{}", std::process::id()));
+    for cmd in topo.ip_script(&replay.1) {
+        let o = run(Command::new(&cmd[0]).args(&cmd[1..]));
+        if !o.status.success() {
+            return Err(format!("`{}`: {}", cmd.join(" "), text(&o).trim()));
+        }
     }
-    result
+    Ok(())
 }
 
 fn keep_suite(label: &str, suite: &str) {
