@@ -4,6 +4,7 @@ mod clean;
 mod doctor;
 mod grade;
 mod list;
+mod probe;
 mod run;
 mod up;
 
@@ -75,6 +76,8 @@ enum Command {
     Doctor(list::Args),
     /// Build a suite's topology and leave it standing to explore.
     Up(up::UpArgs),
+    /// Probe a lab left standing by `reachlab up` again, judge and report as `run` does; it stays standing.
+    Probe(probe::Args),
     /// Tear down labs left standing by `reachlab up`.
     Down(up::DownArgs),
     /// Remove what crashed or killed runs left behind (only what their ledgers name).
@@ -95,6 +98,7 @@ pub fn main() -> i32 {
         Command::List(a) => list::list(a),
         Command::Doctor(a) => doctor::doctor(a, &cli.state_dir),
         Command::Up(a) => up::up(a, &cli.state_dir),
+        Command::Probe(a) => probe::probe(a, &cli.state_dir),
         Command::Down(a) => up::down(a, &cli.state_dir),
         Command::Clean(a) => clean::clean(a, &cli.state_dir),
         Command::Grade(a) => grade::grade(a, &cli.state_dir),

@@ -78,14 +78,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     });
     opts.artifacts_dir = report_dir.clone();
 
-    let mut reporters = Reporters::default();
-    if args.json {
-        reporters.add(TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal())));
-        reporters.add(JsonReporter::new(std::io::stdout()));
-    } else {
-        reporters.add(TerminalReporter::new(std::io::stdout(), use_color(std::io::stdout().is_terminal())));
-    }
-    reporters.add(FilesReporter::new(report_dir.clone()));
+    let mut reporters = reporters(args.json, &report_dir);
 
     let rt = runtime()?;
     let outcome = rt.block_on(async {
@@ -103,15 +96,34 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
             return Ok(exit::INTERRUPTED);
         }
     };
+    Ok(finish(&report, &reporters, &report_dir))
+}
+
+/// The reporters of `run` (and `probe`): the terminal view (on stderr with `--json`, which puts the report on
+/// stdout), and the report directory.
+pub(super) fn reporters(json: bool, report_dir: &Path) -> Reporters {
+    let mut reporters = Reporters::default();
+    if json {
+        reporters.add(TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal())));
+        reporters.add(JsonReporter::new(std::io::stdout()));
+    } else {
+        reporters.add(TerminalReporter::new(std::io::stdout(), use_color(std::io::stdout().is_terminal())));
+    }
+    reporters.add(FilesReporter::new(report_dir.to_path_buf()));
+    reporters
+}
+
+/// Says where the reports went and maps the run's statistics to the exit code (`run` and `probe` alike).
+pub(super) fn finish(report: &crate::report::RunReport, reporters: &Reporters, report_dir: &Path) -> i32 {
     for e in &reporters.errors {
         eprintln!("reachlab: failed to write a report: {e}");
     }
     eprintln!("reports: {}", report_dir.display());
     if !reporters.errors.is_empty() || report.errors > 0 || report.suites.iter().any(|s| !s.errors.is_empty()) {
-        Ok(exit::INFRASTRUCTURE)
+        exit::INFRASTRUCTURE
     } else if report.failed > 0 {
-        Ok(exit::FAIL)
+        exit::FAIL
     } else {
-        Ok(exit::PASS)
+        exit::PASS
     }
 }

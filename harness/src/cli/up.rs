@@ -2,7 +2,7 @@
 
 use super::{exit, require_privileges, runtime, CliError};
 use crate::lab::kernel::KernelLab;
-use crate::lab::ledger::{runs_dir, Ledger};
+use crate::lab::ledger::{runs_dir, suite_digest, Ledger};
 use crate::lab::teardown::teardown;
 use crate::runner::new_run_id;
 use std::path::{Path, PathBuf};
@@ -22,13 +22,21 @@ pub struct DownArgs {
 }
 
 pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
-    let suite = crate::suite::load_file(&args.suite).map_err(|e| CliError::Usage(e.to_string()))?;
+    // Read once: the suite that is built is exactly the text whose digest the ledger keeps for `probe`.
+    let text = std::fs::read_to_string(&args.suite)
+        .map_err(|e| CliError::Usage(format!("failed to read suite {}: {e}", args.suite.display())))?;
+    let suite =
+        crate::suite::load_str(&text, &args.suite.display().to_string()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let source = std::fs::canonicalize(&args.suite)
+        .map_err(|e| CliError::Usage(format!("failed to resolve {}: {e}", args.suite.display())))?;
     require_privileges()?;
     let plan = crate::plan::resolve(&suite);
     let run_id = new_run_id();
     let rt = runtime()?;
     let (record, containers, socket) = rt.block_on(async {
         let mut lab = KernelLab::new(state_dir, &run_id, &suite.name)
+            .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
+        lab.record_source(&source, &suite_digest(&text))
             .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         crate::lab::build(&mut lab, &plan).await.map_err(|e| CliError::Infrastructure(e.to_string()))?;
         let containers: Vec<(String, Option<u32>)> =
@@ -53,6 +61,7 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     if let Some(socket) = socket {
         println!("server1's Docker engine: sudo docker -H unix://{} ps", socket.display());
     }
+    println!("probe it again: sudo reachlab probe {}", record.run_id);
     println!("when done: sudo reachlab down {}", record.run_id);
     Ok(exit::PASS)
 }
@@ -60,12 +69,14 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
 pub fn down(args: DownArgs, state_dir: &Path) -> Result<i32, CliError> {
     let mut failures = Vec::new();
     let mut removed = 0;
+    let mut unknown: Vec<&String> = args.run_ids.iter().collect();
     for path in ledger_files(state_dir) {
         let Ok(record) = Ledger::read(&path) else { continue };
         let wanted = if args.run_ids.is_empty() { record.kept } else { args.run_ids.contains(&record.run_id) };
         if !wanted {
             continue;
         }
+        unknown.retain(|id| **id != record.run_id);
         let errors = teardown(&record);
         if errors.is_empty() {
             let _ = std::fs::remove_file(&path);
@@ -74,8 +85,14 @@ pub fn down(args: DownArgs, state_dir: &Path) -> Result<i32, CliError> {
         }
         failures.extend(errors.into_iter().map(|e| e.to_string()));
     }
-    if removed == 0 && failures.is_empty() {
+    if removed == 0 && failures.is_empty() && args.run_ids.is_empty() {
         println!("no kept labs");
+    }
+    if !unknown.is_empty() {
+        // A typo must not read as "torn down" (and never removes anything else).
+        let ids: Vec<&str> = unknown.iter().map(|s| s.as_str()).collect();
+        failures.insert(0, format!("no lab with run id {} under {}", ids.join(", "), runs_dir(state_dir).display()));
+        return Err(CliError::Usage(failures.join("\n")));
     }
     if failures.is_empty() {
         Ok(exit::PASS)

@@ -513,3 +513,95 @@ impl Topology for KernelLab {
         Ok(())
     }
 }
+
+// ── Reopening a standing lab (`reachlab probe`) ──────────────────────────────────────────────────────────────
+// Kept apart from the building code above on purpose: this only opens what a ledger names and never creates or
+// removes anything.
+
+/// Why a standing lab could not be reopened.
+#[derive(Debug, thiserror::Error)]
+pub enum ReopenError {
+    /// The lab does not hold what the suite needs (it was built from another suite, or something removed it).
+    #[error("the lab does not match its suite: {0}")]
+    Mismatch(String),
+    /// Opening a namespace, a netlink socket or the engine failed.
+    #[error(transparent)]
+    Apply(#[from] ApplyError),
+}
+
+impl KernelLab {
+    /// Records the suite file the lab is built from and the digest of its text (`reachlab up`), so
+    /// [`KernelLab::reopen`] can find it and tell whether it changed.
+    pub fn record_source(&mut self, file: &Path, sha256: &str) -> std::io::Result<()> {
+        self.ledger.set_source(file, sha256)
+    }
+
+    /// Takes up a lab left standing by `reachlab up` (its ledger at `ledger_path`): opens the namespaces of
+    /// `suite` and, if it has containers, the private engine and its containers, exactly as the ledger names
+    /// them. Creates nothing; dropping the returned lab removes nothing (only an explicit
+    /// [`KernelLab::teardown`] would).
+    pub async fn reopen(
+        state_dir: &Path,
+        ledger_path: &Path,
+        suite: &crate::suite::Suite,
+    ) -> Result<KernelLab, ReopenError> {
+        let ledger = Ledger::reopen(ledger_path).map_err(io(format!("read the ledger {}", ledger_path.display())))?;
+        let record = ledger.record_ref().clone();
+        let mut lab = KernelLab {
+            mode: EngineMode::Private,
+            run_id: record.run_id.clone(),
+            suite: suite.name.clone(),
+            state_dir: state_dir.into(),
+            ledger,
+            namespaces: BTreeMap::new(),
+            netlink: BTreeMap::new(),
+            containers: BTreeMap::new(),
+            engine: None,
+            notes: vec![format!("probed the standing lab {} (built by `reachlab up`)", record.run_id)],
+            // Never torn down on drop: the lab stays standing for `reachlab down`.
+            done: true,
+        };
+        for ns in &suite.namespaces {
+            let kname = Self::kernel_name(&record.run_id, &ns.name);
+            let path = record
+                .entries
+                .iter()
+                .find_map(|e| match e {
+                    Entry::Namespace { name, path } if *name == kname => Some(path.clone()),
+                    _ => None,
+                })
+                .ok_or_else(|| ReopenError::Mismatch(format!("its ledger names no namespace {kname}")))?;
+            let handle = Netns::open(&kname, &path).map_err(io(format!("open namespace {kname}")))?;
+            let nl = Netlink::open(&handle).await.map_err(io(format!("open netlink in {kname}")))?;
+            lab.namespaces.insert(ns.name.clone(), handle);
+            lab.netlink.insert(ns.name.clone(), nl);
+        }
+        if !suite.containers.is_empty() {
+            let dir = record
+                .entries
+                .iter()
+                .find_map(|e| match e {
+                    Entry::Engine { dir, .. } => Some(dir.clone()),
+                    _ => None,
+                })
+                .ok_or_else(|| ReopenError::Mismatch("its ledger names no private engine".into()))?;
+            // Where `Daemon::start` puts the API socket.
+            let socket = dir.join("docker.sock");
+            let docker = docker::connect(&socket).map_err(ApplyError::from)?;
+            docker
+                .ping()
+                .await
+                .map_err(EngineError::api(format!("reach the lab's engine at {}", socket.display())))
+                .map_err(ApplyError::from)?;
+            let host_mode =
+                suite.containers.iter().filter(|c| c.attachment == Attachment::Host).map(|c| c.name.clone()).collect();
+            lab.engine = Some(Engine { daemon: None, socket, docker, machine: None, host_mode });
+            for c in &suite.containers {
+                if c.attachment != Attachment::Host {
+                    lab.register_container(&c.name).await?;
+                }
+            }
+        }
+        Ok(lab)
+    }
+}

@@ -71,6 +71,13 @@ pub struct Record {
     pub pid_start: u64,
     /// Left standing on purpose (`reachlab up`).
     pub kept: bool,
+    /// The suite file the lab was built from (absolute), recorded by `reachlab up` so `reachlab probe` can
+    /// reload it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite_file: Option<PathBuf>,
+    /// SHA-256 (hex) of that file's text when the lab was built: `probe` refuses a suite that changed since.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite_sha256: Option<String>,
     /// Resources, in creation order.
     pub entries: Vec<Entry>,
 }
@@ -107,6 +114,8 @@ impl Ledger {
             pid,
             pid_start: process_start(pid).unwrap_or(0),
             kept: false,
+            suite_file: None,
+            suite_sha256: None,
             entries: Vec::new(),
         };
         let ledger = Ledger { path: dir.join(format!("{run_id}.json")), record };
@@ -133,6 +142,18 @@ impl Ledger {
         self.persist()
     }
 
+    /// Records which suite file (and which text of it, as [`suite_digest`]) the lab is built from.
+    pub fn set_source(&mut self, file: &Path, sha256: &str) -> io::Result<()> {
+        self.record.suite_file = Some(file.to_path_buf());
+        self.record.suite_sha256 = Some(sha256.to_string());
+        self.persist()
+    }
+
+    /// Takes up the persisted ledger of a standing lab (`reachlab probe`) without writing it.
+    pub fn reopen(path: &Path) -> io::Result<Ledger> {
+        Ok(Ledger { path: path.to_path_buf(), record: Ledger::read(path)? })
+    }
+
     /// Marks the run as kept (exploring with `reachlab up`).
     pub fn keep(&mut self) -> io::Result<()> {
         self.record.kept = true;
@@ -153,4 +174,10 @@ impl Ledger {
 /// Whether the process that wrote `record` is still running.
 pub fn owner_alive(record: &Record) -> bool {
     process_start(record.pid).is_some_and(|start| start == record.pid_start)
+}
+
+/// The digest of a suite's text recorded in [`Record::suite_sha256`].
+pub fn suite_digest(text: &str) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }

@@ -1,0 +1,129 @@
+//! `reachlab probe RUN_ID`: probe a lab left standing by `reachlab up` again (as Mininet's `pingall` or
+//! `netlab validate` do) — reload its suite, reopen its namespaces and containers from the ledger, read the
+//! inventory back from the kernel, run the checks, judge and report exactly as `run` does, and leave the lab
+//! standing.
+
+use super::run::{finish, interrupted, reporters};
+use super::{exit, require_privileges, runtime, utc_stamp, CliError};
+use crate::event::Event;
+use crate::judge::judge;
+use crate::lab::kernel::KernelLab;
+use crate::lab::ledger::{runs_dir, suite_digest, Ledger};
+use crate::report::{RunReport, SuiteReport};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// Arguments of `reachlab probe`.
+#[derive(clap::Args)]
+pub struct Args {
+    /// The run id `reachlab up` printed.
+    pub run_id: String,
+    /// Print the report JSON on stdout (and nothing else there); the terminal view goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+    /// Where to write junit.xml, report.json and summary.md [default: reports/<suite>-<timestamp>].
+    #[arg(long)]
+    pub report_dir: Option<PathBuf>,
+}
+
+/// The ledger of a kept lab, and the suite it was built from (refused if its text changed since).
+fn kept_lab(run_id: &str, state_dir: &Path) -> Result<(PathBuf, crate::suite::Suite), CliError> {
+    // A run id is what `up` made (hex digits); anything else cannot name a ledger file.
+    if run_id.is_empty() || !run_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(CliError::Usage(format!("`{run_id}` is not a run id")));
+    }
+    let path = runs_dir(state_dir).join(format!("{run_id}.json"));
+    let record = Ledger::read(&path).map_err(|e| match e.kind() {
+        std::io::ErrorKind::NotFound => {
+            CliError::Usage(format!("no lab with run id {run_id} under {}", runs_dir(state_dir).display()))
+        }
+        _ => CliError::Infrastructure(format!("failed to read the ledger {}: {e}", path.display())),
+    })?;
+    if !record.kept {
+        return Err(CliError::Usage(format!("run {run_id} is not a lab left standing by `reachlab up`")));
+    }
+    let (Some(file), Some(digest)) = (&record.suite_file, &record.suite_sha256) else {
+        return Err(CliError::Usage(format!(
+            "the ledger of {run_id} does not say which suite built it (an older `reachlab up`); `reachlab down {run_id}` and `up` it again"
+        )));
+    };
+    let text = std::fs::read_to_string(file)
+        .map_err(|e| CliError::Usage(format!("failed to read suite {} (lab {run_id}): {e}", file.display())))?;
+    if suite_digest(&text) != *digest {
+        return Err(CliError::Usage(format!(
+            "suite {} changed since lab {run_id} was built from it; `reachlab down {run_id}` and `up` it again",
+            file.display()
+        )));
+    }
+    let suite =
+        crate::suite::load_str(&text, &file.display().to_string()).map_err(|e| CliError::Usage(e.to_string()))?;
+    Ok((path, suite))
+}
+
+/// Reopens the standing lab and observes every check; nothing is created or removed.
+async fn probe_suite(
+    state_dir: &Path,
+    ledger: &Path,
+    suite: &crate::suite::Suite,
+    artifacts: &Path,
+    events: &mut crate::event::Reporters,
+) -> SuiteReport {
+    let started = Instant::now();
+    events.emit(Event::SuiteStarted { name: &suite.name, file: &suite.file });
+    let plan = crate::plan::resolve(suite);
+    let mut errors = Vec::new();
+    let mut notes = Vec::new();
+    let mut observations = HashMap::new();
+    match KernelLab::reopen(state_dir, ledger, suite).await {
+        Err(e) => errors.push(e.to_string()),
+        Ok(lab) => {
+            notes.extend(lab.notes().iter().cloned());
+            match lab.inventory().await {
+                Err(e) => errors.push(e.to_string()),
+                Ok(inventory) => {
+                    events.emit(Event::TopologyReady { name: &suite.name, setup_ms: 0 });
+                    observations = crate::runner::observe(&lab, suite, &plan, inventory, artifacts).await;
+                }
+            }
+            // Dropping a reopened lab leaves it standing.
+        }
+    }
+    if let Some(first) = errors.first() {
+        for c in &plan.checks {
+            observations
+                .entry(c.id)
+                .or_insert_with(|| crate::check::Observation::error(format!("not probed: {first}")));
+        }
+    }
+    let mut report = SuiteReport::new(suite, &judge(&plan.checks, &observations, None), None, errors);
+    report.notes = notes;
+    report.duration_ms = started.elapsed().as_millis() as u64;
+    events.emit(Event::SuiteFinished(&report));
+    report
+}
+
+pub fn probe(args: Args, state_dir: &Path) -> Result<i32, CliError> {
+    let (ledger, suite) = kept_lab(&args.run_id, state_dir)?;
+    require_privileges()?;
+    let report_dir =
+        args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(format!("{}-{}", suite.name, utc_stamp())));
+    let mut reporters = reporters(args.json, &report_dir);
+    let rt = runtime()?;
+    let started = Instant::now();
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            s = probe_suite(state_dir, &ledger, &suite, &report_dir, &mut reporters) => Ok(s),
+            why = interrupted() => Err(why),
+        }
+    });
+    let report = match outcome {
+        Ok(s) => RunReport::new(vec![s], started.elapsed().as_millis() as u64),
+        Err(why) => {
+            eprintln!("reachlab: {why}: stopped; lab {} is still standing", args.run_id);
+            return Ok(exit::INTERRUPTED);
+        }
+    };
+    reporters.emit(Event::RunFinished(&report));
+    Ok(finish(&report, &reporters, &report_dir))
+}
