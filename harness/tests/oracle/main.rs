@@ -14,7 +14,6 @@
 //! - `REACHLAB_ORACLE_SEEDS=N` runs seeds 1..=N (sizes and profiles drawn from each seed) instead of the CI
 //!   seeds; `REACHLAB_ORACLE_FIRST=K` starts at K. `bench/oracle.sh N` does that and prints the summary.
 //! - `REACHLAB_ORACLE_SEED=S` or `S:PROFILE:HOSTS` runs one seed.
-//! - `REACHLAB_ORACLE_STRICT=1` treats known-failing seeds as must-pass (to check the fixes of issue 8).
 //! - `REACHLAB_ORACLE_PRINT=1` prints the selected seeds' suites and builds nothing.
 //! - `REACHLAB_ORACLE_KEEP=DIR` writes the suite of every seed with a mismatch into DIR (to make fixtures).
 
@@ -44,16 +43,6 @@ const CI_SEEDS: &[(u64, Profile, usize)] = &[
     (40, Profile::Star, 40),
 ];
 
-/// CI seeds that fail on the code of the day, with the issue-8 defects their mismatches are attributed to.
-/// Flip a seed to must-pass by removing it once its defects are fixed (`REACHLAB_ORACLE_STRICT=1` shows which).
-/// Measured on the code before issue 8's fixes; the fixtures' comments show what each defect looks like.
-const KNOWN_FAILING: &[(u64, &[u8])] =
-    &[(12, &[8]), (29, &[8]), (13, &[8, 9]), (108, &[8, 9, 10]), (1, &[8, 9]), (27, &[8, 9]), (40, &[3, 8])];
-
-/// Defects every seed shows on this kind of machine (defect 1: new namespaces inherit the machine's
-/// `ip_forward = 1`, so `forwarding = false` is not what the kernel does). Empty this once it is fixed.
-const KNOWN_EVERYWHERE: &[u8] = &[1];
-
 fn main() {
     if env("REACHLAB_ORACLE_PRINT").is_some() {
         // Print the suites of the selected seeds, build nothing.
@@ -80,21 +69,20 @@ fn main() {
     );
     for spec in seeds() {
         let name = format!("seed_{}_{}_{}", spec.seed, spec.profile.as_str(), spec.hosts);
-        let known = known_for(spec.seed);
         trials.push(
             libtest_mimic::Trial::test(name.clone(), move || {
                 let topo = gen::generate(spec);
-                oracle(&name, &topo.to_toml(), Some(&topo), &known).map_err(Into::into)
+                oracle(&name, &topo.to_toml(), Some(&topo)).map_err(Into::into)
             })
             .with_ignored_flag(skip.is_some()),
         );
     }
-    for (path, known) in fixtures() {
+    for path in fixtures() {
         let name = format!("fixture_{}", path.file_stem().unwrap().to_string_lossy());
         trials.push(
             libtest_mimic::Trial::test(name.clone(), move || {
                 let text = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
-                oracle(&name, &text, None, &known).map_err(Into::into)
+                oracle(&name, &text, None).map_err(Into::into)
             })
             .with_ignored_flag(skip.is_some()),
         );
@@ -127,21 +115,8 @@ fn seeds() -> Vec<Spec> {
     CI_SEEDS.iter().map(|&(seed, profile, hosts)| Spec { seed, profile, hosts }).collect()
 }
 
-fn strict() -> bool {
-    env("REACHLAB_ORACLE_STRICT").is_some_and(|v| v != "0")
-}
-
-fn known_for(seed: u64) -> Vec<u8> {
-    if strict() {
-        return Vec::new();
-    }
-    let mut k: Vec<u8> = KNOWN_EVERYWHERE.to_vec();
-    k.extend(KNOWN_FAILING.iter().filter(|(s, _)| *s == seed).flat_map(|(_, d)| d.iter().copied()));
-    k
-}
-
-/// `fixtures/oracle/*.toml`, each with the defects it is known to fail on (its `# known-failing: 3, 9` line).
-fn fixtures() -> Vec<(PathBuf, Vec<u8>)> {
+/// `fixtures/oracle/*.toml`: seeds that once exposed a wrong verdict (each says which), kept as must-pass.
+fn fixtures() -> Vec<PathBuf> {
     let dir = repo().join("fixtures/oracle");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .into_iter()
@@ -151,18 +126,6 @@ fn fixtures() -> Vec<(PathBuf, Vec<u8>)> {
         .collect();
     files.sort();
     files
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).unwrap_or_default();
-            let mut known: Vec<u8> = if strict() { Vec::new() } else { KNOWN_EVERYWHERE.to_vec() };
-            if !strict() {
-                for line in text.lines().filter_map(|l| l.strip_prefix("# known-failing:")) {
-                    known.extend(line.split(|c: char| !c.is_ascii_digit()).filter_map(|d| d.parse::<u8>().ok()));
-                }
-            }
-            (p, known)
-        })
-        .collect()
 }
 
 // ── The pure trial ──────────────────────────────────────────────────────────────────────────────────────────
@@ -603,9 +566,8 @@ fn keep_suite(label: &str, suite: &str) {
     }
 }
 
-/// The differential test of one suite. `known`: defects this suite is known to show (their mismatches are
-/// reported but do not fail the trial).
-fn oracle(label: &str, suite_text: &str, topo: Option<&Topology>, known: &[u8]) -> Result<(), String> {
+/// The differential test of one suite: every mismatch fails it.
+fn oracle(label: &str, suite_text: &str, topo: Option<&Topology>) -> Result<(), String> {
     let _g = serial();
     let started = Instant::now();
     let before = machine_state();
@@ -640,17 +602,12 @@ fn oracle(label: &str, suite_text: &str, topo: Option<&Topology>, known: &[u8]) 
                 stats.total_s = started.elapsed().as_secs_f64();
                 add_summary(&stats);
                 keep_suite(label, suite_text);
-                if defect.is_some_and(|d| known.contains(&d)) {
-                    eprintln!("{label}: known failing (defect 7): reachlab up: {}", why.trim());
-                    Ok(())
-                } else {
-                    Err(format!(
-                        "{label}: {kind}: exit {:?}\n{}\n\nsuite {}:\n{suite_text}",
-                        up.status.code(),
-                        why.trim(),
-                        file.display()
-                    ))
-                }
+                Err(format!(
+                    "{label}: {kind}: exit {:?}\n{}\n\nsuite {}:\n{suite_text}",
+                    up.status.code(),
+                    why.trim(),
+                    file.display()
+                ))
             }
             Err(ip) => Err(format!(
                 "{label}: the generator wrote a suite iproute2 refuses too ({ip}); reachlab: {}",
@@ -777,20 +734,13 @@ fn oracle(label: &str, suite_text: &str, topo: Option<&Topology>, known: &[u8]) 
         if ping_overflowed { " (the table overflowed during ping too: unanswered cells pinged again)" } else { "" },
         if full3 > full2 { "; and again during the second round" } else { "" }
     );
-    let mut unexpected = false;
+    let unexpected = !by_kind.is_empty();
     for ((kind, defect), ms) in &by_kind {
         let tag = defect.map_or(String::new(), |d| format!(" (defect {d})"));
-        let is_known = defect.is_some_and(|d| known.contains(&d));
-        unexpected |= !is_known;
         *stats.mismatches.entry(format!("{kind}{tag}")).or_default() += ms.len();
-        let _ = writeln!(report, "  {} × {kind}{tag}{}", ms.len(), if is_known { " [known]" } else { "" });
+        let _ = writeln!(report, "  {} × {kind}{tag}", ms.len());
         for m in ms.iter().take(4) {
             let _ = writeln!(report, "    {}", m.text);
-        }
-    }
-    for d in known.iter().filter(|d| !KNOWN_EVERYWHERE.contains(d)) {
-        if !by_kind.keys().any(|(_, k)| *k == Some(*d)) {
-            let _ = writeln!(report, "  defect {d} no longer shows on {label}: flip it to must-pass");
         }
     }
     stats.total_s = started.elapsed().as_secs_f64();
