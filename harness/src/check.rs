@@ -253,6 +253,8 @@ pub enum Observation {
         artifacts: Vec<String>,
         /// Captures: frames that matched the filter but were lost (the kernel dropped them).
         dropped: Option<u64>,
+        /// Why it did not get through, from the lab as built (empty when it did, or nothing explains it).
+        why: Vec<crate::explain::Why>,
     },
     /// The probe could not run, or what it saw cannot decide the check: an infrastructure problem, never the
     /// student's failure.
@@ -269,7 +271,14 @@ pub enum Observation {
 impl Observation {
     /// An observation without a run-time target or artifacts.
     pub fn seen(outcome: Outcome, detail: impl Into<String>) -> Observation {
-        Observation::Observed { outcome, detail: detail.into(), target: None, artifacts: Vec::new(), dropped: None }
+        Observation::Observed {
+            outcome,
+            detail: detail.into(),
+            target: None,
+            artifacts: Vec::new(),
+            dropped: None,
+            why: Vec::new(),
+        }
     }
 
     /// An infrastructure error.
@@ -329,4 +338,6 @@ pub struct CheckResult {
     pub artifacts: Vec<String>,
     /// Captures: frames that matched the filter but were lost.
     pub dropped: Option<u64>,
+    /// Why it did not get through, from the lab as built.
+    pub why: Vec<crate::explain::Why>,
 }

@@ -1,71 +1,401 @@
-//! Why a probe did not get through, in the lab's words — from the topology alone (pure). The runner appends
-//! the explanation to unreachable observations, so a student reading a failure learns what blocked it.
+//! Why a probe did not get through, in the lab's words — reasoned from what reachlab **read back from the lab
+//! as built** (the kernel's links, routes and forwarding switches, the engine's networks and endpoints, the
+//! switch's port flags), never from what the suite declares: a student whose lab differs from the suite is
+//! told about the lab they built. Pure: [`LabFacts`] and [`PathFacts`] are read by the lab (`lab/facts.rs`).
 
-use crate::check::{Action, Check, Outcome};
-use crate::suite::{Attachment, Lab, LinkKind, Promiscuous, Suite};
+use crate::check::Outcome;
+use crate::engine::docker::NetworkFact;
+use crate::kernel::netlink::{LinkState, RouteTo};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::Ipv4Addr;
 
-fn networks_of<'a>(suite: &'a Suite, node: &str) -> Option<&'a [String]> {
-    match &suite.container(node)?.attachment {
-        Attachment::Networks(n) => Some(n),
-        _ => None,
+/// The lab as built, as far as explanations need it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct LabFacts {
+    /// Each node's interfaces, read from the kernel.
+    pub links: BTreeMap<String, Vec<LinkState>>,
+    /// Each node's addresses (interface, address) — the inventory read back.
+    pub addresses: BTreeMap<String, Vec<(String, crate::suite::Cidr)>>,
+    /// Whether each node's kernel forwards IPv4 (`net.ipv4.ip_forward`).
+    pub forwarding: BTreeMap<String, bool>,
+    /// The engine's networks.
+    pub networks: Vec<NetworkFact>,
+    /// Which engine networks each running container is on (`host` for a host-network container).
+    pub attached: BTreeMap<String, Vec<String>>,
+    /// server1's port on the hypervisor's switch: (MAC learning, unknown-unicast flooding), when there is one.
+    pub switch_port: Option<(bool, bool)>,
+    /// server1's NIC on the LAN (the macvlan parent of the lab), when there is a LAN.
+    pub nic: Option<String>,
+}
+
+/// What the kernels on a probe's path say: the source's route to the target, and the destination's route back
+/// to the address the source sends from.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PathFacts {
+    /// `ip route get TARGET` in the source.
+    pub out: Option<RouteTo>,
+    /// `ip route get SOURCE-ADDRESS` in the destination.
+    pub back: Option<RouteTo>,
+    /// The address the source sends from (the route's preferred source).
+    pub src: Option<Ipv4Addr>,
+}
+
+/// One reason a probe did not get through, with what it rests on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "reason", rename_all = "kebab-case")]
+pub enum Why {
+    /// A macvlan child and its parent's host.
+    MacvlanParentHost {
+        /// The container on the macvlan network.
+        child: String,
+        /// That network.
+        network: String,
+        /// Its parent interface on server1.
+        parent: String,
+    },
+    /// The hypervisor's switch delivers to server1's port only frames for server1's own MAC.
+    SwitchDeniesPromiscuous {
+        /// The macvlan child whose own MAC the switch does not deliver.
+        child: String,
+    },
+    /// Two containers on no common network.
+    NoSharedNetwork {
+        /// Source container and its networks.
+        from: (String, Vec<String>),
+        /// Destination container and its networks.
+        to: (String, Vec<String>),
+    },
+    /// The source has no route to a Docker network behind server1.
+    BehindServer1 {
+        /// The source.
+        from: String,
+        /// The destination container.
+        to: String,
+        /// Its network and subnet.
+        network: String,
+        /// The subnet.
+        subnet: String,
+    },
+    /// An interface on the way is down, or has no carrier.
+    LinkDown {
+        /// The node.
+        node: String,
+        /// The interface.
+        iface: String,
+        /// `down` (set down) or `no carrier` (its peer or lower device is down).
+        state: String,
+    },
+    /// The next hop does not forward.
+    NotForwarding {
+        /// The router's node.
+        router: String,
+        /// The gateway address the source sends to.
+        gateway: Ipv4Addr,
+    },
+    /// The destination has no route back to the source.
+    NoRouteBack {
+        /// The destination.
+        to: String,
+        /// The source.
+        from: String,
+        /// The source's address the reply would go to.
+        address: Ipv4Addr,
+    },
+    /// macvlan siblings in private mode.
+    MacvlanPrivate {
+        /// The nodes.
+        nodes: (String, String),
+    },
+}
+
+impl fmt::Display for Why {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Why::MacvlanParentHost { child, network, parent } => write!(
+                f,
+                "macvlan children never reach their parent's host: {child}'s interface on {network} hangs off server1's {parent}, and the kernel does not pass frames between a macvlan parent and its children"
+            ),
+            Why::SwitchDeniesPromiscuous { child } => write!(
+                f,
+                "the hypervisor's switch denies promiscuous mode (VirtualBox's default): server1's port learns no MACs and floods no unknown unicast, so it delivers only frames for server1's own MAC — frames for {child}'s own MAC (its macvlan address) are dropped at the switch"
+            ),
+            Why::NoSharedNetwork { from, to } => write!(
+                f,
+                "{} ({}) and {} ({}) share no Docker network: Docker isolates bridge networks from each other",
+                from.0,
+                from.1.join(", "),
+                to.0,
+                to.1.join(", ")
+            ),
+            Why::BehindServer1 { from, to, network, subnet } => write!(
+                f,
+                "{from} knows only the LAN: {to} sits behind server1 on Docker's {network} ({subnet}), which {from} has no route to (containers reach out through NAT; nothing reaches in)"
+            ),
+            Why::LinkDown { node, iface, state } => write!(f, "{node}'s interface {iface} is {state}"),
+            Why::NotForwarding { router, gateway } => {
+                write!(f, "{router} ({gateway}), the next hop, does not forward packets (net.ipv4.ip_forward = 0)")
+            }
+            Why::NoRouteBack { to, from, address } => {
+                write!(f, "{to} has no route back to {from}'s address {address}, so its reply cannot leave")
+            }
+            Why::MacvlanPrivate { nodes } => write!(
+                f,
+                "macvlan private mode: {} and {} hang off one parent, and private mode keeps siblings apart",
+                nodes.0, nodes.1
+            ),
+        }
     }
 }
 
-fn on_macvlan<'a>(suite: &'a Suite, node: &str) -> Option<&'a str> {
-    let nets = networks_of(suite, node)?;
-    suite.networks.iter().find(|n| n.driver == "macvlan" && nets.contains(&n.name)).map(|n| n.name.as_str())
+/// A detail followed by its explanations, as every report shows them: `DETAIL — why: REASON; REASON`.
+pub fn with_why(detail: &str, why: &[Why]) -> String {
+    if why.is_empty() {
+        return detail.to_string();
+    }
+    let reasons: Vec<String> = why.iter().map(ToString::to_string).collect();
+    format!("{detail} — why: {}", reasons.join("; "))
 }
 
-/// An explanation for `check` not getting through, when the topology has one.
-pub fn why(suite: &Suite, check: &Check, outcome: &Outcome) -> Option<String> {
-    if !matches!(outcome, Outcome::Unreachable | Outcome::Dropped | Outcome::Refused) {
-        return None;
+fn is_negative(o: &Outcome) -> bool {
+    matches!(o, Outcome::Unreachable | Outcome::Dropped | Outcome::Refused)
+}
+
+impl LabFacts {
+    fn macvlan_of(&self, node: &str) -> Option<&NetworkFact> {
+        let nets = self.attached.get(node)?;
+        self.networks.iter().find(|n| n.driver == "macvlan" && nets.contains(&n.name))
     }
-    let to = match &check.action {
-        Action::Icmp { to, .. } | Action::Udp { to, .. } | Action::Tcp { to, .. } => to.node.as_str(),
-        _ => return None,
-    };
-    let from = check.from.as_str();
-    let lab = suite.lab.as_ref();
-    // macvlan children and their parent's host.
+
+    /// server1 itself, or a container sharing its network stack.
+    fn is_server1(&self, node: &str) -> bool {
+        node == crate::suite::Lab::SERVER1 || self.attached.get(node).is_some_and(|n| n.iter().any(|n| n == "host"))
+    }
+
+    fn bridge_networks(&self, node: &str) -> Option<Vec<String>> {
+        let nets = self.attached.get(node)?;
+        let bridges: Vec<String> = nets
+            .iter()
+            .filter(|n| self.networks.iter().any(|f| &f.name == *n && f.driver == "bridge"))
+            .cloned()
+            .collect();
+        (!bridges.is_empty() && bridges.len() == nets.len()).then_some(bridges)
+    }
+
+    fn holder(&self, ip: Ipv4Addr) -> Option<(&str, &str)> {
+        self.addresses.iter().find_map(|(node, addrs)| {
+            addrs.iter().find(|(_, c)| c.addr == ip).map(|(iface, _)| (node.as_str(), iface.as_str()))
+        })
+    }
+
+    fn link_state(&self, node: &str, iface: &str) -> Option<&'static str> {
+        let l = self.links.get(node)?.iter().find(|l| l.name == iface)?;
+        if !l.admin_up {
+            Some("down")
+        } else if l.carrier == Some(false) {
+            Some("without carrier (its peer or lower device is down)")
+        } else {
+            None
+        }
+    }
+}
+
+/// Why `from` → `to` (at `target`) did not get through, from the lab as built; empty when nothing read back
+/// explains it (or it did get through).
+pub fn why(
+    facts: &LabFacts,
+    path: &PathFacts,
+    from: &str,
+    to: &str,
+    target: Option<Ipv4Addr>,
+    outcome: &Outcome,
+) -> Vec<Why> {
+    if !is_negative(outcome) {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    // macvlan children and their parent's host; and the switch's promiscuous policy for the LAN.
     for (child, other) in [(from, to), (to, from)] {
-        if let Some(net) = on_macvlan(suite, child) {
-            if other == Lab::SERVER1 {
-                return Some(format!(
-                    "macvlan children never reach their parent's host: {child}'s interface on {net} hangs off server1's NIC, and the kernel does not pass frames between a macvlan parent and its children"
-                ));
-            }
-            if other == Lab::SERVER2 && lab.is_some_and(|l| l.promiscuous == Promiscuous::Deny) {
-                return Some(format!(
-                    "the hypervisor's switch denies promiscuous mode (VirtualBox's default): it delivers to server1's port only frames for server1's own MAC, so frames for {child}'s own MAC (its macvlan address) are dropped at the switch"
-                ));
-            }
+        let Some(net) = facts.macvlan_of(child) else { continue };
+        let parent = net.parent.clone().unwrap_or_else(|| "NIC".into());
+        if facts.is_server1(other) {
+            out.push(Why::MacvlanParentHost { child: child.into(), network: net.name.clone(), parent });
+            return out;
+        }
+        let on_lan = !facts.attached.contains_key(other) && other != crate::suite::Lab::SERVER1;
+        if on_lan && facts.nic.as_deref() == Some(parent.as_str()) && facts.switch_port == Some((false, false)) {
+            out.push(Why::SwitchDeniesPromiscuous { child: child.into() });
+            return out;
         }
     }
     // Containers on different bridge networks.
-    if let (Some(a), Some(b)) = (networks_of(suite, from), networks_of(suite, to)) {
+    if let (Some(a), Some(b)) = (facts.bridge_networks(from), facts.bridge_networks(to)) {
         if !a.iter().any(|n| b.contains(n)) {
-            return Some(format!(
-                "{from} ({}) and {to} ({}) share no Docker network: Docker isolates bridge networks from each other",
-                a.join(", "),
-                b.join(", ")
-            ));
+            out.push(Why::NoSharedNetwork { from: (from.into(), a), to: (to.into(), b) });
+            return out;
         }
     }
-    // The outside machine and the containers behind server1's bridges.
-    if from == Lab::SERVER2 && networks_of(suite, to).is_some() && on_macvlan(suite, to).is_none() {
-        return Some(format!(
-            "server2 knows only the LAN: {to} sits behind server1 on a Docker bridge whose private subnet server2 has no route to (containers reach out through NAT; nothing reaches in)"
-        ));
-    }
-    // macvlan private mode between siblings of the suite's own links.
-    let link = |n: &str| suite.links.iter().find(|l| l.netns == n && l.kind == LinkKind::Macvlan);
-    if let (Some(a), Some(b)) = (link(from), link(to)) {
-        if a.parent == b.parent && (a.mode.as_deref() == Some("private") || b.mode.as_deref() == Some("private")) {
-            return Some("macvlan private mode: siblings on one parent are kept apart, even from each other".into());
+    // An outside machine without a route to the containers behind server1.
+    if let (Some(RouteTo::Unreachable { .. }), Some(ip)) = (path.out, target) {
+        let behind = facts.networks.iter().find(|n| n.driver == "bridge" && n.subnet.is_some_and(|s| s.contains(ip)));
+        if let Some(net) = behind.filter(|_| !facts.attached.contains_key(from) && !facts.is_server1(from)) {
+            out.push(Why::BehindServer1 {
+                from: from.into(),
+                to: to.into(),
+                network: format!("{} network", net.name),
+                subnet: net.subnet.map(|s| s.to_string()).unwrap_or_default(),
+            });
+            return out;
         }
     }
-    // A link left down.
-    let down = suite.veths.iter().flat_map(|v| [&v.a, &v.b]).find(|e| !e.up && (e.netns == from || e.netns == to));
-    down.map(|e| format!("{}'s interface {} is down", e.netns, e.name))
+    // macvlan siblings in private mode (links of the suite's own namespaces).
+    let private = |n: &str| {
+        facts
+            .links
+            .get(n)
+            .and_then(|ls| ls.iter().find(|l| l.macvlan_mode.as_deref() == Some("private")).map(|l| l.link))
+    };
+    if let (Some(a), Some(b)) = (private(from), private(to)) {
+        if a == b {
+            out.push(Why::MacvlanPrivate { nodes: (from.into(), to.into()) });
+            return out;
+        }
+    }
+    // Links down: the source's way out (or the interface whose subnet would hold the target, when a link
+    // that is down took its route with it), and the destination's interface holding the target.
+    if let (Some(RouteTo::Unreachable { .. }), Some(ip)) = (path.out, target) {
+        for (iface, cidr) in facts.addresses.get(from).into_iter().flatten() {
+            if let (true, Some(state)) = (cidr.contains(ip), facts.link_state(from, iface)) {
+                out.push(Why::LinkDown { node: from.into(), iface: iface.clone(), state: state.into() });
+            }
+        }
+    }
+    if let Some(RouteTo::Unicast { oif, .. }) = path.out {
+        if let Some(l) = facts.links.get(from).and_then(|ls| ls.iter().find(|l| l.index == oif)) {
+            if let Some(state) = facts.link_state(from, &l.name) {
+                out.push(Why::LinkDown { node: from.into(), iface: l.name.clone(), state: state.into() });
+            }
+        }
+    }
+    if let Some((node, iface)) = target.and_then(|ip| facts.holder(ip)) {
+        if let Some(state) = facts.link_state(node, iface) {
+            out.push(Why::LinkDown { node: node.into(), iface: iface.into(), state: state.into() });
+        }
+    }
+    if !out.is_empty() {
+        return out;
+    }
+    // A next hop that does not forward.
+    if let Some(RouteTo::Unicast { gateway: Some(gw), .. }) = path.out {
+        if let Some((router, _)) = facts.holder(gw) {
+            if router != to && facts.forwarding.get(router) == Some(&false) {
+                out.push(Why::NotForwarding { router: router.into(), gateway: gw });
+                return out;
+            }
+        }
+    }
+    // No way back.
+    if let (Some(RouteTo::Unreachable { .. }), Some(src)) = (path.back, path.src) {
+        out.push(Why::NoRouteBack { to: to.into(), from: from.into(), address: src });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kernel::netlink::PortState;
+
+    fn net(name: &str, driver: &str, subnet: &str, parent: Option<&str>) -> NetworkFact {
+        NetworkFact {
+            name: name.into(),
+            driver: driver.into(),
+            subnet: Some(subnet.parse().unwrap()),
+            parent: parent.map(str::to_string),
+        }
+    }
+
+    fn test1() -> LabFacts {
+        LabFacts {
+            networks: vec![
+                net("bridge", "bridge", "172.17.0.0/16", None),
+                net("alpine-net", "bridge", "172.18.0.0/16", None),
+                net("macv", "macvlan", "192.168.56.0/24", Some("enp0s3")),
+            ],
+            attached: BTreeMap::from([
+                ("alpine1".into(), vec!["bridge".into()]),
+                ("alpine3".into(), vec!["alpine-net".into()]),
+                ("m1".into(), vec!["macv".into()]),
+            ]),
+            switch_port: Some((false, false)),
+            nic: Some("enp0s3".into()),
+            ..LabFacts::default()
+        }
+    }
+
+    const NO: Outcome = Outcome::Unreachable;
+
+    #[test]
+    fn the_built_engine_explains_isolation_and_macvlan() {
+        let f = test1();
+        let p = PathFacts::default();
+        let w = why(&f, &p, "alpine1", "alpine3", None, &NO);
+        assert_eq!(
+            w.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            ["alpine1 (bridge) and alpine3 (alpine-net) share no Docker network: Docker isolates bridge networks from each other"]
+        );
+        assert!(matches!(why(&f, &p, "m1", "server1", None, &NO)[..], [Why::MacvlanParentHost { .. }]));
+        assert!(matches!(why(&f, &p, "server2", "m1", None, &NO)[..], [Why::SwitchDeniesPromiscuous { .. }]));
+        // The same cells with "allow all" on the switch: no switch reason.
+        let allow = LabFacts { switch_port: Some((true, true)), ..test1() };
+        assert!(why(&allow, &p, "server2", "m1", None, &NO).is_empty());
+        assert!(why(&f, &p, "alpine1", "alpine3", None, &Outcome::Reachable).is_empty());
+    }
+
+    #[test]
+    fn a_student_lab_is_explained_as_built_not_as_the_suite_says() {
+        // The suite wants alpine3 on alpine-net; this student put it on the default bridge too: no isolation.
+        let mut f = test1();
+        f.attached.insert("alpine3".into(), vec!["bridge".into()]);
+        assert!(why(&f, &PathFacts::default(), "alpine1", "alpine3", None, &NO).is_empty());
+    }
+
+    #[test]
+    fn routes_forwarding_and_links_from_the_kernel() {
+        let cidr = |s: &str| s.parse().unwrap();
+        let mut f = LabFacts::default();
+        f.addresses.insert("r".into(), vec![("eth0".into(), cidr("10.1.0.254/24"))]);
+        f.addresses.insert("h4".into(), vec![("eth0".into(), cidr("10.2.0.4/24"))]);
+        f.forwarding.insert("r".into(), false);
+        let gw = Ipv4Addr::new(10, 1, 0, 254);
+        let out = Some(RouteTo::Unicast { oif: 2, gateway: Some(gw), src: None });
+        let p = PathFacts { out, back: None, src: Some(Ipv4Addr::new(10, 1, 0, 1)) };
+        let target = Some(Ipv4Addr::new(10, 2, 0, 4));
+        assert_eq!(why(&f, &p, "h1", "h4", target, &NO), [Why::NotForwarding { router: "r".into(), gateway: gw }]);
+        f.forwarding.insert("r".into(), true);
+        let back = PathFacts { back: Some(RouteTo::Unreachable { errno: libc::ENETUNREACH }), ..p };
+        assert_eq!(
+            why(&f, &back, "h1", "h4", target, &NO)[0].to_string(),
+            "h4 has no route back to h1's address 10.1.0.1, so its reply cannot leave"
+        );
+        f.links.insert(
+            "h4".into(),
+            vec![LinkState {
+                name: "eth0".into(),
+                index: 2,
+                kind: Some("veth".into()),
+                admin_up: false,
+                promisc: false,
+                carrier: Some(false),
+                oper: "down".into(),
+                master: None,
+                link: None,
+                link_elsewhere: true,
+                port: None::<(PortState, bool, bool)>,
+                macvlan_mode: None,
+            }],
+        );
+        assert_eq!(why(&f, &p, "h1", "h4", target, &NO)[0].to_string(), "h4's interface eth0 is down");
+    }
 }

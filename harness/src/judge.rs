@@ -17,6 +17,7 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
                 detail,
                 artifacts,
                 dropped,
+                why: Vec::new(),
             };
             match (skip, observations.get(&check.id)) {
                 (Some(reason), _) => result(None, check.target, Verdict::Skipped, reason.to_string(), vec![], None),
@@ -26,20 +27,17 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
                 (None, Some(Observation::Error { detail, artifacts, dropped })) => {
                     result(None, check.target, Verdict::Error, detail.clone(), artifacts.clone(), *dropped)
                 }
-                (None, Some(Observation::Observed { outcome, detail, target, artifacts, dropped })) => {
+                (None, Some(Observation::Observed { outcome, detail, target, artifacts, dropped, why })) => {
                     let target = target.or(check.target);
-                    if check.expected.accepts(outcome) {
-                        result(
-                            Some(outcome.clone()),
-                            target,
-                            Verdict::Pass,
-                            detail.clone(),
-                            artifacts.clone(),
-                            *dropped,
-                        )
+                    let (verdict, detail) = if check.expected.accepts(outcome) {
+                        (Verdict::Pass, detail.clone())
                     } else {
-                        let why = format!("expected {}, observed {}: {detail}", check.expected.label, outcome.label());
-                        result(Some(outcome.clone()), target, Verdict::Fail, why, artifacts.clone(), *dropped)
+                        let text = format!("expected {}, observed {}: {detail}", check.expected.label, outcome.label());
+                        (Verdict::Fail, text)
+                    };
+                    CheckResult {
+                        why: why.clone(),
+                        ..result(Some(outcome.clone()), target, verdict, detail, artifacts.clone(), *dropped)
                     }
                 }
             }

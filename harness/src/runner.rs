@@ -1,9 +1,9 @@
 //! The runner: for each suite, plan → (skip | build → probe → judge) → teardown, emitting events.
 
-use crate::check::{Action, Check, Observation};
+use crate::check::{Action, Check, Observation, Outcome};
 use crate::event::{Event, Reporters};
 use crate::judge::judge;
-use crate::kernel::features::Features;
+use crate::kernel::features::{Decision, Features};
 use crate::lab::kernel::KernelLab;
 use crate::plan::{self, Plan};
 use crate::probe::waves::probe_in_waves;
@@ -52,9 +52,14 @@ pub fn apply_overrides(suite: &mut Suite, opts: &RunOptions) {
     }
 }
 
-/// Why a suite will be skipped, decided before running anything.
-pub fn skip_reason(plan: &Plan, features: &Features) -> Option<String> {
-    features.skip_reason(&plan.requires)
+/// Whether a suite runs, is skipped or cannot be decided, from what it needs — before running anything.
+pub fn decide(plan: &Plan, features: &Features) -> Decision {
+    features.decide(&plan.requires)
+}
+
+/// Every feature some of `suites` need (so that only those are detected).
+pub fn needed(suites: &[Suite]) -> std::collections::BTreeSet<crate::plan::Feature> {
+    suites.iter().flat_map(|s| plan::resolve(s).requires).collect()
 }
 
 fn ms_since(t: Instant) -> u64 {
@@ -80,12 +85,24 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
             return report;
         }
     }
-    if let Some(why) = skip_reason(&plan, features) {
-        let results = judge(&plan.checks, &HashMap::new(), Some(&why));
-        let mut report = SuiteReport::new(suite, &results, Some(why), Vec::new());
-        report.duration_ms = ms_since(started);
-        events.emit(Event::SuiteFinished(&report));
-        return report;
+    match decide(&plan, features) {
+        Decision::Run => {}
+        Decision::Skip(why) => {
+            let results = judge(&plan.checks, &HashMap::new(), Some(&why));
+            let mut report = SuiteReport::new(suite, &results, Some(why), Vec::new());
+            report.duration_ms = ms_since(started);
+            events.emit(Event::SuiteFinished(&report));
+            return report;
+        }
+        Decision::Error(why) => {
+            let why = format!("cannot tell whether this machine can build the suite: {why}");
+            let obs: HashMap<usize, Observation> =
+                plan.checks.iter().map(|c| (c.id, Observation::error(format!("not probed: {why}")))).collect();
+            let mut report = SuiteReport::new(suite, &judge(&plan.checks, &obs, None), None, vec![why]);
+            report.duration_ms = ms_since(started);
+            events.emit(Event::SuiteFinished(&report));
+            return report;
+        }
     }
 
     let mut errors = Vec::new();
@@ -160,14 +177,40 @@ pub(crate) async fn observe(
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
     let mut observations = probe_in_waves(&prober, &LabNeighbours(lab), &probes).await;
     observations.extend(captures::finish(running, &plan.checks, &inventory).await);
-    for check in &plan.checks {
-        if let Some(Observation::Observed { outcome, detail, .. }) = observations.get_mut(&check.id) {
-            if let Some(why) = crate::explain::why(suite, check, outcome) {
-                detail.push_str(&format!(" — why: {why}"));
-            }
-        }
-    }
+    explain(lab, plan, &inventory, &mut observations).await;
     observations
+}
+
+/// Gives every probe that did not get through the reasons the lab as built shows (read back only when some
+/// probe needs them).
+async fn explain(
+    lab: &KernelLab,
+    plan: &Plan,
+    inventory: &crate::inventory::Inventory,
+    observations: &mut HashMap<usize, Observation>,
+) {
+    let negative = |o: &Observation| {
+        matches!(o, Observation::Observed { outcome: Outcome::Unreachable | Outcome::Dropped | Outcome::Refused, .. })
+    };
+    if !observations.values().any(negative) {
+        return;
+    }
+    // Explanations are help, not evidence: a lab that cannot be read back just gets none.
+    let Ok(facts) = lab.facts(inventory).await else { return };
+    for check in &plan.checks {
+        let Some(to) = crate::plan::probe_destination(&check.action) else { continue };
+        let Some(o @ Observation::Observed { .. }) = observations.get_mut(&check.id) else { continue };
+        if !negative(o) {
+            continue;
+        }
+        let Observation::Observed { outcome, target, why, .. } = o else { continue };
+        let target = target.or(check.target);
+        let path = match target {
+            Some(ip) => lab.path_facts(&check.from, &to.node, ip).await,
+            None => crate::explain::PathFacts::default(),
+        };
+        *why = crate::explain::why(&facts, &path, &check.from, &to.node, target, outcome);
+    }
 }
 
 /// Runs suites one after another and totals them.

@@ -5,9 +5,10 @@
 
 use libtest_mimic::{Arguments, Failed, Trial};
 use reachlab::event::Reporters;
+use reachlab::kernel::features::Decision;
 use reachlab::kernel::features::Features;
 use reachlab::report::terminal;
-use reachlab::runner::{default_state_dir, run_suite, skip_reason, RunOptions};
+use reachlab::runner::{decide, default_state_dir, run_suite, RunOptions};
 use reachlab::{plan, suite};
 use std::path::Path;
 
@@ -32,7 +33,11 @@ fn main() {
             match loaded {
                 Err(e) => Trial::test(name, move || Err(Failed::from(e))),
                 Ok(s) => {
-                    let skip = skip_reason(&plan::resolve(&s), &features);
+                    // Only a missing feature skips; a detection that failed runs (and fails) the suite.
+                    let skip = match decide(&plan::resolve(&s), &features) {
+                        Decision::Skip(why) => Some(why),
+                        Decision::Run | Decision::Error(_) => None,
+                    };
                     if let Some(why) = &skip {
                         eprintln!("suites: {name} will be skipped: {why}");
                     }

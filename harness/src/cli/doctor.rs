@@ -1,10 +1,10 @@
 //! `reachlab doctor`: can this machine run labs, and what will be skipped?
 
 use super::{exit, list::Args, load_all, CliError};
-use crate::kernel::features::{Availability, Features};
+use crate::kernel::features::{Availability, Decision, Features};
 use crate::kernel::privilege;
 use crate::plan;
-use crate::runner::skip_reason;
+use crate::runner::decide;
 use std::io::{Read, Write};
 use std::path::Path;
 
@@ -40,8 +40,24 @@ pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
             Availability::Available => ("ok  ", "available".to_string()),
             Availability::Missing(why) => ("miss", format!("missing: {why}; suites that need it are skipped")),
             Availability::Unknown(why) => ("??  ", format!("unknown: {why}")),
+            Availability::Failed(why) => {
+                usable = false;
+                ("FAIL", format!("detection failed: {why}; suites that need it are errors"))
+            }
         };
         println!("{tag} feature {}: {text}", f.as_str());
+    }
+    match crate::kernel::neigh::arp_table() {
+        Ok(t) => {
+            let pairs = t.room(crate::probe::waves::margin(t.limit)) / 2;
+            println!(
+                "ok   ARP table: {} of {} entries in use (net.ipv4.neigh.default.gc_thresh3, shared by the machine): up to {pairs} node pairs are probed at once, larger matrices in waves (slower, never wrong); to go faster, raise gc_thresh1/2/3 yourself — reachlab never changes the machine's settings",
+                t.entries, t.limit
+            );
+        }
+        Err(e) => println!(
+            "warn ARP table: cannot read /proc/net/stat/arp_cache or gc_thresh3 ({e}): not the machine's first namespace? Waves are then sized for an empty table of 1024 and a full table cannot be detected"
+        ),
     }
     let netns_dir = Path::new(crate::kernel::netns::NETNS_DIR);
     println!(
@@ -78,9 +94,10 @@ pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     match load_all(&args.paths) {
         Ok(suites) => {
             for s in &suites {
-                match skip_reason(&plan::resolve(s), &features) {
-                    Some(why) => println!("skip suite {}: {why}", s.name),
-                    None => println!("ok   suite {} will run", s.name),
+                match decide(&plan::resolve(s), &features) {
+                    Decision::Skip(why) => println!("skip suite {}: {why}", s.name),
+                    Decision::Error(why) => println!("FAIL suite {}: {why}", s.name),
+                    Decision::Run => println!("ok   suite {} will run", s.name),
                 }
             }
         }

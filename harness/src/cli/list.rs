@@ -1,9 +1,9 @@
 //! `reachlab list`: suites and checks, without building anything.
 
 use super::{exit, load_all, CliError};
-use crate::kernel::features::Features;
+use crate::kernel::features::{Decision, Features};
 use crate::plan;
-use crate::runner::skip_reason;
+use crate::runner::{decide, needed};
 use std::path::PathBuf;
 
 /// Arguments of `reachlab list` and `reachlab doctor`.
@@ -16,12 +16,13 @@ pub struct Args {
 
 pub fn list(args: Args) -> Result<i32, CliError> {
     let suites = load_all(&args.paths)?;
-    let features = Features::detect();
+    let features = Features::detect_for(needed(&suites));
     for s in &suites {
         let plan = plan::resolve(s);
-        let status = match skip_reason(&plan, &features) {
-            Some(why) => format!("skipped: {why}"),
-            None => "runs".into(),
+        let status = match decide(&plan, &features) {
+            Decision::Skip(why) => format!("skipped: {why}"),
+            Decision::Error(why) => format!("error: {why}"),
+            Decision::Run => "runs".into(),
         };
         println!("{}  {}  ({} checks; {status})", s.name, s.file, plan.checks.len());
         for c in &plan.checks {

@@ -23,6 +23,8 @@ pub mod exit {
     pub const ENVIRONMENT: i32 = 3;
     /// Harness or infrastructure error (a probe could not run, teardown failed…).
     pub const INFRASTRUCTURE: i32 = 4;
+    /// Nothing was checked: every check was skipped (a kernel feature missing …). Not a pass.
+    pub const NOTHING_CHECKED: i32 = 5;
     /// Interrupted by Ctrl-C or SIGTERM (after tearing down).
     pub const INTERRUPTED: i32 = 130;
 }

@@ -82,7 +82,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
 
     let rt = runtime()?;
     let outcome = rt.block_on(async {
-        let features = Features::detect();
+        let features = Features::detect_for(crate::runner::needed(&suites));
         tokio::select! {
             report = run_suites(&suites, &features, &opts, &mut reporters) => Ok(report),
             // Dropping the run tears the lab down (its guard runs on drop).
@@ -123,6 +123,9 @@ pub(super) fn finish(report: &crate::report::RunReport, reporters: &Reporters, r
         exit::INFRASTRUCTURE
     } else if report.failed > 0 {
         exit::FAIL
+    } else if report.passed == 0 {
+        // Every check was skipped: nothing passed, so this is not a pass (as nextest's "no tests run").
+        exit::NOTHING_CHECKED
     } else {
         exit::PASS
     }

@@ -236,3 +236,57 @@ mod tests {
         assert_eq!(conf_key("net.core.somaxconn"), None);
     }
 }
+
+/// A Docker network as the engine reports it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NetworkFact {
+    /// Its name.
+    pub name: String,
+    /// Its driver (`bridge`, `macvlan`, `host`, `null` …).
+    pub driver: String,
+    /// Its first IPv4 subnet.
+    pub subnet: Option<crate::suite::Cidr>,
+    /// Its `parent` option (macvlan, ipvlan).
+    pub parent: Option<String>,
+}
+
+/// What the engine says the lab is: its networks, and which networks each running container is on (a
+/// host-network container is on `host`).
+pub async fn read_back(
+    docker: &Docker,
+) -> Result<(Vec<NetworkFact>, std::collections::BTreeMap<String, Vec<String>>), EngineError> {
+    let networks = docker
+        .list_networks(None::<bollard::query_parameters::ListNetworksOptions>)
+        .await
+        .map_err(EngineError::api("list networks"))?
+        .into_iter()
+        .filter_map(|n| {
+            let subnet = n
+                .ipam
+                .and_then(|i| i.config)
+                .unwrap_or_default()
+                .iter()
+                .filter_map(|c| c.subnet.as_deref())
+                .find_map(|s| s.parse().ok());
+            Some(NetworkFact {
+                name: n.name?,
+                driver: n.driver.unwrap_or_default(),
+                subnet,
+                parent: n.options.and_then(|o| o.get("parent").cloned()),
+            })
+        })
+        .collect();
+    let containers = docker
+        .list_containers(None::<bollard::query_parameters::ListContainersOptions>)
+        .await
+        .map_err(EngineError::api("list containers"))?;
+    let attached = containers
+        .into_iter()
+        .filter_map(|c| {
+            let name = c.names?.first()?.trim_start_matches('/').to_string();
+            let nets = c.network_settings.and_then(|s| s.networks).unwrap_or_default().into_keys().collect();
+            Some((name, nets))
+        })
+        .collect();
+    Ok((networks, attached))
+}

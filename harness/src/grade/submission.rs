@@ -153,7 +153,9 @@ async fn run(
     opts: &GradeOptions,
     infra: &mut Vec<String>,
 ) -> (Vec<crate::check::CheckResult>, String) {
-    if let Some(why) = features.skip_reason(&env.requires) {
+    if let crate::kernel::features::Decision::Skip(why) | crate::kernel::features::Decision::Error(why) =
+        features.decide(&env.requires)
+    {
         infra.push(format!("this machine cannot grade the suite: {why}"));
         return (judge(checks, &HashMap::new(), None), String::new());
     }

@@ -15,8 +15,22 @@ pub enum Availability {
     Available,
     /// The kernel refused (reason given).
     Missing(String),
-    /// Could not be tried (e.g. not root).
+    /// Could not be tried (e.g. not root): suites that need it are skipped, saying why.
     Unknown(String),
+    /// Trying it failed for another reason than the kernel lacking it: reachlab cannot know, so suites that
+    /// need it are errors, never skipped as if the feature were missing.
+    Failed(String),
+}
+
+/// What to do with a suite, given the features it needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    /// Everything it needs is here.
+    Run,
+    /// Skip it, for this reason (a feature is missing, or it cannot be tried without root).
+    Skip(String),
+    /// Detecting what it needs failed: an infrastructure error.
+    Error(String),
 }
 
 /// What this machine offers.
@@ -24,68 +38,113 @@ pub enum Availability {
 pub struct Features(pub BTreeMap<Feature, Availability>);
 
 impl Features {
-    /// Detects every feature reachlab knows.
+    /// Detects every feature reachlab knows (`reachlab doctor`).
     pub fn detect() -> Features {
-        if let Some(why) = privilege::unprivileged_reason() {
-            return Features(Feature::ALL.iter().map(|f| (*f, Availability::Unknown(why.clone()))).collect());
-        }
-        let tried = netns::scratch(|| {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-            rt.block_on(async {
-                let nl = Netlink::open_here()?;
-                let mut out = BTreeMap::new();
-                for f in Feature::ALL.into_iter().filter(|f| *f != Feature::Docker) {
-                    let availability = match nl.create_probe_link(f).await {
-                        Ok(()) => Availability::Available,
-                        Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => Availability::Missing(format!(
-                            "the kernel has no {} support (link kind unknown to it)",
-                            f.as_str()
-                        )),
-                        Err(e) => Availability::Missing(e.to_string()),
-                    };
-                    out.insert(f, availability);
-                }
-                Ok::<_, std::io::Error>(out)
-            })
-        });
-        let docker = docker_engine();
-        match tried {
-            Ok(mut map) => {
-                map.insert(Feature::Docker, docker);
-                Features(map)
-            }
-            Err(e) => Features(
-                Feature::ALL
-                    .iter()
-                    .map(|f| (*f, Availability::Unknown(format!("failed to probe the kernel: {e}"))))
-                    .collect(),
-            ),
-        }
+        Features::detect_for(Feature::ALL)
     }
 
-    /// A skip reason when any of `needed` is not available, decided before running.
-    pub fn skip_reason<'a>(&self, needed: impl IntoIterator<Item = &'a Feature>) -> Option<String> {
-        let mut reasons: Vec<String> = needed
-            .into_iter()
-            .filter_map(|f| match self.0.get(f) {
-                Some(Availability::Available) => None,
-                Some(Availability::Missing(why)) => Some(format!("kernel feature missing: {} ({why})", f.as_str())),
-                Some(Availability::Unknown(why)) => Some(why.clone()),
-                None => Some(format!("feature {} was not detected", f.as_str())),
+    /// Detects the features in `needed`, and only those: a suite without containers spawns no `dockerd`.
+    pub fn detect_for(needed: impl IntoIterator<Item = Feature>) -> Features {
+        let needed: std::collections::BTreeSet<Feature> = needed.into_iter().collect();
+        if let Some(why) = privilege::unprivileged_reason() {
+            return Features(needed.iter().map(|f| (*f, Availability::Unknown(why.clone()))).collect());
+        }
+        let links: Vec<Feature> = needed.iter().copied().filter(|f| *f != Feature::Docker).collect();
+        let tried = if links.is_empty() {
+            Ok(BTreeMap::new())
+        } else {
+            netns::scratch(move || {
+                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+                rt.block_on(async {
+                    let nl = Netlink::open_here()?;
+                    let mut out = BTreeMap::new();
+                    for f in links {
+                        let availability = match nl.create_probe_link(f).await {
+                            Ok(()) => Availability::Available,
+                            // The kernel does not know the link kind: the one answer that means "missing".
+                            Err(e) if e.errno() == Some(libc::EOPNOTSUPP) => Availability::Missing(format!(
+                                "the kernel has no {} support (link kind unknown to it)",
+                                f.as_str()
+                            )),
+                            Err(e) => Availability::Failed(format!("failed to try {}: {e}", f.as_str())),
+                        };
+                        out.insert(f, availability);
+                    }
+                    Ok::<_, std::io::Error>(out)
+                })
             })
-            .collect();
-        reasons.dedup();
-        (!reasons.is_empty()).then(|| reasons.join("; "))
+        };
+        let mut map = match tried {
+            Ok(map) => map,
+            Err(e) => {
+                needed.iter().map(|f| (*f, Availability::Failed(format!("failed to probe the kernel: {e}")))).collect()
+            }
+        };
+        if needed.contains(&Feature::Docker) {
+            map.insert(Feature::Docker, docker_engine());
+        }
+        Features(map)
+    }
+
+    /// Whether a suite needing `needed` runs, is skipped, or cannot be decided, decided before running.
+    pub fn decide<'a>(&self, needed: impl IntoIterator<Item = &'a Feature>) -> Decision {
+        let mut skips = Vec::new();
+        let mut errors = Vec::new();
+        for f in needed {
+            match self.0.get(f) {
+                Some(Availability::Available) => {}
+                Some(Availability::Missing(why)) => {
+                    skips.push(format!("kernel feature missing: {} ({why})", f.as_str()))
+                }
+                Some(Availability::Unknown(why)) => skips.push(why.clone()),
+                Some(Availability::Failed(why)) => errors.push(why.clone()),
+                None => errors.push(format!("feature {} was not detected", f.as_str())),
+            }
+        }
+        skips.dedup();
+        if !errors.is_empty() {
+            Decision::Error(errors.join("; "))
+        } else if !skips.is_empty() {
+            Decision::Skip(skips.join("; "))
+        } else {
+            Decision::Run
+        }
     }
 }
 
-/// Whether a private Docker engine can be started here: dockerd and the iptables it programs must run.
+/// Whether a private Docker engine can be started here: dockerd and the iptables it programs must run. Not
+/// installed is "missing"; installed but failing is a failure, never a skip.
 fn docker_engine() -> Availability {
-    let runs =
-        |cmd: &str, arg: &str| std::process::Command::new(cmd).arg(arg).output().is_ok_and(|o| o.status.success());
-    match (runs("dockerd", "--version"), runs("iptables", "--version")) {
-        (true, true) => Availability::Available,
-        (false, _) => Availability::Missing("dockerd not found: install Docker Engine (Debian: docker.io)".into()),
-        (_, false) => Availability::Missing("iptables not found: install iptables".into()),
+    let runs = |cmd: &str| match std::process::Command::new(cmd).arg("--version").output() {
+        Ok(o) if o.status.success() => Ok(()),
+        Ok(o) => {
+            Err(Some(format!("`{cmd} --version` failed ({}): {}", o.status, String::from_utf8_lossy(&o.stderr).trim())))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(None),
+        Err(e) => Err(Some(format!("failed to run {cmd}: {e}"))),
+    };
+    match (runs("dockerd"), runs("iptables")) {
+        (Ok(()), Ok(())) => Availability::Available,
+        (Err(None), _) => Availability::Missing("dockerd not found: install Docker Engine (Debian: docker.io)".into()),
+        (_, Err(None)) => Availability::Missing("iptables not found: install iptables".into()),
+        (Err(Some(why)), _) | (_, Err(Some(why))) => Availability::Failed(why),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_detection_is_an_error_not_a_skip() {
+        let f = Features(BTreeMap::from([
+            (Feature::Veth, Availability::Available),
+            (Feature::Dummy, Availability::Missing("no dummy".into())),
+            (Feature::Vxlan, Availability::Failed("failed to try vxlan: Cannot allocate memory".into())),
+        ]));
+        assert_eq!(f.decide(&[Feature::Veth]), Decision::Run);
+        assert!(matches!(f.decide(&[Feature::Veth, Feature::Dummy]), Decision::Skip(w) if w.contains("no dummy")));
+        assert!(matches!(f.decide(&[Feature::Dummy, Feature::Vxlan]), Decision::Error(w) if w.contains("vxlan")));
+        assert!(matches!(f.decide(&[Feature::Bridge]), Decision::Error(_)), "undetected is never a skip");
     }
 }

@@ -86,14 +86,17 @@ pub struct LinkState {
 }
 
 /// What the kernel's routing decides for a destination (`ip route get`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "route", rename_all = "lowercase")]
 pub enum RouteTo {
-    /// Sent out of interface `oif`, to `gateway` when it is not on-link.
+    /// Sent out of interface `oif`, to `gateway` when it is not on-link, from address `src`.
     Unicast {
         /// Output interface index.
         oif: u32,
         /// The next hop, when routed through a gateway.
         gateway: Option<Ipv4Addr>,
+        /// The source address the kernel would pick.
+        src: Option<Ipv4Addr>,
     },
     /// The destination is one of this namespace's own addresses.
     Local,
@@ -441,12 +444,16 @@ impl Netlink {
                     RouteAttribute::Gateway(netlink_packet_route::route::RouteAddress::Inet(g)) => Some(*g),
                     _ => None,
                 });
+                let src = route.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::PrefSource(netlink_packet_route::route::RouteAddress::Inet(s)) => Some(*s),
+                    _ => None,
+                });
                 Ok(match route.header.kind {
                     RouteType::Local => RouteTo::Local,
                     RouteType::Broadcast => RouteTo::Broadcast,
                     RouteType::Multicast => RouteTo::Multicast,
                     _ => match oif {
-                        Some(oif) => RouteTo::Unicast { oif, gateway },
+                        Some(oif) => RouteTo::Unicast { oif, gateway, src },
                         None => RouteTo::Unreachable { errno: libc::ENETUNREACH },
                     },
                 })

@@ -46,6 +46,8 @@ pub struct KernelLab {
     containers: BTreeMap<String, ContainerNode>,
     engine: Option<Engine>,
     mode: EngineMode,
+    /// server1's NIC on the emulated LAN, once the switch is set up.
+    lan_nic: Option<String>,
     notes: Vec<String>,
     done: bool,
 }
@@ -75,6 +77,7 @@ impl KernelLab {
             netlink: BTreeMap::new(),
             containers: BTreeMap::new(),
             engine: None,
+            lan_nic: None,
             notes: Vec::new(),
             done: false,
         })
@@ -137,6 +140,16 @@ impl KernelLab {
     /// A container's first process, if the node is a running container.
     pub fn container_pid(&self, node: &str) -> Option<u32> {
         self.containers.get(node).map(|c| c.pid)
+    }
+
+    /// The engine's API, when the lab has one.
+    pub fn docker(&self) -> Option<&bollard::Docker> {
+        self.engine.as_ref().map(|e| &e.docker)
+    }
+
+    /// server1's NIC on the emulated LAN, when the lab has one.
+    pub fn lan_nic(&self) -> Option<String> {
+        self.lan_nic.clone()
     }
 
     /// The private engine's API socket, when the lab has one.
@@ -469,6 +482,7 @@ impl Topology for KernelLab {
                 }
                 self.notes
                     .push(format!("hypervisor switch: promiscuous mode {} for {node}'s adapter", policy.as_str()));
+                self.lan_nic = Some(nic.clone());
             }
             Step::SetPromisc { netns, dev } => {
                 self.nl(netns)?.set_promisc(dev).await?;
@@ -557,6 +571,7 @@ impl KernelLab {
             netlink: BTreeMap::new(),
             containers: BTreeMap::new(),
             engine: None,
+            lan_nic: suite.lab.as_ref().map(|l| l.nic.clone()),
             notes: vec![format!("probed the standing lab {} (built by `reachlab up`)", record.run_id)],
             // Never torn down on drop: the lab stays standing for `reachlab down`.
             done: true,

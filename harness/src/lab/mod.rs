@@ -1,6 +1,7 @@
 //! Applying plans: the [`Topology`] trait (side effects), the real kernel implementation, the ledger of what
 //! exists and its teardown.
 
+pub mod facts;
 pub mod kernel;
 pub mod ledger;
 pub mod ready;

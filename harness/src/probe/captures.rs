@@ -141,7 +141,7 @@ pub fn observe(assertion: &CaptureAssertion, r: &CaptureResult, inventory: &Inve
     let artifacts = vec![r.pcap.display().to_string()];
     match assess(assertion, &r.packets, lost, inventory) {
         Assessed::Decided(outcome) => {
-            Observation::Observed { outcome, detail, target: None, artifacts, dropped: Some(lost) }
+            Observation::Observed { outcome, detail, target: None, artifacts, dropped: Some(lost), why: Vec::new() }
         }
         Assessed::Undecidable { seen } => Observation::Error {
             detail: format!("{losses}; this assertion cannot be judged (saw {seen}): {detail}"),

@@ -73,7 +73,12 @@ pub async fn resolve(lab: &KernelLab, from: &str, name: &str, timeout_ms: u64) -
     let (Some(pid), Some(ns)) = (lab.container_pid(from), lab.namespace(from)) else {
         return Err(Observation::error(format!("{from} is not a running container")));
     };
-    let resolv = std::fs::read_to_string(format!("/proc/{pid}/root/etc/resolv.conf")).unwrap_or_default();
+    // Which resolver the container uses is read from its own file system; failing to read it tells nothing
+    // about the container, so it is an error, never "unresolved".
+    let resolv = match std::fs::read_to_string(format!("/proc/{pid}/root/etc/resolv.conf")) {
+        Ok(text) => text,
+        Err(e) => return Err(Observation::error(format!("failed to read {from}'s /etc/resolv.conf: {e}"))),
+    };
     let servers: Vec<&str> =
         resolv.lines().filter_map(|l| l.trim().strip_prefix("nameserver")).map(str::trim).collect();
     if !servers.contains(&"127.0.0.11") {
@@ -104,7 +109,7 @@ pub async fn resolve(lab: &KernelLab, from: &str, name: &str, timeout_ms: u64) -
     };
     match tokio::time::timeout(timeout, exchange).await {
         Err(_) => unresolved(format!("no answer from Docker's DNS within {}", ms(timeout))),
-        Ok(Err(e)) => unresolved(format!("Docker's DNS did not answer: {e}")),
+        Ok(Err(e)) => Err(Observation::error(format!("failed to query Docker's DNS from {from}: {e}"))),
         Ok(Ok(msg)) => match answer(&msg, id) {
             Ok(addrs) => Ok(addrs[0]),
             Err(why) => unresolved(why),

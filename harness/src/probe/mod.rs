@@ -44,8 +44,8 @@ impl waves::NeighbourTable for LabNeighbours<'_> {
 /// For UDP and TCP, "no route" means the datagram or SYN was never delivered: dropped.
 fn undelivered(o: Observation) -> Observation {
     match o {
-        Observation::Observed { outcome: Outcome::Unreachable, detail, target, artifacts, dropped } => {
-            Observation::Observed { outcome: Outcome::Dropped, detail, target, artifacts, dropped }
+        Observation::Observed { outcome: Outcome::Unreachable, detail, target, artifacts, dropped, why } => {
+            Observation::Observed { outcome: Outcome::Dropped, detail, target, artifacts, dropped, why }
         }
         other => other,
     }

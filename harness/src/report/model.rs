@@ -27,8 +27,12 @@ pub struct CheckReport {
     pub observed: Option<String>,
     /// `pass`, `fail`, `error`, `skipped`.
     pub verdict: Verdict,
-    /// Evidence or failure message.
+    /// Evidence or failure message, followed by ` — why: …` when the lab as built explains a probe that did
+    /// not get through.
     pub detail: String,
+    /// Those explanations, typed (`reason` and its fields), as read back from the built lab.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub why: Vec<crate::explain::Why>,
     /// The matrix the check belongs to, if any.
     pub matrix: Option<String>,
     /// Files backing the observation (pcap), as paths.
@@ -125,7 +129,8 @@ impl SuiteReport {
                 expected: r.check.expected.label.clone(),
                 observed: r.observed.as_ref().map(|o| o.label()),
                 verdict: r.verdict,
-                detail: r.detail.clone(),
+                detail: crate::explain::with_why(&r.detail, &r.why),
+                why: r.why.clone(),
                 matrix: r.check.cell.map(|c| suite.matrices[c.matrix].name.clone()),
                 artifacts: r.artifacts.clone(),
                 dropped: r.dropped,

@@ -205,7 +205,10 @@ pub fn docker_skip(extra: &[reachlab::plan::Feature]) -> Option<String> {
     let features = reachlab::kernel::features::Features::detect();
     let mut needed = vec![reachlab::plan::Feature::Docker, reachlab::plan::Feature::Veth];
     needed.extend_from_slice(extra);
-    reachlab::kernel::privilege::unprivileged_reason().or_else(|| features.skip_reason(&needed))
+    reachlab::kernel::privilege::unprivileged_reason().or_else(|| match features.decide(&needed) {
+        reachlab::kernel::features::Decision::Skip(why) => Some(why),
+        _ => None,
+    })
 }
 
 impl Scratch {
