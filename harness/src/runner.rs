@@ -177,6 +177,8 @@ pub(crate) async fn observe(
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
     let mut observations = probe_in_waves(&prober, &LabNeighbours(lab), &probes).await;
     observations.extend(captures::finish(running, &plan.checks, &inventory).await);
+    // A bound that holds when nothing is sent says nothing unless the packets it is about were sent.
+    captures::require_sent(suite, &plan.checks, &mut observations, &inventory);
     explain(lab, plan, &inventory, &mut observations).await;
     observations
 }

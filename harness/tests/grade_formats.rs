@@ -20,6 +20,7 @@ fn check(name: &str, kind: &str, status: CheckStatus, points: (f64, f64), visibi
         visibility,
         output: String::new(),
         hint: None,
+        not_scored: None,
     }
 }
 

@@ -82,6 +82,11 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
         return Ok(exit::INTERRUPTED);
     };
     let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
+    for h in &outcome.calibration.holes {
+        eprintln!(
+            "reachlab: warning: `{h}` grades nothing: passes without any submission; its points were not awarded (mark it `given = true` in the suite if it is meant to pass in the bare environment)"
+        );
+    }
     let errors = outcome.batch.submissions.iter().filter(|g| g.status != GradeStatus::Graded).count();
     eprintln!(
         "graded {} submissions ({} reused, {errors} to rerun); grades: {}",
@@ -105,7 +110,7 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
         &scratch,
         state_dir,
         1,
-        true,
+        false,
         &batch::Outputs::default(),
         &|_, _| {},
     ));

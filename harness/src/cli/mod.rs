@@ -97,7 +97,7 @@ pub fn main() -> i32 {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Run(a) => run::run(a, &cli.state_dir),
-        Command::List(a) => list::list(a),
+        Command::List(a) => list::list(a, &cli.state_dir),
         Command::Doctor(a) => doctor::doctor(a, &cli.state_dir),
         Command::Up(a) => up::up(a, &cli.state_dir),
         Command::Probe(a) => probe::probe(a, &cli.state_dir),

@@ -2,6 +2,7 @@
 //! LMS formats.
 
 pub mod batch;
+pub mod calibrate;
 pub mod formats;
 pub mod model;
 pub mod sandbox;

@@ -50,6 +50,10 @@ pub struct GradedCheck {
     pub output: String,
     /// A hint for the student, present when the check failed and the suite has one.
     pub hint: Option<String>,
+    /// Why the check is worth no points although observed: the suite marks it as given by the environment, or
+    /// calibration found it passes without any submission (it grades nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_scored: Option<String>,
 }
 
 /// Whether a submission could be graded.

@@ -84,13 +84,25 @@ pub fn content_hash(path: &Path) -> String {
     h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Grades one submission directory against a grading suite.
+/// A submission that is not graded, for `reason` (an infrastructure problem): nothing observed, to rerun.
+pub fn not_graded(suite: &Suite, suite_version: &str, submission: &Path, reason: &str) -> SubmissionGrade {
+    let student = submission.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
+    let hash = content_hash(submission);
+    let id = Identity { student: &student, suite_version, submission_version: &hash };
+    let checks = plan::resolve(suite).checks;
+    let results = judge(&checks, &HashMap::new(), None);
+    score::score(suite, &results, None, &[reason.to_string()], &id, "", &BTreeSet::new())
+}
+
+/// Grades one submission directory against a grading suite. `holes` are the checks calibration found passing
+/// without any submission (they award no points).
 pub async fn grade(
     suite: &Suite,
     suite_version: &str,
     submission: &Path,
     features: &Features,
     opts: &GradeOptions,
+    holes: &BTreeSet<String>,
 ) -> SubmissionGrade {
     let started = Instant::now();
     let student = submission.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
@@ -110,7 +122,7 @@ pub async fn grade(
     };
     let (results, output) = run(suite, &env, &checks, submission, features, opts, &mut infra).await;
     let mut graded =
-        score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"));
+        score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"), holes);
     graded.duration_ms = started.elapsed().as_millis() as u64;
     graded
 }

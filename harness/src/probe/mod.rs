@@ -44,8 +44,8 @@ impl waves::NeighbourTable for LabNeighbours<'_> {
 /// For UDP and TCP, "no route" means the datagram or SYN was never delivered: dropped.
 fn undelivered(o: Observation) -> Observation {
     match o {
-        Observation::Observed { outcome: Outcome::Unreachable, detail, target, artifacts, dropped, why } => {
-            Observation::Observed { outcome: Outcome::Dropped, detail, target, artifacts, dropped, why }
+        Observation::Observed { outcome: Outcome::Unreachable, detail, target, artifacts, dropped, why, sent } => {
+            Observation::Observed { outcome: Outcome::Dropped, detail, target, artifacts, dropped, why, sent }
         }
         other => other,
     }
@@ -92,7 +92,7 @@ impl<'a> LabProber<'a> {
                 Clearance::NoRoute { errno } => {
                     let words = crate::kernel::netlink::RouteTo::no_route_words(errno);
                     let detail = format!("no packet was sent: {from} has {words} to {ip}");
-                    return Err(Observation::seen(Outcome::Unreachable, detail).at(ip));
+                    return Err(Observation::unsent(Outcome::Unreachable, detail).at(ip));
                 }
                 Clearance::Broadcast => broadcast.push(ip),
                 Clearance::Local => local.push(ip),
@@ -109,7 +109,7 @@ impl<'a> LabProber<'a> {
             "no packet was sent: {ip}, {}'s address, is a broadcast address of a subnet on {from}, so {from} cannot send a unicast packet to it (ping: \"Do you want to ping broadcast?\")",
             to.node
         );
-        Err(Observation::seen(Outcome::Unreachable, detail).at(ip))
+        Err(Observation::unsent(Outcome::Unreachable, detail).at(ip))
     }
 }
 

@@ -80,7 +80,7 @@ pub async fn send(
     let sock = match sock {
         Ok(s) => s,
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => {
-            return Observation::seen(
+            return Observation::unsent(
                 Outcome::Dropped,
                 format!("no packet was sent: {from} cannot send to {target}: {e}"),
             )
@@ -125,7 +125,7 @@ pub async fn send(
         () = refused => return port_unreachable(),
         sent = sending => return match sent {
             Ok(None) => port_unreachable(),
-            Ok(Some(why)) => Observation::seen(Outcome::Dropped, why),
+            Ok(Some(why)) => Observation::unsent(Outcome::Dropped, why),
             Err(e) => Observation::error(format!("failed to send a UDP datagram from {from} to {target}:{port}: {e}")),
         },
         () = tokio::time::sleep(timeout) => {}

@@ -83,6 +83,8 @@ pub struct Scoring {
     pub points: Option<f64>,
     /// Hidden from students until released.
     pub hidden: bool,
+    /// Passes without any submission on purpose (the environment provides it): shown, never scored.
+    pub given: bool,
 }
 
 /// The emulated LAN of the lab.

@@ -255,6 +255,11 @@ pub struct CaptureSpec {
     /// Grading: hide its checks from students until released.
     #[serde(default)]
     pub hidden: bool,
+    /// Grading: these checks pass without any submission on purpose (an observation of the environment itself,
+    /// e.g. the MASQUERADE rule Docker creates when it starts): shown to the student, scored 0 points, and not
+    /// reported by calibration as grading nothing.
+    #[serde(default)]
+    pub given: bool,
     /// Grading: a hint shown when it fails.
     pub hint: Option<String>,
 }
@@ -274,6 +279,11 @@ pub struct NatSpec {
     /// Grading: hide its checks from students until released.
     #[serde(default)]
     pub hidden: bool,
+    /// Grading: these checks pass without any submission on purpose (an observation of the environment itself,
+    /// e.g. the MASQUERADE rule Docker creates when it starts): shown to the student, scored 0 points, and not
+    /// reported by calibration as grading nothing.
+    #[serde(default)]
+    pub given: bool,
     /// Grading: a hint shown when it fails.
     pub hint: Option<String>,
 }
@@ -411,6 +421,11 @@ pub struct MatrixSpec {
     /// Grading: hide this matrix's checks from students until released.
     #[serde(default)]
     pub hidden: bool,
+    /// Grading: these checks pass without any submission on purpose (an observation of the environment itself,
+    /// e.g. the MASQUERADE rule Docker creates when it starts): shown to the student, scored 0 points, and not
+    /// reported by calibration as grading nothing.
+    #[serde(default)]
+    pub given: bool,
     /// Grading: hints shown when a cell fails, keyed `"FROM -> TO"`.
     #[serde(default)]
     #[schemars(with = "std::collections::BTreeMap<String, String>")]

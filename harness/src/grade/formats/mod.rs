@@ -41,7 +41,7 @@ pub(crate) const NOT_GRADED: &str = "Not graded: an infrastructure problem stopp
 
 /// Points as people write them: `2`, `2.5`, `0.33` (at most two decimals, no trailing zeros). Used by the text
 /// formats; JSON formats carry the `f64` itself.
-pub(crate) fn points(x: f64) -> String {
+pub fn points(x: f64) -> String {
     if !x.is_finite() {
         return String::new();
     }
@@ -98,6 +98,7 @@ mod tests {
             visibility: Visibility::Visible,
             output: "no ICMP socket".into(),
             hint: None,
+            not_scored: None,
         }
     }
 

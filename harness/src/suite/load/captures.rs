@@ -85,7 +85,7 @@ impl Cx<'_> {
             max_packets: c.max_packets,
             src: c.src.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
             dst: c.dst.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
-            scoring: Scoring { points: c.points, hidden: c.hidden },
+            scoring: Scoring { points: c.points, hidden: c.hidden, given: c.given },
             hint: c.hint.clone(),
         })
     }

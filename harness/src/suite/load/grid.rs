@@ -207,7 +207,7 @@ impl Cx<'_> {
             by,
             port: m.port,
             listen: m.listen.unwrap_or(true),
-            scoring: Scoring { points: m.points, hidden: m.hidden },
+            scoring: Scoring { points: m.points, hidden: m.hidden, given: m.given },
             hints,
         })
     }

@@ -387,7 +387,7 @@ impl Cx<'_> {
             nats.push(Nat {
                 node,
                 masquerade: self.cidr(&n.masquerade)?,
-                scoring: Scoring { points: n.points, hidden: n.hidden },
+                scoring: Scoring { points: n.points, hidden: n.hidden, given: n.given },
                 hint: n.hint.clone(),
             });
         }
