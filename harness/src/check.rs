@@ -118,6 +118,8 @@ pub enum CheckKind {
     Capture,
     /// NAT rule assertion.
     Rule,
+    /// Interface flag assertion (read from the kernel).
+    Interface,
 }
 
 impl CheckKind {
@@ -129,6 +131,7 @@ impl CheckKind {
             CheckKind::Tcp => "tcp",
             CheckKind::Capture => "capture",
             CheckKind::Rule => "rule",
+            CheckKind::Interface => "interface",
         }
     }
 }
@@ -212,6 +215,13 @@ pub enum Action {
         capture: usize,
         /// The assertion.
         assertion: CaptureAssertion,
+    },
+    /// An interface's flags as the kernel reports them (netlink `ifi_flags`).
+    InterfaceFlags {
+        /// Interface name in the node's namespace.
+        interface: String,
+        /// Whether `IFF_PROMISC` must be set.
+        promisc: bool,
     },
     /// A MASQUERADE rule for `subnet` in the node's nat POSTROUTING chain.
     Masquerade {

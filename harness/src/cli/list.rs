@@ -63,9 +63,13 @@ pub fn list(args: Args, state_dir: &std::path::Path) -> Result<i32, CliError> {
             println!("{}", c.header());
         }
         for c in &plan.checks {
-            let target = c.target.map_or_else(|| "address found at run time".to_string(), |t| t.to_string());
+            let target = match (plan::probe_destination(&c.action), c.target) {
+                (None, _) => String::new(),
+                (Some(_), Some(t)) => format!("{t}, "),
+                (Some(_), None) => "address found at run time, ".into(),
+            };
             let mark = calibrated.as_ref().map_or("", |k| k.mark(s, c));
-            println!("    {}  [{target}, expect {}]{mark}", c.name, c.expected.label);
+            println!("    {}  [{target}expect {}]{mark}", c.name, c.expected.label);
         }
     }
     Ok(exit::PASS)

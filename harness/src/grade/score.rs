@@ -53,6 +53,10 @@ pub fn scoring_of<'a>(suite: &'a Suite, check: &crate::check::Check) -> (&'a Sco
             let nat = suite.nats.iter().find(|n| n.node == check.from && n.masquerade == *subnet);
             nat.map_or((&NO_SCORING, None), |n| (&n.scoring, n.hint.as_ref()))
         }
+        (Action::InterfaceFlags { interface, .. }, None) => {
+            let i = suite.interfaces.iter().find(|i| i.node == check.from && i.name == *interface);
+            i.map_or((&NO_SCORING, None), |i| (&i.scoring, i.hint.as_ref()))
+        }
         (_, None) => (&NO_SCORING, None),
     }
 }
@@ -69,7 +73,8 @@ fn output(r: &CheckResult) -> String {
     // Capture counts vary with timing (how many attempts went out before the first reply): grades say only
     // whether the assertion held.
     if let Some(crate::check::Outcome::Assertion { holds, .. }) = &r.observed {
-        if matches!(r.check.kind, crate::check::CheckKind::Capture | crate::check::CheckKind::Rule) {
+        use crate::check::CheckKind;
+        if matches!(r.check.kind, CheckKind::Capture | CheckKind::Rule | CheckKind::Interface) {
             let verb = if *holds { "holds" } else { "does not hold" };
             return format!("{}: {verb}{why}", r.check.expected.label);
         }

@@ -6,6 +6,7 @@ pub mod captures;
 pub mod dns;
 pub mod guard;
 pub mod icmp;
+pub mod interface;
 pub mod listen;
 pub mod rule;
 pub mod tcp;
@@ -138,6 +139,9 @@ impl Prober for LabProber<'_> {
                 Err(o) => undelivered(o),
             },
             Action::Masquerade { subnet } => rule::masquerade(self.lab, &check.from, *subnet).await,
+            Action::InterfaceFlags { interface, promisc } => {
+                interface::flags(self.lab, &check.from, interface, *promisc).await
+            }
             Action::Capture { .. } => Observation::error("captures are judged from their packets, not probed"),
         }
     }

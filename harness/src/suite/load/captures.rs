@@ -27,31 +27,7 @@ impl Cx<'_> {
                 "it names the pcap file: use letters, digits, `-`, `_` or `.`".to_string(),
             ));
         }
-        let Some((node, interface)) = c.on.get_ref().split_once(':') else {
-            return Err(self.span(
-                &c.on,
-                format!("`{}` does not say NODE:INTERFACE", c.on.get_ref()),
-                "e.g. `server1:enp0s3`, `alpine1:eth0`".to_string(),
-            ));
-        };
-        if !nodes.exists(node) {
-            return Err(self.span(
-                &c.on,
-                format!("unknown node `{node}`"),
-                format!("nodes in this suite: {}", known(nodes.names())),
-            ));
-        }
-        // Interfaces Docker makes (docker0, br-…, a container's eth0) exist only at run time; interfaces of the
-        // suite's own namespaces are known now.
-        let static_ns = nodes.container(node).is_none() && node != Lab::SERVER1;
-        if static_ns && !nodes.ifaces.get(node).is_some_and(|i| i.contains_key(interface)) {
-            let here = nodes.ifaces.get(node).into_iter().flat_map(|i| i.keys());
-            return Err(self.span(
-                &c.on,
-                format!("`{node}` has no interface `{interface}`"),
-                format!("interfaces of `{node}`: {}", known(here)),
-            ));
-        }
+        let (node, interface) = self.node_interface(&c.on, nodes)?;
         // Checked by libpcap now, with placeholder addresses for the nodes (their own are known once the lab is
         // built); the template is kept, so the filter is read once.
         let filter = match &c.filter {

@@ -4,6 +4,7 @@
 mod captures;
 mod docker;
 mod grid;
+mod interfaces;
 mod links;
 
 use super::matrix::{self, Cell};
@@ -391,7 +392,8 @@ impl Cx<'_> {
                 hint: n.hint.clone(),
             });
         }
-        if matrices.is_empty() && captures.is_empty() && nats.is_empty() {
+        let interfaces = raw.interface.iter().map(|i| self.interface(i, &nodes)).collect::<Result<Vec<_>, _>>()?;
+        if matrices.is_empty() && captures.is_empty() && nats.is_empty() && interfaces.is_empty() {
             return Err(self.at(
                 self.src.len(),
                 "the suite checks nothing",
@@ -414,6 +416,7 @@ impl Cx<'_> {
             containers,
             captures,
             nats,
+            interfaces,
             grading: raw.grading.as_ref().map(|g| Grading {
                 points: g.points.unwrap_or(1.0),
                 prediction_points: g.prediction_points.unwrap_or(0.0),
