@@ -54,8 +54,8 @@ impl Cx<'_> {
         }
         Ok(Capture {
             name: name.clone(),
-            node: node.into(),
-            interface: interface.into(),
+            node,
+            interface,
             filter,
             min_packets: c.min_packets,
             max_packets: c.max_packets,
