@@ -39,8 +39,14 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
         lab.record_source(&source, &suite_digest(&text))
             .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         crate::lab::build(&mut lab, &plan).await.map_err(|e| CliError::Infrastructure(e.to_string()))?;
-        let containers: Vec<(String, Option<u32>)> =
-            suite.containers.iter().map(|c| (c.name.clone(), lab.container_pid(&c.name))).collect();
+        let containers: Vec<(String, Option<u32>)> = suite
+            .containers
+            .iter()
+            .map(|c| {
+                let own_namespace = c.attachment != crate::suite::Attachment::Host;
+                (c.name.clone(), lab.container_pid(&c.name).filter(|_| own_namespace))
+            })
+            .collect();
         let socket = lab.engine_socket();
         let record = lab.keep().map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         Ok::<_, CliError>((record, containers, socket))

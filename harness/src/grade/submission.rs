@@ -54,6 +54,11 @@ pub fn environment_plan(plan: Plan) -> Plan {
     plan
 }
 
+/// How long after `setup.sh` returns the lab is observed: what it started in the background binds its ports
+/// within tens of milliseconds (measured: under 20 ms for a detached `docker exec`), so this leaves a wide margin
+/// on a loaded machine.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
 /// A short content hash (files by relative path, sorted), for resumable and reproducible grading.
 pub fn content_hash(path: &Path) -> String {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
@@ -221,6 +226,9 @@ async fn run(
                 }
                 Ok((sandbox, outcome)) => {
                     let output = describe_setup(&outcome, limit);
+                    // What the script started in the background (`docker exec -d alpine1 nc -u -l -p 2020`)
+                    // comes up a moment after it returns, as a student typing the next command would see.
+                    tokio::time::sleep(SETTLE).await;
                     let observations = observe(&mut lab, suite, checks, &sandbox, opts, infra).await;
                     (observations, output, Some(sandbox))
                 }
