@@ -117,7 +117,8 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     let _ = std::fs::remove_dir_all(&scratch);
     let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to grade: {e}")))?;
     let g = &outcome.batch.submissions[0];
-    print!("{}", formats::feedback::render(g));
+    let color = crate::report::terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    print!("{}", formats::terminal::render(g, color));
     Ok(match &g.status {
         GradeStatus::Error { .. } => exit::INFRASTRUCTURE,
         GradeStatus::Graded if g.score < g.max_score => exit::FAIL,

@@ -165,6 +165,8 @@ mod tests {
             ],
             output: String::new(),
             duration_ms: 0,
+            setup_ended: None,
+            matrices: Vec::new(),
         };
         let c = Calibration::from_grade("v", &g);
         assert_eq!(c.holes, vec!["icmp server1 -> server2".to_string()]);

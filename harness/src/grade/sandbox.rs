@@ -28,6 +28,8 @@ pub struct SetupOutcome {
     pub timed_out: bool,
     /// Its output (stdout and stderr), capped at [`OUTPUT_CAP`] bytes.
     pub output: String,
+    /// The line of `setup.sh` that ran last (where it exited or failed), as bash reported it.
+    pub line: Option<u32>,
 }
 
 /// A running sandbox; dropping it kills everything inside.
@@ -134,6 +136,15 @@ pub async fn run_setup(
     copy_dir(submission, &workdir)?;
     let sock_in_work = workdir.join("docker.sock");
     std::fs::write(&sock_in_work, b"")?;
+    // bash reads BASH_ENV before the script: it records the line of each command (functions included) and, on
+    // exit, prints the last one, so feedback can say where the script stopped. Children do not inherit it.
+    let line_trap = workdir.join(".reachlab-line.sh");
+    std::fs::write(
+        &line_trap,
+        format!(
+            "unset BASH_ENV\nset -o functrace\ntrap '__rl_prev=$__rl_line; __rl_line=$LINENO' DEBUG\ntrap 'echo \"reachlab-setup-line:$__rl_prev:{marker}\"' EXIT\n"
+        ),
+    )?;
 
     // Everything the child needs, prepared here: between fork and exec only system calls may run.
     let netns_fd = server1.file().as_raw_fd();
@@ -165,7 +176,8 @@ pub async fn run_setup(
     let opts = CString::new("size=4m,mode=0755").expect("literal");
     let nonce = marker.to_string();
 
-    let wrapper = format!("bash ./setup.sh; echo \"reachlab-setup-exit:$?:{nonce}\"; exec sleep infinity");
+    // One pipe for both streams, so the output keeps the order the script wrote it in (reruns are identical).
+    let wrapper = format!("exec 2>&1; bash ./setup.sh; echo \"reachlab-setup-exit:$?:{nonce}\"; exec sleep infinity");
     let mut cmd = Command::new("unshare");
     cmd.args(["--pid", "--fork", "--kill-child", "--mount-proc", "--", "/bin/sh", "-c", &wrapper])
         .current_dir(&workdir)
@@ -173,6 +185,7 @@ pub async fn run_setup(
         .env("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
         .env("HOME", &workdir)
         .env("DOCKER_HOST", format!("unix://{}", sock_in_work.display()))
+        .env("BASH_ENV", &line_trap)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -225,8 +238,9 @@ pub async fn run_setup(
     let stderr = tokio::process::ChildStderr::from_std(child.stderr.take().expect("piped"))?;
     let output = Arc::new(Mutex::new(Vec::new()));
     let (tx, mut done) = tokio::sync::mpsc::unbounded_channel::<i32>();
-    let marker = format!(":{nonce}");
-    spawn_reader(stdout, output.clone(), Some((tx, marker)));
+    let line = Arc::new(Mutex::new(None));
+    let marker = Marker { done: tx, nonce: format!(":{nonce}"), line: line.clone() };
+    spawn_reader(stdout, output.clone(), Some(marker));
     spawn_reader(stderr, output.clone(), None);
     let (exit, timed_out) = match tokio::time::timeout(limit, done.recv()).await {
         Ok(Some(code)) => (Some(code), false),
@@ -237,14 +251,39 @@ pub async fn run_setup(
         .ok()
         .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse().ok()));
     let text = String::from_utf8_lossy(&output.lock().expect("output lock")).into_owned();
-    Ok((Sandbox { child, holder, workdir }, SetupOutcome { exit, timed_out, output: text }))
+    let line = *line.lock().expect("line lock");
+    Ok((Sandbox { child, holder, workdir }, SetupOutcome { exit, timed_out, output: text, line }))
 }
 
-/// Reads a pipe into the shared, capped buffer; reports the exit marker (and drops it from the output).
+/// What the wrapper prints when `setup.sh` ends: its last line (`reachlab-setup-line:N:NONCE`, from the trap),
+/// then its status (`reachlab-setup-exit:CODE:NONCE`).
+struct Marker {
+    done: tokio::sync::mpsc::UnboundedSender<i32>,
+    nonce: String,
+    line: Arc<Mutex<Option<u32>>>,
+}
+
+impl Marker {
+    /// Whether `text` is one of the markers (then it is kept out of the output).
+    fn take(&self, text: &str) -> bool {
+        let Some(body) = text.trim_end().strip_suffix(self.nonce.as_str()) else { return false };
+        if let Some(code) = body.strip_prefix("reachlab-setup-exit:").and_then(|c| c.parse().ok()) {
+            let _ = self.done.send(code);
+            return true;
+        }
+        if let Some(n) = body.strip_prefix("reachlab-setup-line:") {
+            *self.line.lock().expect("line lock") = n.parse().ok();
+            return true;
+        }
+        false
+    }
+}
+
+/// Reads a pipe into the shared, capped buffer; reports the markers (and drops them from the output).
 fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     mut pipe: R,
     out: Arc<Mutex<Vec<u8>>>,
-    marker: Option<(tokio::sync::mpsc::UnboundedSender<i32>, String)>,
+    marker: Option<Marker>,
 ) {
     tokio::spawn(async move {
         let mut buf = [0u8; 4096];
@@ -259,21 +298,10 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
                     continue;
                 }
                 let text = String::from_utf8_lossy(&line).into_owned();
-                let code = marker.as_ref().and_then(|(_, m)| {
-                    text.trim_end()
-                        .strip_suffix(m.as_str())
-                        .and_then(|t| t.strip_prefix("reachlab-setup-exit:"))
-                        .and_then(|c| c.parse().ok())
-                });
-                match (code, &marker) {
-                    (Some(c), Some((tx, _))) => {
-                        let _ = tx.send(c);
-                    }
-                    _ => {
-                        let mut o = out.lock().expect("output lock");
-                        let room = OUTPUT_CAP.saturating_sub(o.len());
-                        o.extend_from_slice(&line[..line.len().min(room)]);
-                    }
+                if !marker.as_ref().is_some_and(|m| m.take(&text)) {
+                    let mut o = out.lock().expect("output lock");
+                    let room = OUTPUT_CAP.saturating_sub(o.len());
+                    o.extend_from_slice(&line[..line.len().min(room)]);
                 }
                 line.clear();
             }

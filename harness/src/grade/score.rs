@@ -171,6 +171,8 @@ pub fn score(
         checks,
         output: output_text.into(),
         duration_ms: 0,
+        setup_ended: None,
+        matrices: Vec::new(),
     }
 }
 

@@ -125,10 +125,18 @@ pub async fn grade(
         },
         Err(_) => (None, String::new()),
     };
-    let (results, output) = run(suite, &env, &checks, submission, features, opts, &mut infra).await;
+    let (results, (output, setup_ended)) = run(suite, &env, &checks, submission, features, opts, &mut infra).await;
     let mut graded =
         score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"), holes);
     graded.duration_ms = started.elapsed().as_millis() as u64;
+    graded.setup_ended = setup_ended;
+    let grids = crate::report::SuiteReport::new(suite, &results, None, Vec::new()).matrices;
+    graded.matrices = suite
+        .matrices
+        .iter()
+        .zip(grids)
+        .map(|(m, grid)| super::model::GradedMatrix { hidden: m.scoring.hidden, grid })
+        .collect();
     graded
 }
 
@@ -150,15 +158,20 @@ pub fn normalize_ids(text: &str) -> String {
     out
 }
 
-fn describe_setup(o: &SetupOutcome, limit: u64) -> String {
-    let end = match (o.exit, o.timed_out) {
-        (_, true) => format!("setup.sh was still running after {limit} s; graded what existed then"),
-        (Some(0), _) => "setup.sh exited with status 0".to_string(),
-        (Some(c), _) => format!("setup.sh exited with status {c}"),
-        (None, false) => "setup.sh ended without reporting a status".to_string(),
+/// The script's output with how it ended, and — when it did not run to the end with status 0 — why, for the
+/// student: "setup.sh exited with status 1 at line 4", "setup.sh was still running after 20 s".
+fn describe_setup(o: &SetupOutcome, limit: u64) -> (String, Option<String>) {
+    let at = o.line.map(|n| format!(" at line {n}")).unwrap_or_default();
+    let early = match (o.exit, o.timed_out) {
+        (_, true) => Some(format!("setup.sh was still running after {limit} s; graded what existed then")),
+        (Some(0), _) => None,
+        (Some(c), _) => Some(format!("setup.sh exited with status {c}{at}")),
+        (None, false) => Some("setup.sh ended without reporting a status".to_string()),
     };
+    let end = early.clone().unwrap_or_else(|| "setup.sh exited with status 0".to_string());
     let text = normalize_ids(&o.output);
-    format!("{text}{}[reachlab] {end}\n", if text.ends_with('\n') || text.is_empty() { "" } else { "\n" })
+    let text = format!("{text}{}[reachlab] {end}\n", if text.ends_with('\n') || text.is_empty() { "" } else { "\n" });
+    (text, early)
 }
 
 async fn run(
@@ -169,26 +182,26 @@ async fn run(
     features: &Features,
     opts: &GradeOptions,
     infra: &mut Vec<String>,
-) -> (Vec<crate::check::CheckResult>, String) {
+) -> (Vec<crate::check::CheckResult>, (String, Option<String>)) {
     if let crate::kernel::features::Decision::Skip(why) | crate::kernel::features::Decision::Error(why) =
         features.decide(&env.requires)
     {
         infra.push(format!("this machine cannot grade the suite: {why}"));
-        return (judge(checks, &HashMap::new(), None), String::new());
+        return (judge(checks, &HashMap::new(), None), Default::default());
     }
     let run_id = crate::runner::new_run_id();
     let mut lab = match KernelLab::new(&opts.state_dir, &run_id, &suite.name) {
         Ok(l) => l,
         Err(e) => {
             infra.push(format!("failed to write the ledger: {e}"));
-            return (judge(checks, &HashMap::new(), None), String::new());
+            return (judge(checks, &HashMap::new(), None), Default::default());
         }
     };
     if let Err(e) = crate::lab::build(&mut lab, env).await {
         infra.push(e.to_string());
         let errors = lab.teardown();
         infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
-        return (judge(checks, &HashMap::new(), None), String::new());
+        return (judge(checks, &HashMap::new(), None), Default::default());
     }
     let limit = suite.grading.map_or(60, |g| g.setup_timeout_s);
     let mut hide = opts.hide.clone();
@@ -202,7 +215,7 @@ async fn run(
     let (observations, output, sandbox) = match server1 {
         None => {
             infra.push("grading needs the lab's server1 (add a [lab] table to the suite)".into());
-            (HashMap::new(), String::new(), None)
+            (HashMap::new(), Default::default(), None)
         }
         Some(server1) => {
             let marker = content_hash(submission);
@@ -222,7 +235,7 @@ async fn run(
             match setup {
                 Err(e) => {
                     infra.push(format!("failed to start the submission's sandbox: {e}"));
-                    (HashMap::new(), String::new(), None)
+                    (HashMap::new(), Default::default(), None)
                 }
                 Ok((sandbox, outcome)) => {
                     let output = describe_setup(&outcome, limit);

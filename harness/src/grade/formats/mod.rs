@@ -18,6 +18,7 @@ pub mod feedback;
 pub mod gradescope;
 pub mod junit;
 pub mod prairielearn;
+pub mod terminal;
 
 use super::model::{CheckStatus, GradeStatus, SubmissionGrade};
 
@@ -114,6 +115,8 @@ mod tests {
             checks,
             output: String::new(),
             duration_ms: 0,
+            setup_ended: None,
+            matrices: Vec::new(),
         }
     }
 
