@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let tests: [(&'static str, fn()); 6] = [
+    let tests: [(&'static str, fn()); 7] = [
+        ("a_sample_of_mutants_is_killed", a_sample_of_mutants_is_killed),
         ("calibration_voids_what_the_environment_passes", calibration_voids_what_the_environment_passes),
         ("an_infrastructure_error_grades_nothing", an_infrastructure_error_grades_nothing),
         ("every_lab_test_has_submissions_with_reasoned_grades", every_lab_test_has_submissions_with_reasoned_grades),
@@ -352,5 +353,28 @@ fn calibration_voids_what_the_environment_passes() {
     let listed = String::from_utf8_lossy(&l.stdout);
     assert!(listed.contains("2 scored checks GRADE NOTHING"), "{listed}");
     assert!(listed.contains("icmp server2 -> server1  [192.168.56.3, expect reachable]  GRADES NOTHING"), "{listed}");
+    assert_eq!(machine_state(), before);
+}
+
+/// Mutation testing, a short sample (the full run is `reachlab mutate --suite SUITE fixtures/submissions/TEST/correct`
+/// per suite, see the README): every sampled mutant of a correct submission loses points.
+fn a_sample_of_mutants_is_killed() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    for test in ["netns", "test4"] {
+        let out = s.dir.path().join(format!("mutate-{test}"));
+        let o = s
+            .reachlab()
+            .args(["mutate", "--suite", &format!("test-suites/grading/{test}.toml")])
+            .arg(repo().join(format!("fixtures/submissions/{test}/correct")))
+            .args(["--sample", "2", "--jobs", "2", "--report-dir"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{test}: {stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+        assert!(stdout.contains("2 of 2 non-equivalent mutants killed"), "{test}: {stdout}");
+    }
     assert_eq!(machine_state(), before);
 }

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod calibrate;
 pub mod formats;
 pub mod model;
+pub mod mutate;
 pub mod sandbox;
 pub mod score;
 pub mod submission;
