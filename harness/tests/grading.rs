@@ -270,6 +270,19 @@ fn every_lab_test_has_submissions_with_reasoned_grades() {
         assert_reasoned(&out, &class);
         assert!(expected_in(&class).contains_key("correct"), "{test} has a correct submission");
     }
+    // The mutants kept from `reachlab mutate`, each with its reasoned grade.
+    for test in ["netns", "test1", "test4"] {
+        let class = format!("fixtures/mutants/{test}");
+        let out = s.dir.path().join(format!("mutants-{test}"));
+        let o = s
+            .reachlab()
+            .args(["grade", "--suite", &format!("test-suites/grading/{test}.toml"), &class, "--report-dir"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{test}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_reasoned(&out, &class);
+    }
     assert_eq!(machine_state(), before);
 }
 

@@ -310,17 +310,29 @@ async fn observe(
         }
         nodes.into_iter().find(|n| missing.contains(n))
     };
+    // A destination the submission gave no address (on the pinned interface) cannot be probed: that is the
+    // submission's doing, not the lab's, so it fails like a missing endpoint instead of being an error.
+    let addressless = |c: &crate::check::Check| match &c.action {
+        crate::check::Action::Icmp { to, by_name: false }
+        | crate::check::Action::Udp { to, .. }
+        | crate::check::Action::Tcp { to, .. } => inventory.candidates(&c.from, to).err(),
+        _ => None,
+    };
     let mut absent = HashMap::new();
     let mut probed = Vec::new();
     for c in checks {
-        match involves(c) {
-            Some(node) => {
+        match (involves(c), addressless(c)) {
+            (Some(node), _) => {
                 let what = if suite.container(&node).is_some() { "container" } else { "namespace" };
                 let outcome = Outcome::Assertion { holds: false, seen: format!("{node} missing") };
                 let why = format!("there is no running {what} {node}: setup.sh did not create it");
-                absent.insert(c.id, Observation::seen(outcome, why));
+                absent.insert(c.id, Observation::unsent(outcome, why));
             }
-            None => probed.push(c.clone()),
+            (None, Some(why)) => {
+                let outcome = Outcome::Assertion { holds: false, seen: why.clone() };
+                absent.insert(c.id, Observation::unsent(outcome, format!("no packet was sent: {why}")));
+            }
+            (None, None) => probed.push(c.clone()),
         }
     }
     let plan = Plan { steps: Vec::new(), checks: probed, requires: Default::default() };
