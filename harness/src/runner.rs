@@ -172,13 +172,30 @@ pub(crate) async fn observe(
         let why = format!("not probed: {e}");
         return plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect();
     }
+    if let Some(o) = lab_changed(lab, plan).await {
+        return o;
+    }
     let running = captures::start(lab, suite, &inventory, dir).await;
     let prober = LabProber::new(lab, inventory.clone());
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
     let mut observations = probe_in_waves(&prober, &LabNeighbours(lab), &probes).await;
     observations.extend(captures::finish(running, &plan.checks, &inventory).await);
+    // What was observed in a lab that changed meanwhile says nothing about the lab the suite describes.
+    if let Some(o) = lab_changed(lab, plan).await {
+        return o;
+    }
     explain(lab, plan, &inventory, &mut observations).await;
     observations
+}
+
+/// Every check as an error when the lab changed under the run (see [`KernelLab::changed`]).
+async fn lab_changed(lab: &KernelLab, plan: &Plan) -> Option<HashMap<usize, Observation>> {
+    let changes = lab.changed().await;
+    if changes.is_empty() {
+        return None;
+    }
+    let why = format!("the lab changed under the run: {}", changes.join("; "));
+    Some(plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect())
 }
 
 /// Gives every probe that did not get through the reasons the lab as built shows (read back only when some

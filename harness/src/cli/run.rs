@@ -1,6 +1,6 @@
 //! `reachlab run`.
 
-use super::{exit, load_all, require_privileges, runtime, utc_stamp, CliError};
+use super::{exit, load_all, require_privileges, runtime, signals, utc_stamp, CliError};
 use crate::event::Reporters;
 use crate::kernel::features::Features;
 use crate::report::reporters::{FilesReporter, JsonReporter, TerminalReporter};
@@ -33,15 +33,6 @@ pub struct Args {
     /// are refused before anything starts).
     #[arg(long, value_enum, default_value = "private")]
     pub engine: EngineMode,
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn interrupted() -> &'static str {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupt",
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
-    }
 }
 
 pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
@@ -84,16 +75,20 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     let outcome = rt.block_on(async {
         let features = Features::detect_for(crate::runner::needed(&suites));
         tokio::select! {
-            report = run_suites(&suites, &features, &opts, &mut reporters) => Ok(report),
+            biased;
             // Dropping the run tears the lab down (its guard runs on drop).
-            why = interrupted() => Err(why),
+            sig = signals::interrupted() => Err(sig),
+            report = run_suites(&suites, &features, &opts, &mut reporters) => Ok(report),
         }
     });
     let report = match outcome {
         Ok(r) => r,
-        Err(why) => {
-            eprintln!("reachlab: {why}: stopped; the lab was torn down");
-            return Ok(exit::INTERRUPTED);
+        Err(sig) => {
+            let code = super::stopped(state_dir);
+            if code == exit::INTERRUPTED {
+                eprintln!("reachlab: {}: stopped; the lab was torn down", signals::describe(sig));
+            }
+            return Ok(code);
         }
     };
     Ok(finish(&report, &reporters, &report_dir))
