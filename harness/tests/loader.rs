@@ -24,8 +24,9 @@ fn every_broken_suite_is_rejected_with_a_located_hint() {
     for f in files {
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
         let label = format!("fixtures/broken/{stem}.toml");
-        let src = std::fs::read_to_string(&f).unwrap();
-        let err = suite::load_str(&src, &label).expect_err(&label).to_string();
+        // Bytes, not text: some of the corpus is not UTF-8 on purpose.
+        let src = std::fs::read(&f).unwrap();
+        let err = suite::load_bytes(&src, &label).expect_err(&label).to_string();
         assert!(err.starts_with(&format!("{label}:")), "{err}");
         insta::assert_snapshot!(format!("broken__{stem}"), err);
     }
@@ -67,5 +68,22 @@ fn schema_rejects_what_the_loader_rejects_structurally() {
             toml::from_str(&std::fs::read_to_string(repo().join(format!("fixtures/broken/{name}.toml"))).unwrap())
                 .unwrap();
         assert!(!v.is_valid(&value), "{name} should not validate");
+    }
+}
+
+/// `reachlab list` on broken suites: exit 2, every one reported at file:line:col, nothing built.
+#[test]
+fn broken_suites_exit_2_with_their_location() {
+    let cases = [("not-utf8", "2:19: invalid UTF-8: byte 0xe9 is not UTF-8")];
+    for (stem, located) in cases {
+        let file = format!("fixtures/broken/{stem}.toml");
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_reachlab"))
+            .current_dir(repo())
+            .args(["list", &file])
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{stem}: {stderr}");
+        assert!(stderr.contains(&format!("{file}:{located}")), "{stem}: {stderr}");
     }
 }

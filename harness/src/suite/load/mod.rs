@@ -70,9 +70,20 @@ impl fmt::Display for Diagnostic {
 
 /// Reads and loads a suite file.
 pub fn load_file(path: &Path) -> Result<Suite, LoadError> {
-    let src =
-        std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
-    load_str(&src, &path.display().to_string())
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    load_bytes(&bytes, &path.display().to_string())
+}
+
+/// Reads a suite file as text: bytes that are not UTF-8 are an error at the first bad byte's file:line:col.
+/// For callers that keep the text (e.g. to record its digest) before loading it with [`load_str`].
+pub fn read_source(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    text(&bytes, &path.display().to_string()).map(str::to_string)
+}
+
+/// Loads a suite from the bytes of a file; `file` names it in errors and reports.
+pub fn load_bytes(bytes: &[u8], file: &str) -> Result<Suite, LoadError> {
+    load_str(text(bytes, file)?, file)
 }
 
 /// Loads a suite from text; `file` names it in errors and reports.
@@ -80,6 +91,27 @@ pub fn load_str(src: &str, file: &str) -> Result<Suite, LoadError> {
     let cx = Cx { src, file };
     let raw: SuiteFile = toml::from_str(src).map_err(|e| cx.toml_error(&e))?;
     cx.validate(raw).map_err(|d| LoadError::Invalid(Box::new(d)))
+}
+
+/// The bytes as text, or an error at the first byte that is not UTF-8.
+fn text<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, LoadError> {
+    let e = match std::str::from_utf8(bytes) {
+        Ok(src) => return Ok(src),
+        Err(e) => e,
+    };
+    // The lossy text is the same as the input up to the first bad byte, so offsets before it agree.
+    let lossy = String::from_utf8_lossy(bytes);
+    let at = e.valid_up_to();
+    let what = match e.error_len() {
+        Some(_) => format!("byte 0x{:02x} is not UTF-8", bytes[at]),
+        None => format!("the file ends inside a UTF-8 character (byte 0x{:02x})", bytes[at]),
+    };
+    let cx = Cx { src: &lossy, file };
+    Err(LoadError::Invalid(Box::new(cx.at(
+        at,
+        format!("invalid UTF-8: {what}"),
+        Some("suites are UTF-8 text: save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)".into()),
+    ))))
 }
 
 /// Interfaces (and their addresses) by namespace.
@@ -122,7 +154,10 @@ fn known(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
 
 impl Cx<'_> {
     fn at(&self, offset: usize, message: impl Into<String>, hint: Option<String>) -> Diagnostic {
-        let offset = offset.min(self.src.len());
+        let mut offset = offset.min(self.src.len());
+        while !self.src.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let before = &self.src[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
