@@ -74,7 +74,10 @@ fn schema_rejects_what_the_loader_rejects_structurally() {
 /// `reachlab list` on broken suites: exit 2, every one reported at file:line:col, nothing built.
 #[test]
 fn broken_suites_exit_2_with_their_location() {
-    let cases = [("not-utf8", "2:19: invalid UTF-8: byte 0xe9 is not UTF-8")];
+    let cases = [
+        ("not-utf8", "2:19: invalid UTF-8: byte 0xe9 is not UTF-8"),
+        ("name-escapes", "2:8: `../../x` is not a valid suite name"),
+    ];
     for (stem, located) in cases {
         let file = format!("fixtures/broken/{stem}.toml");
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_reachlab"))
@@ -86,4 +89,14 @@ fn broken_suites_exit_2_with_their_location() {
         assert_eq!(out.status.code(), Some(2), "{stem}: {stderr}");
         assert!(stderr.contains(&format!("{file}:{located}")), "{stem}: {stderr}");
     }
+}
+
+/// Without `name`, the file name makes the suite's name, and must make a valid one.
+#[test]
+fn a_file_name_that_makes_no_suite_name_is_refused() {
+    let src = std::fs::read_to_string(repo().join("test-suites/netns.toml")).unwrap().replace("name = \"netns\"\n", "");
+    assert_eq!(suite::load_str(&src, "dir/netns-copy.toml").unwrap().name, "netns-copy");
+    let err = suite::load_str(&src, "dir/my suite.toml").unwrap_err().to_string();
+    assert!(err.starts_with("dir/my suite.toml:1:1: the suite has no `name` and its file name `my suite`"), "{err}");
+    assert!(err.contains("hint: add `name = \"…\"`"), "{err}");
 }

@@ -17,7 +17,8 @@ use toml::Spanned;
 )]
 pub struct SuiteFile {
     /// The suite's name in reports; defaults to the file name without `.toml`.
-    pub name: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
     /// What the suite shows, in the lab's words.
     pub description: Option<String>,
     /// Probe defaults for every matrix of this suite.
@@ -214,7 +215,8 @@ pub struct ContainerSpec {
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Image (default `alpine`). Without a registry, a busybox stand-in is built offline under this name.
-    pub image: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub image: Option<Spanned<String>>,
     /// Networks, in order: created on the first (`docker run --network`), connected to the rest
     /// (`docker network connect`). Default `["bridge"]`.
     #[schemars(with = "Option<Vec<String>>")]
@@ -384,7 +386,8 @@ pub struct VethPeerSpec {
 #[serde(deny_unknown_fields)]
 pub struct MatrixSpec {
     /// A title for reports; defaults to the probe kind.
-    pub name: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
     /// What each cell probes.
     pub probe: ProbeKind,
     /// ICMP only: probe the destination by `address` (default) or by `name`, resolved through Docker's embedded

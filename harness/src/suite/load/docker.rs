@@ -45,12 +45,12 @@ impl Cx<'_> {
                     "declare only user-defined networks; containers can join `bridge` without declaring it".to_string(),
                 ));
             }
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return Err(self.span(
-                    &n.name,
-                    format!("`{name}` is not a valid network name"),
-                    "use letters, digits, `-`, `_` or `.`".to_string(),
-                ));
+            self.network_name(&n.name)?;
+            // A bridge network's Linux bridge is named by this option (else `br-<id>`): a kernel name.
+            if let Some((message, hint)) =
+                n.options.get("com.docker.network.bridge.name").and_then(|b| names::ifname_problem(b))
+            {
+                return Err(self.span(&n.name, format!("option com.docker.network.bridge.name: {message}"), hint));
             }
             if out.iter().any(|o| &o.name == name) {
                 return Err(self.span(
@@ -142,12 +142,9 @@ impl Cx<'_> {
         let mut out: Vec<Container> = Vec::new();
         for c in specs {
             let name = c.name.get_ref();
-            if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
-                return Err(self.span(
-                    &c.name,
-                    format!("`{name}` is not a valid container name"),
-                    "use letters, digits, `-`, `_` or `.`".to_string(),
-                ));
+            self.container_name(&c.name)?;
+            if let Some(image) = &c.image {
+                self.image(image)?;
             }
             if out.iter().any(|o| &o.name == name) || ns_names.contains(name) {
                 return Err(self.span(
@@ -210,7 +207,7 @@ impl Cx<'_> {
             };
             out.push(Container {
                 name: name.clone(),
-                image: c.image.clone().unwrap_or_else(|| "alpine".into()),
+                image: c.image.as_ref().map_or_else(|| "alpine".into(), |i| i.get_ref().clone()),
                 attachment,
                 command: c.command.clone(),
             });

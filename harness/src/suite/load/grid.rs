@@ -10,6 +10,9 @@ impl Cx<'_> {
         suite: &ProbeSettings,
         nodes: &Nodes,
     ) -> Result<Matrix, Diagnostic> {
+        if let Some(n) = &m.name {
+            self.title(n.span().start, n.get_ref())?;
+        }
         let settings = self.settings(&m.timeout_ms, &m.attempts, *suite)?;
         let content_start = self.string_content_start(m.expect.span());
         let line_offsets: Vec<usize> =
@@ -161,7 +164,7 @@ impl Cx<'_> {
             cells.push(row.cells.iter().map(|(c, _)| *c).collect());
             rows.push(source);
         }
-        let name = m.name.clone().unwrap_or_else(|| {
+        let name = m.name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| {
             let base = match (m.probe, by, m.port) {
                 (ProbeKind::Icmp, By::Name, _) => "icmp by name".to_string(),
                 (p, _, Some(port)) => format!("{} port {port}", p.as_str()),

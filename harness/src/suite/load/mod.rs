@@ -5,6 +5,7 @@ mod captures;
 mod docker;
 mod grid;
 mod links;
+mod names;
 
 use super::matrix::{self, Cell};
 use super::model::{
@@ -197,26 +198,8 @@ impl Cx<'_> {
         })
     }
 
-    fn ifname(&self, s: &Spanned<String>) -> Result<String, Diagnostic> {
-        let name = s.get_ref();
-        let ok = !name.is_empty()
-            && name.len() <= 15
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if ok {
-            Ok(name.clone())
-        } else {
-            Err(self.span(
-                s,
-                format!("`{name}` is not a valid interface name"),
-                "interface names have 1 to 15 characters: letters, digits, `-`, `_`, `.`".to_string(),
-            ))
-        }
-    }
-
     fn validate(&self, raw: SuiteFile) -> Result<Suite, Diagnostic> {
-        let name = raw.name.clone().unwrap_or_else(|| {
-            Path::new(self.file).file_stem().map_or_else(|| "suite".into(), |s| s.to_string_lossy().into_owned())
-        });
+        let name = self.suite_name(raw.name.as_ref())?;
         let settings = self.settings(&raw.settings.timeout_ms, &raw.settings.attempts, ProbeSettings::default())?;
 
         let lab = self.lab(&raw)?;
