@@ -21,6 +21,7 @@ impl Cx<'_> {
     pub(super) fn capture(&self, c: &CaptureSpec, nodes: &Nodes) -> Result<Capture, Diagnostic> {
         let name = c.name.get_ref();
         self.capture_name(&c.name)?;
+        let points = self.points(&c.points)?;
         let Some((node, interface)) = c.on.get_ref().split_once(':') else {
             return Err(self.span(
                 &c.on,
@@ -75,7 +76,7 @@ impl Cx<'_> {
             max_packets: c.max_packets,
             src: c.src.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
             dst: c.dst.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
-            scoring: Scoring { points: c.points, hidden: c.hidden },
+            scoring: Scoring { points, hidden: c.hidden },
             hint: c.hint.clone(),
         })
     }

@@ -11,7 +11,7 @@ impl Cx<'_> {
             (None, false) => return Ok(None),
         };
         let addr = |s: &Option<Spanned<String>>, default: &str| match s {
-            Some(s) => self.cidr(s),
+            Some(s) => self.iface_cidr(s),
             None => Ok(default.parse().expect("valid default")),
         };
         let nic = |s: &Option<Spanned<String>>| s.as_ref().map_or(Ok("enp0s3".to_string()), |s| self.ifname(s));
@@ -68,18 +68,12 @@ impl Cx<'_> {
                     "use `bridge` or `macvlan`".to_string(),
                 ));
             }
-            let subnet = n.subnet.as_ref().map(|x| self.cidr(x)).transpose()?;
-            let ip_range = n.ip_range.as_ref().map(|x| self.cidr(x)).transpose()?;
-            let gateway = match &n.gateway {
-                Some(g) => Some(g.get_ref().parse().map_err(|_| {
-                    self.span(
-                        g,
-                        format!("`{}` is not an IPv4 address", g.get_ref()),
-                        "a gateway is a plain address such as `172.18.0.1`".to_string(),
-                    )
-                })?),
-                None => None,
-            };
+            let subnet = n.subnet.as_ref().map(|x| self.prefix(x)).transpose()?;
+            let ip_range = n.ip_range.as_ref().map(|x| self.prefix(x)).transpose()?;
+            let gateway = n.gateway.as_ref().map(|g| self.unicast(g, "gateway")).transpose()?;
+            if let Some(s) = n.subnet.as_ref() {
+                self.network_subnet(s, n.gateway.as_ref().zip(gateway), n.ip_range.as_ref().zip(ip_range))?;
+            }
             if (gateway.is_some() || ip_range.is_some()) && subnet.is_none() {
                 return Err(self.span(
                     &n.name,

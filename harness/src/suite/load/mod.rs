@@ -6,16 +6,18 @@ mod docker;
 mod grid;
 mod links;
 mod names;
+mod values;
 
 use super::matrix::{self, Cell};
 use super::model::{
-    By, CaptureSpec, ContainerSpec, LinkKind, LinkSpec, MatrixSpec, NetworkSpec, ProbeKind, Promiscuous, SuiteFile,
+    By, CaptureSpec, ContainerSpec, GradingSpec, LinkKind, LinkSpec, MatrixSpec, NetworkSpec, ProbeKind, Promiscuous,
+    SuiteFile,
 };
 use super::{
     Attachment, Bridge, Capture, Cidr, Container, Endpoint, Grading, HostRef, Lab, Link, Matrix, Namespace, Nat,
     Network, ProbeSettings, Route, Scoring, Suite, Veth, VethEnd,
 };
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::ops::Range;
@@ -201,6 +203,7 @@ impl Cx<'_> {
     fn validate(&self, raw: SuiteFile) -> Result<Suite, Diagnostic> {
         let name = self.suite_name(raw.name.as_ref())?;
         let settings = self.settings(&raw.settings.timeout_ms, &raw.settings.attempts, ProbeSettings::default())?;
+        let grading = raw.grading.as_ref().map(|g| self.grading(g)).transpose()?;
 
         let lab = self.lab(&raw)?;
         let mut namespaces: Vec<Namespace> = Vec::new();
@@ -278,7 +281,7 @@ impl Cx<'_> {
         for b in &raw.bridge {
             let ns = netns(&b.netns)?;
             let name = self.ifname(&b.name)?;
-            let address = b.address.as_ref().map(|a| self.cidr(a)).transpose()?;
+            let address = b.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
             self.claim(&mut ifaces, &ns, &b.name, &name, address)?;
             bridges.push(Bridge { name, netns: ns, address, up: b.up.unwrap_or(true) });
         }
@@ -300,8 +303,8 @@ impl Cx<'_> {
             let b_ns = netns(&v.peer.netns)?;
             let a_name = self.ifname(&v.name)?;
             let b_name = self.ifname(&v.peer.name)?;
-            let a_addr = v.address.as_ref().map(|a| self.cidr(a)).transpose()?;
-            let b_addr = v.peer.address.as_ref().map(|a| self.cidr(a)).transpose()?;
+            let a_addr = v.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
+            let b_addr = v.peer.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
             self.claim(&mut ifaces, &a_ns, &v.name, &a_name, a_addr)?;
             self.claim(&mut ifaces, &b_ns, &v.peer.name, &b_name, b_addr)?;
             let a_master = v.master.as_ref().map(|m| bridge_in(&a_ns, m)).transpose()?;
@@ -330,17 +333,8 @@ impl Cx<'_> {
         for (ns, spec) in namespaces.iter_mut().skip(lab_namespaces).zip(&raw.namespace) {
             for r in &spec.routes {
                 let to =
-                    if r.to.get_ref() == "default" { "0.0.0.0/0".parse().expect("valid") } else { self.cidr(&r.to)? };
-                let via = match &r.via {
-                    Some(v) => Some(v.get_ref().parse().map_err(|_| {
-                        self.span(
-                            v,
-                            format!("`{}` is not an IPv4 address", v.get_ref()),
-                            "a gateway is a plain address such as `10.0.0.1`".to_string(),
-                        )
-                    })?),
-                    None => None,
-                };
+                    if r.to.get_ref() == "default" { "0.0.0.0/0".parse().expect("valid") } else { self.prefix(&r.to)? };
+                let via = r.via.as_ref().map(|v| self.unicast(v, "gateway")).transpose()?;
                 let here = ifaces.get(&ns.name);
                 let dev = match &r.dev {
                     Some(d) if here.is_some_and(|i| i.contains_key(d.get_ref())) => Some(d.get_ref().clone()),
@@ -372,6 +366,7 @@ impl Cx<'_> {
         for (i, m) in raw.matrix.iter().enumerate() {
             matrices.push(self.matrix(i, m, &settings, &nodes)?);
         }
+        self.listen_conflicts(&raw.matrix, &matrices, &nodes)?;
         let captures = raw.capture.iter().map(|c| self.capture(c, &nodes)).collect::<Result<Vec<_>, _>>()?;
         for (i, c) in captures.iter().enumerate() {
             if captures[..i].iter().any(|o| o.name == c.name) {
@@ -405,7 +400,7 @@ impl Cx<'_> {
             nats.push(Nat {
                 node,
                 masquerade: self.cidr(&n.masquerade)?,
-                scoring: Scoring { points: n.points, hidden: n.hidden },
+                scoring: Scoring { points: self.points(&n.points)?, hidden: n.hidden },
                 hint: n.hint.clone(),
             });
         }
@@ -432,11 +427,7 @@ impl Cx<'_> {
             containers,
             captures,
             nats,
-            grading: raw.grading.as_ref().map(|g| Grading {
-                points: g.points.unwrap_or(1.0),
-                prediction_points: g.prediction_points.unwrap_or(0.0),
-                setup_timeout_s: g.setup_timeout_s.unwrap_or(60),
-            }),
+            grading,
         })
     }
 
