@@ -36,6 +36,7 @@ impl Cx<'_> {
 
     pub(super) fn networks(&self, specs: &[NetworkSpec], ifaces: &Ifaces) -> Result<Vec<Network>, Diagnostic> {
         let mut out: Vec<Network> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for n in specs {
             let name = n.name.get_ref();
             if ["bridge", "host", "none"].contains(&name.as_str()) {
@@ -52,7 +53,7 @@ impl Cx<'_> {
             {
                 return Err(self.span(&n.name, format!("option com.docker.network.bridge.name: {message}"), hint));
             }
-            if out.iter().any(|o| &o.name == name) {
+            if !seen.insert(name.clone()) {
                 return Err(self.span(
                     &n.name,
                     format!("network `{name}` is declared twice"),
@@ -131,16 +132,18 @@ impl Cx<'_> {
         &self,
         specs: &[ContainerSpec],
         networks: &[Network],
-        ns_names: &[String],
+        ns_names: &HashSet<&str>,
     ) -> Result<Vec<Container>, Diagnostic> {
         let mut out: Vec<Container> = Vec::new();
+        let network_names: HashSet<&str> = networks.iter().map(|n| n.name.as_str()).collect();
+        let mut seen: HashSet<String> = HashSet::new();
         for c in specs {
             let name = c.name.get_ref();
             self.container_name(&c.name)?;
             if let Some(image) = &c.image {
                 self.image(image)?;
             }
-            if out.iter().any(|o| &o.name == name) || ns_names.contains(name) {
+            if ns_names.contains(name.as_str()) || !seen.insert(name.clone()) {
                 return Err(self.span(
                     &c.name,
                     format!("node `{name}` is declared twice"),
@@ -177,7 +180,7 @@ impl Cx<'_> {
                     }
                     let mut names: Vec<String> = Vec::new();
                     for n in list {
-                        if n.get_ref() != "bridge" && !networks.iter().any(|x| &x.name == n.get_ref()) {
+                        if n.get_ref() != "bridge" && !network_names.contains(n.get_ref().as_str()) {
                             return Err(self.span(
                                 n,
                                 format!("unknown network `{}`", n.get_ref()),

@@ -150,6 +150,31 @@ impl Cx<'_> {
                         Some("put `-` on the diagonal: a node probing itself tests nothing in the lab".into()),
                     ));
                 }
+                if *cell != Cell::Unchecked && by == By::Address {
+                    if let Some((addr, node, iface)) = nodes.segments.answered_by(&source.node, column) {
+                        let message = if node == source.node {
+                            format!(
+                                "`{}` holds {}'s address {addr} itself: the probe would answer itself",
+                                node, column
+                            )
+                        } else {
+                            format!(
+                                "a probe from `{}` to {column} ({addr}) would be answered by `{node}` ({iface}), which \
+                                 holds the same address where `{}` is",
+                                source.node, source.node
+                            )
+                        };
+                        return Err(self.at(
+                            place(token.line, token.col),
+                            message,
+                            Some(format!(
+                                "give the nodes their own addresses, or pin another of `{}`'s addresses \
+                                 (`{}@INTERFACE`)",
+                                column.node, column.node
+                            )),
+                        ));
+                    }
+                }
                 if !allowed.contains(cell) {
                     let list: String = allowed.iter().map(|c| format!("`{}` ", c.symbol())).collect();
                     return Err(self.at(
@@ -179,6 +204,8 @@ impl Cx<'_> {
                 format!("{base} #{}", index + 1)
             }
         });
+        let row_at: HashMap<String, usize> = rows.iter().enumerate().map(|(i, r)| (r.to_string(), i)).collect();
+        let column_at: HashMap<String, usize> = columns.iter().enumerate().map(|(i, c)| (c.to_string(), i)).collect();
         let mut hints = BTreeMap::new();
         for (key, hint) in &m.hints {
             let pair = key.get_ref().split_once("->").map(|(a, b)| (a.trim().to_string(), b.trim().to_string()));
@@ -189,10 +216,8 @@ impl Cx<'_> {
                     "e.g. `\"alpine1 -> alpine3\" = \"…\"`".to_string(),
                 ));
             };
-            let cell =
-                rows.iter().position(|r| r.to_string() == from).zip(columns.iter().position(|c| c.to_string() == to));
-            match cell {
-                Some((r, c)) if cells[r][c] != Cell::Unchecked => {}
+            match row_at.get(&from).zip(column_at.get(&to)) {
+                Some((&r, &c)) if cells[r][c] != Cell::Unchecked => {}
                 _ => {
                     return Err(self.span(
                         key,

@@ -1,6 +1,7 @@
 //! Loading: TOML text → [`Suite`], with every error placed at file:line:col and given a hint. One file per part
 //! of the format: this one holds the diagnostics, the core checks and the order of validation.
 
+mod addresses;
 mod captures;
 mod docker;
 mod grid;
@@ -17,7 +18,7 @@ use super::{
     Attachment, Bridge, Capture, Cidr, Container, Endpoint, Grading, HostRef, Lab, Link, Matrix, Namespace, Nat,
     Network, ProbeSettings, Route, Scoring, Suite, Veth, VethEnd,
 };
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::ops::Range;
@@ -120,20 +121,41 @@ fn text<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, LoadError> {
 /// Interfaces (and their addresses) by namespace.
 type Ifaces = BTreeMap<String, BTreeMap<String, Option<Cidr>>>;
 
-/// What matrix and capture names can refer to.
+/// What matrix and capture names can refer to, indexed so that resolving a name costs the same in a suite of
+/// ten nodes as in one of thousands.
 struct Nodes<'a> {
     namespaces: &'a [String],
+    namespace_set: HashSet<&'a str>,
     ifaces: &'a BTreeMap<String, BTreeMap<String, Option<Cidr>>>,
     containers: &'a [Container],
+    container_index: HashMap<&'a str, usize>,
     networks: &'a [Network],
+    segments: addresses::Segments,
 }
 
-impl Nodes<'_> {
+impl<'a> Nodes<'a> {
+    fn new(
+        namespaces: &'a [String],
+        ifaces: &'a Ifaces,
+        containers: &'a [Container],
+        networks: &'a [Network],
+        segments: addresses::Segments,
+    ) -> Nodes<'a> {
+        Nodes {
+            namespaces,
+            namespace_set: namespaces.iter().map(String::as_str).collect(),
+            ifaces,
+            containers,
+            container_index: containers.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect(),
+            networks,
+            segments,
+        }
+    }
     fn container(&self, name: &str) -> Option<&Container> {
-        self.containers.iter().find(|c| c.name == name)
+        self.container_index.get(name).map(|&i| &self.containers[i])
     }
     fn exists(&self, name: &str) -> bool {
-        self.namespaces.iter().any(|n| n == name) || self.container(name).is_some()
+        self.namespace_set.contains(name) || self.container(name).is_some()
     }
     fn names(&self) -> Vec<&str> {
         self.namespaces.iter().map(String::as_str).chain(self.containers.iter().map(|c| c.name.as_str())).collect()
@@ -145,13 +167,16 @@ struct Cx<'a> {
     file: &'a str,
 }
 
-/// A name bound to what it names in the suite, to say "known names are …" in hints.
+/// The names a hint lists ("known names are …"): the first few, and how many more there are.
 fn known(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    let list: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
-    if list.is_empty() {
-        "none are declared".into()
-    } else {
-        list.join(", ")
+    const SHOWN: usize = 20;
+    let mut names = names.into_iter();
+    let list: Vec<String> = names.by_ref().take(SHOWN).map(|n| n.as_ref().to_string()).collect();
+    let more = names.count();
+    match (list.is_empty(), more) {
+        (true, _) => "none are declared".into(),
+        (false, 0) => list.join(", "),
+        (false, n) => format!("{} and {n} more", list.join(", ")),
     }
 }
 
@@ -212,6 +237,7 @@ impl Cx<'_> {
                 namespaces.push(Namespace { name: name.into(), routes: Vec::new(), forwarding: false });
             }
         }
+        let mut seen: HashSet<String> = namespaces.iter().map(|n| n.name.clone()).collect();
         for ns in &raw.namespace {
             let n = ns.name.get_ref();
             let ok = !n.is_empty() && n.len() <= 32 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
@@ -230,7 +256,7 @@ impl Cx<'_> {
                         .to_string(),
                 ));
             }
-            if namespaces.iter().any(|x| &x.name == n) {
+            if !seen.insert(n.clone()) {
                 return Err(self.span(
                     &ns.name,
                     format!("namespace `{n}` is declared twice"),
@@ -240,8 +266,9 @@ impl Cx<'_> {
             namespaces.push(Namespace { name: n.clone(), routes: Vec::new(), forwarding: ns.forwarding });
         }
         let ns_names: Vec<String> = namespaces.iter().map(|n| n.name.clone()).collect();
+        let ns_set: HashSet<&str> = ns_names.iter().map(String::as_str).collect();
         let netns = |s: &Spanned<String>| -> Result<String, Diagnostic> {
-            if ns_names.contains(s.get_ref()) {
+            if ns_set.contains(s.get_ref().as_str()) {
                 Ok(s.get_ref().clone())
             } else {
                 Err(self.span(
@@ -256,7 +283,34 @@ impl Cx<'_> {
         let mut ifaces: BTreeMap<String, BTreeMap<String, Option<Cidr>>> = BTreeMap::new();
         let mut bridges = Vec::new();
         let mut veths = Vec::new();
+        // Every interface address and where the suite says it, for the duplicate check.
+        let mut addressed: Vec<addresses::Held> = Vec::new();
+        let held = |netns: &str, iface: &str, cidr: Option<Cidr>, at: Option<&Spanned<String>>, default: usize| {
+            cidr.map(|cidr| addresses::Held {
+                node: netns.to_string(),
+                iface: iface.to_string(),
+                addr: cidr.addr,
+                at: at.map_or(default, |s| s.span().start),
+            })
+        };
         if let Some(lab) = &lab {
+            let spec = raw.lab.as_ref();
+            // The LAN's addresses come first, so a duplicate is always reported at the suite's other holder.
+            let lab_at = 0;
+            addressed.extend(held(
+                Lab::SERVER1,
+                &lab.nic,
+                Some(lab.server1),
+                spec.and_then(|s| s.server1.as_ref()),
+                lab_at,
+            ));
+            addressed.extend(held(
+                Lab::SERVER2,
+                &lab.server2_nic,
+                Some(lab.server2),
+                spec.and_then(|s| s.server2.as_ref()),
+                lab_at,
+            ));
             bridges.push(Bridge { name: Lab::BRIDGE.into(), netns: Lab::SWITCH.into(), address: None, up: true });
             ifaces.entry(Lab::SWITCH.to_string()).or_default().insert(Lab::BRIDGE.into(), None);
             for (node, nic, addr) in
@@ -283,10 +337,12 @@ impl Cx<'_> {
             let name = self.ifname(&b.name)?;
             let address = b.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
             self.claim(&mut ifaces, &ns, &b.name, &name, address)?;
+            addressed.extend(held(&ns, &name, address, b.address.as_ref(), 0));
             bridges.push(Bridge { name, netns: ns, address, up: b.up.unwrap_or(true) });
         }
+        let bridge_set: HashSet<(&str, &str)> = bridges.iter().map(|b| (b.netns.as_str(), b.name.as_str())).collect();
         let bridge_in = |ns: &str, m: &Spanned<String>| -> Result<String, Diagnostic> {
-            if bridges.iter().any(|b: &Bridge| b.netns == ns && &b.name == m.get_ref()) {
+            if bridge_set.contains(&(ns, m.get_ref().as_str())) {
                 Ok(m.get_ref().clone())
             } else {
                 let here = bridges.iter().filter(|b| b.netns == ns).map(|b| b.name.as_str());
@@ -307,6 +363,8 @@ impl Cx<'_> {
             let b_addr = v.peer.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
             self.claim(&mut ifaces, &a_ns, &v.name, &a_name, a_addr)?;
             self.claim(&mut ifaces, &b_ns, &v.peer.name, &b_name, b_addr)?;
+            addressed.extend(held(&a_ns, &a_name, a_addr, v.address.as_ref(), 0));
+            addressed.extend(held(&b_ns, &b_name, b_addr, v.peer.address.as_ref(), 0));
             let a_master = v.master.as_ref().map(|m| bridge_in(&a_ns, m)).transpose()?;
             let b_master = v.peer.master.as_ref().map(|m| bridge_in(&b_ns, m)).transpose()?;
             veths.push(Veth {
@@ -325,6 +383,7 @@ impl Cx<'_> {
         for l in &raw.link {
             let link = self.link(l, &netns, &ifaces)?;
             self.claim(&mut ifaces, &link.netns, &l.name, &link.name, link.address)?;
+            addressed.extend(held(&link.netns, &link.name, link.address, l.address.as_ref(), 0));
             links.push(link);
         }
 
@@ -359,8 +418,9 @@ impl Cx<'_> {
         }
 
         let networks = self.networks(&raw.network, &ifaces)?;
-        let containers = self.containers(&raw.container, &networks, &ns_names)?;
-        let nodes = Nodes { namespaces: &ns_names, ifaces: &ifaces, containers: &containers, networks: &networks };
+        let containers = self.containers(&raw.container, &networks, &ns_set)?;
+        let segments = self.segments(&addressed, &veths, &links, &containers)?;
+        let nodes = Nodes::new(&ns_names, &ifaces, &containers, &networks, segments);
 
         let mut matrices = Vec::new();
         for (i, m) in raw.matrix.iter().enumerate() {
@@ -368,8 +428,9 @@ impl Cx<'_> {
         }
         self.listen_conflicts(&raw.matrix, &matrices, &nodes)?;
         let captures = raw.capture.iter().map(|c| self.capture(c, &nodes)).collect::<Result<Vec<_>, _>>()?;
+        let mut capture_names = HashSet::new();
         for (i, c) in captures.iter().enumerate() {
-            if captures[..i].iter().any(|o| o.name == c.name) {
+            if !capture_names.insert(c.name.as_str()) {
                 return Err(self.span(
                     &raw.capture[i].name,
                     format!("capture `{}` is declared twice", c.name),
@@ -380,7 +441,7 @@ impl Cx<'_> {
         let mut nats = Vec::new();
         for n in &raw.nat {
             let node = match &n.on {
-                Some(on) if ns_names.contains(on.get_ref()) => on.get_ref().clone(),
+                Some(on) if ns_set.contains(on.get_ref().as_str()) => on.get_ref().clone(),
                 Some(on) => {
                     return Err(self.span(
                         on,
