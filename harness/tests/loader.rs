@@ -100,3 +100,79 @@ fn a_file_name_that_makes_no_suite_name_is_refused() {
     assert!(err.starts_with("dir/my suite.toml:1:1: the suite has no `name` and its file name `my suite`"), "{err}");
     assert!(err.contains("hint: add `name = \"…\"`"), "{err}");
 }
+
+/// A suite of `n` namespaces joined in pairs by veth pairs (each pair its own /30), like `bench/gen-wide.py`.
+fn wide(n: usize) -> String {
+    let mut s = String::from("name = \"wide\"\n");
+    for i in 0..n {
+        s += &format!("[[namespace]]\nname = \"n{i}\"\n");
+    }
+    for k in 0..n / 2 {
+        let net = (10u32 << 24) + 4 * k as u32;
+        let (x, y) = (std::net::Ipv4Addr::from(net + 1), std::net::Ipv4Addr::from(net + 2));
+        s += &format!(
+            "[[veth]]\nname = \"eth0\"\nnetns = \"n{}\"\naddress = \"{x}/30\"\npeer = {{ name = \"eth0\", netns = \"n{}\", address = \"{y}/30\" }}\n",
+            2 * k,
+            2 * k + 1
+        );
+    }
+    s + "[[matrix]]\nprobe = \"icmp\"\nexpect = \"\"\"\n    n0 n1\nn0  -  Y\nn1  Y  -\n\"\"\"\n"
+}
+
+/// Loading is linear: four times the namespaces take about four times as long (a quadratic loader took 16×).
+#[test]
+fn loading_is_linear_in_the_suite_size() {
+    let time = |n: usize| {
+        let text = wide(n);
+        (0..3)
+            .map(|_| {
+                let start = std::time::Instant::now();
+                let s = suite::load_str_with(&text, "wide.toml", &suite::Limits::NONE).unwrap();
+                assert_eq!(s.namespaces.len(), n);
+                start.elapsed()
+            })
+            .min()
+            .unwrap()
+    };
+    let (small, large) = (time(2_000), time(8_000));
+    let ratio = large.as_secs_f64() / small.as_secs_f64();
+    assert!(ratio < 8.0, "2,000 namespaces: {small:?}, 8,000: {large:?} (×{ratio:.1})");
+}
+
+/// What a suite may declare is capped, with the limit and the place it is crossed.
+#[test]
+fn suites_over_the_limits_are_refused_where_they_cross_them() {
+    let limit = suite::Limits::DEFAULT.namespaces;
+    let text = wide(limit + 2);
+    let err = suite::load_str(&text, "wide.toml").unwrap_err().to_string();
+    // The (limit + 1)-th namespace's name, on line 2 + 2 * limit + 1.
+    let line = 2 * limit + 3;
+    assert!(err.starts_with(&format!("wide.toml:{line}:8: the suite declares more than {limit} namespaces")), "{err}");
+    assert!(err.contains("hint: a suite has at most 4096 namespaces"), "{err}");
+    assert!(suite::load_str_with(&text, "wide.toml", &suite::Limits::NONE).is_ok());
+
+    let mut big = std::fs::read_to_string(repo().join("test-suites/netns.toml")).unwrap();
+    let pad = suite::Limits::DEFAULT.bytes + 1 - big.len();
+    big += &format!("#{}\n", "x".repeat(pad));
+    let err = suite::load_str(&big, "big.toml").unwrap_err().to_string();
+    let said = format!("the suite is {} bytes long; a suite has at most 8388608 bytes", big.len());
+    assert!(err.contains(&said), "{err}");
+    // The line shown is an excerpt around the column, with the caret under the first byte over the limit.
+    let lines: Vec<&str> = err.lines().collect();
+    let caret = lines[3].find('^').unwrap();
+    assert_eq!(lines[2][..caret + 3].chars().last(), Some('x'), "{err}");
+    assert!(lines[2].chars().count() < 120, "{}", lines[2]);
+}
+
+/// Figures for the README (not a check): loading 40k, 80k and 160k namespaces with the limits lifted.
+/// `cargo test --release --test loader -- --ignored loading_figures --nocapture`
+#[test]
+#[ignore]
+fn loading_figures() {
+    for n in [40_000, 80_000, 160_000] {
+        let text = wide(n);
+        let start = std::time::Instant::now();
+        suite::load_str_with(&text, "wide.toml", &suite::Limits::NONE).unwrap();
+        println!("{n} namespaces ({} bytes): {:.2} s", text.len(), start.elapsed().as_secs_f64());
+    }
+}

@@ -5,6 +5,7 @@ mod addresses;
 mod captures;
 mod docker;
 mod grid;
+mod limits;
 mod links;
 mod names;
 mod values;
@@ -18,6 +19,7 @@ use super::{
     Attachment, Bridge, Capture, Cidr, Container, Endpoint, Grading, HostRef, Lab, Link, Matrix, Namespace, Nat,
     Network, ProbeSettings, Route, Scoring, Suite, Veth, VethEnd,
 };
+pub use limits::Limits;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::Ipv4Addr;
@@ -63,14 +65,35 @@ impl fmt::Display for Diagnostic {
         writeln!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
         let gutter = self.line.to_string().len();
         writeln!(f, "{:gutter$} |", "")?;
-        writeln!(f, "{} | {}", self.line, self.source_line)?;
-        write!(f, "{:gutter$} | {:>col$}", "", "^", col = self.col)?;
+        let (shown, caret) = excerpt(&self.source_line, self.col);
+        writeln!(f, "{} | {shown}", self.line)?;
+        write!(f, "{:gutter$} | {:>caret$}", "", "^")?;
         if let Some(hint) = &self.hint {
             write!(f, "\n{:gutter$} = hint: {hint}", "")?;
         }
         Ok(())
     }
 }
+
+/// The part of a long source line around 1-based character column `col` (at most [`EXCERPT`] characters, cut
+/// ends marked `…`), and the caret's column in it.
+fn excerpt(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= EXCERPT {
+        return (line.to_string(), col);
+    }
+    let start = col.saturating_sub(1 + EXCERPT / 2).min(chars.len() - EXCERPT);
+    let end = start + EXCERPT;
+    let mut shown: String = if start > 0 { "…".into() } else { String::new() };
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, col - start + usize::from(start > 0))
+}
+
+/// How much of a long line a diagnostic shows.
+const EXCERPT: usize = 100;
 
 /// Reads and loads a suite file.
 pub fn load_file(path: &Path) -> Result<Suite, LoadError> {
@@ -92,9 +115,16 @@ pub fn load_bytes(bytes: &[u8], file: &str) -> Result<Suite, LoadError> {
 
 /// Loads a suite from text; `file` names it in errors and reports.
 pub fn load_str(src: &str, file: &str) -> Result<Suite, LoadError> {
+    load_str_with(src, file, &Limits::DEFAULT)
+}
+
+/// Loads a suite from text under other [`Limits`] than the default ones.
+pub fn load_str_with(src: &str, file: &str, limits: &Limits) -> Result<Suite, LoadError> {
     let cx = Cx { src, file };
+    cx.size(limits).map_err(|d| LoadError::Invalid(Box::new(d)))?;
     let raw: SuiteFile = toml::from_str(src).map_err(|e| cx.toml_error(&e))?;
-    cx.validate(raw).map_err(|d| LoadError::Invalid(Box::new(d)))
+    cx.counts(&raw, limits).map_err(|d| LoadError::Invalid(Box::new(d)))?;
+    cx.validate(raw, limits).map_err(|d| LoadError::Invalid(Box::new(d)))
 }
 
 /// The bytes as text, or an error at the first byte that is not UTF-8.
@@ -225,7 +255,7 @@ impl Cx<'_> {
         })
     }
 
-    fn validate(&self, raw: SuiteFile) -> Result<Suite, Diagnostic> {
+    fn validate(&self, raw: SuiteFile, limits: &Limits) -> Result<Suite, Diagnostic> {
         let name = self.suite_name(raw.name.as_ref())?;
         let settings = self.settings(&raw.settings.timeout_ms, &raw.settings.attempts, ProbeSettings::default())?;
         let grading = raw.grading.as_ref().map(|g| self.grading(g)).transpose()?;
@@ -422,9 +452,19 @@ impl Cx<'_> {
         let segments = self.segments(&addressed, &veths, &links, &containers)?;
         let nodes = Nodes::new(&ns_names, &ifaces, &containers, &networks, segments);
 
-        let mut matrices = Vec::new();
+        let mut matrices: Vec<Matrix> = Vec::new();
+        let mut cells = 0usize;
         for (i, m) in raw.matrix.iter().enumerate() {
-            matrices.push(self.matrix(i, m, &settings, &nodes)?);
+            let matrix = self.matrix(i, m, &settings, &nodes)?;
+            cells += matrix.rows.len() * matrix.columns.len();
+            if cells > limits.cells {
+                return Err(self.span(
+                    &m.expect,
+                    format!("the suite's matrices have more than {} cells", limits.cells),
+                    format!("a suite has at most {} cells: split it into several suites", limits.cells),
+                ));
+            }
+            matrices.push(matrix);
         }
         self.listen_conflicts(&raw.matrix, &matrices, &nodes)?;
         let captures = raw.capture.iter().map(|c| self.capture(c, &nodes)).collect::<Result<Vec<_>, _>>()?;
