@@ -176,3 +176,40 @@ fn loading_figures() {
         println!("{n} namespaces ({} bytes): {:.2} s", text.len(), start.elapsed().as_secs_f64());
     }
 }
+
+/// Every input the fuzzers found a crash with (`fixtures/fuzz/`) loads or is refused with a location.
+#[test]
+fn fuzz_regressions_load_without_panicking() {
+    let files = |dir: &str| -> Vec<PathBuf> {
+        // A directory without regressions yet is not in git.
+        let Ok(entries) = std::fs::read_dir(repo().join(dir)) else { return Vec::new() };
+        let mut v: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+        v.sort();
+        v
+    };
+    let located = |e: suite::LoadError, label: &str| match e {
+        suite::LoadError::Invalid(d) => {
+            assert!(d.to_string().starts_with(&format!("{label}:{}:{}: ", d.line, d.col)), "{d}");
+        }
+        other => panic!("{label}: not located: {other}"),
+    };
+    let loader = files("fixtures/fuzz/loader");
+    assert!(!loader.is_empty());
+    for f in loader {
+        let label = f.display().to_string();
+        if let Err(e) = suite::load_bytes(&std::fs::read(&f).unwrap(), &label) {
+            located(e, &label);
+        }
+    }
+    let netns = std::fs::read_to_string(repo().join("test-suites/netns.toml")).unwrap();
+    let (head, _) = netns.split_once("expect = ").unwrap();
+    for f in files("fixtures/fuzz/grid") {
+        let Ok(text) = String::from_utf8(std::fs::read(&f).unwrap()) else { continue };
+        let _ = suite::matrix::parse(&text);
+        let label = f.display().to_string();
+        let src = format!("{head}expect = {}\n", toml::Value::String(text));
+        if let Err(e) = suite::load_str(&src, &label) {
+            located(e, &label);
+        }
+    }
+}
