@@ -28,6 +28,11 @@ pub enum Entry {
         /// The directory.
         path: PathBuf,
     },
+    /// A grading lab's cgroup (every hierarchy): everything in it is killed, then it is removed.
+    Cgroup {
+        /// Its name under each hierarchy.
+        name: String,
+    },
     /// A private Docker engine: its directory and cgroup parent.
     Engine {
         /// Data root, exec root, socket and pidfiles live here.
