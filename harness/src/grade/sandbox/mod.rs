@@ -376,15 +376,21 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
             if n == 0 {
                 break;
             }
-            for &b in &buf[..n] {
-                line.push(b);
-                if b != b'\n' && line.len() < LINE_CAP {
-                    continue;
-                }
-                if b != b'\n' {
-                    out.lock().expect("output lock").keep(&line);
+            let mut rest = &buf[..n];
+            while !rest.is_empty() {
+                let end = rest.iter().position(|&b| b == b'\n').map(|i| i + 1);
+                let (seg, rem) = rest.split_at(end.unwrap_or(rest.len()));
+                rest = rem;
+                if line.len() + seg.len() > LINE_CAP {
+                    let mut o = out.lock().expect("output lock");
+                    o.keep(&line);
+                    o.keep(seg);
                     line.clear();
                     long = true;
+                } else {
+                    line.extend_from_slice(seg);
+                }
+                if end.is_none() {
                     continue;
                 }
                 let code = marker.as_ref().filter(|_| !long).and_then(|(_, m)| {
