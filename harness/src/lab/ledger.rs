@@ -226,6 +226,7 @@ pub fn describe_left(record: &Record) -> Vec<String> {
                 netns_path.exists().then(|| format!("link {name} in {}", netns_path.display()))
             }
             Entry::ScratchDir { path } => path.exists().then(|| format!("directory {}", path.display())),
+            Entry::Cgroup { name } => (!crate::kernel::cgroup::dirs(name).is_empty()).then(|| format!("cgroup {name}")),
             Entry::Engine { dir, cgroup } => {
                 dir.exists().then(|| format!("private engine {} (cgroup {cgroup})", dir.display()))
             }
