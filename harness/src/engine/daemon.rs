@@ -59,11 +59,49 @@ fn log_tail(dir: &Path) -> String {
     pick.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
+/// Confinement of a grading lab's engine.
+#[derive(Debug, Clone, Default)]
+pub struct Confine {
+    /// `cgroup.procs` files dockerd joins before it starts (so containerd and the shims are born inside).
+    pub procs: Vec<PathBuf>,
+    /// The data root is a tmpfs of this many MiB (images, containers' layers and logs cannot fill the disk).
+    pub data_mib: Option<u64>,
+}
+
 impl Daemon {
     /// Starts dockerd inside `ns` and waits until its API answers.
     pub async fn start(ns: &Netns, dir: &Path, cgroup: &str) -> Result<Daemon, EngineError> {
+        Self::start_confined(ns, dir, cgroup, &Confine::default()).await
+    }
+
+    /// [`Daemon::start`], inside the cgroup and with the data root that `confine` names.
+    pub async fn start_confined(
+        ns: &Netns,
+        dir: &Path,
+        cgroup: &str,
+        confine: &Confine,
+    ) -> Result<Daemon, EngineError> {
         std::fs::create_dir_all(dir.join("data")).map_err(EngineError::io("create the engine directory"))?;
+        if let Some(mib) = confine.data_mib {
+            let opts = format!("size={mib}m,mode=0711");
+            nix::mount::mount(
+                Some("tmpfs"),
+                &dir.join("data"),
+                Some("tmpfs"),
+                nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+                Some(opts.as_str()),
+            )
+            .map_err(|e| EngineError::Io { op: "mount the engine's data root".into(), source: e.into() })?;
+        }
+        let procs: Vec<std::ffi::CString> = confine
+            .procs
+            .iter()
+            .filter_map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok())
+            .collect();
         std::fs::create_dir_all(dir.join("exec")).map_err(EngineError::io("create the engine directory"))?;
+        // Its temporary files (containerd's and runc's console sockets, /tmp/ptyNNN/pty.sock) go in its own
+        // directory, so that an interrupted run leaves none in the machine's /tmp: they go with the directory.
+        std::fs::create_dir_all(dir.join("tmp")).map_err(EngineError::io("create the engine directory"))?;
         // Our own (empty) config: the machine's /etc/docker/daemon.json must not apply to the lab's engine.
         std::fs::write(dir.join("daemon.json"), "{}\n").map_err(EngineError::io("write daemon.json"))?;
         let log = std::fs::File::create(dir.join("dockerd.log")).map_err(EngineError::io("create dockerd.log"))?;
@@ -85,15 +123,23 @@ impl Daemon {
             .arg(format!("/{cgroup}"))
             .arg("--storage-driver")
             .arg(storage_driver(dir))
+            .env("TMPDIR", dir.join("tmp"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(EngineError::io("open dockerd.log"))?)
             .stderr(log)
             // Its own process group: a Ctrl-C at the terminal reaches reachlab, which then tears it down.
             .process_group(0);
-        // SAFETY: between fork and exec only setns(2), an async-signal-safe system call, runs; the fd stays
-        // open in the parent for the whole call.
+        // SAFETY: between fork and exec only system calls run (open, write, close, setns) on data prepared
+        // above; the fd stays open in the parent for the whole call.
         unsafe {
             cmd.pre_exec(move || {
+                for p in &procs {
+                    let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    libc::close(fd);
+                }
                 if libc::setns(netns_fd, libc::CLONE_NEWNET) == 0 {
                     Ok(())
                 } else {
@@ -131,6 +177,11 @@ impl Daemon {
         })
     }
 
+    /// Whether the engine process is still running (not exited, not a zombie waiting to be reaped).
+    pub fn alive(&self) -> bool {
+        self.child.as_ref().is_some_and(|c| process_running(c.id()))
+    }
+
     /// Stops the engine and removes everything it made; reaps our child.
     pub fn stop(mut self) -> Vec<io::Error> {
         let errors = purge(&self.dir, &self.cgroup);
@@ -154,6 +205,15 @@ impl Drop for Daemon {
     }
 }
 
+/// Whether `pid` names a running process (a zombie has exited: it only waits to be reaped).
+pub fn process_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // The state follows the command name, which may hold spaces and parentheses: read after the last ')'.
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_some_and(|state| state != "Z" && state != "X")
+}
+
 fn read_pid(path: &Path) -> Option<i32> {
     std::fs::read_to_string(path).ok()?.trim().parse().ok()
 }
@@ -168,33 +228,28 @@ fn kill9(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
 }
 
-fn cgroup_dirs(cgroup: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let root = Path::new("/sys/fs/cgroup");
-    if root.join(cgroup).is_dir() {
-        out.push(root.join(cgroup));
-    }
-    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
-        let p = e.path().join(cgroup);
-        if p.is_dir() {
-            out.push(p);
+/// Every process below `pid` (by parent links in /proc).
+fn descendants(pid: i32) -> Vec<i32> {
+    let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut out = vec![];
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for &(c, _) in parents.iter().filter(|(_, pp)| *pp == p) {
+            out.push(c);
+            frontier.push(c);
         }
     }
     out
-}
-
-fn cgroup_procs(dir: &Path) -> Vec<i32> {
-    let mut pids: Vec<i32> = std::fs::read_to_string(dir.join("cgroup.procs"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().is_dir() {
-            pids.extend(cgroup_procs(&e.path()));
-        }
-    }
-    pids
 }
 
 fn rmdir_tree(dir: &Path) -> io::Result<()> {
@@ -213,6 +268,20 @@ fn rmdir_tree(dir: &Path) -> io::Result<()> {
 /// mounts under its directory, its cgroups, shim sockets, the directory. Already gone is success; every error
 /// is returned, none stops the rest.
 pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
+    // Interrupted while containers start, a shim can still be mounting a root filesystem after the first
+    // sweep: sweep again (processes, then mounts) until the directory goes, for a bounded time.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let errors = sweep(dir, cgroup);
+        let busy = errors.iter().any(|e| e.kind() == io::ErrorKind::ResourceBusy);
+        if !busy || Instant::now() > deadline {
+            return errors;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sweep(dir: &Path, cgroup: &str) -> Vec<io::Error> {
     let mut errors = Vec::new();
     let containerd_sock = dir.join("exec/containerd/containerd.sock");
     for pidfile in ["dockerd.pid", "launch.pid", "exec/containerd/containerd.pid"] {
@@ -223,6 +292,7 @@ pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
             }
         }
     }
+    let mut orphans = Vec::new();
     // containerd shims outlive dockerd; they carry our containerd's address. Their sockets live in the fixed
     // directory /run/containerd/s, named by the hash of address/namespace/id.
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -234,6 +304,7 @@ pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
         let arg = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
         if arg("-address").is_some_and(|a| Path::new(&a) == containerd_sock) {
             if let Ok(p) = pid.parse() {
+                orphans.extend(descendants(p));
                 kill9(p);
             }
             if let Some(id) = arg("-id") {
@@ -243,17 +314,13 @@ pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
             }
         }
     }
-    // Every container process sits in our cgroup parent.
-    let groups = cgroup_dirs(cgroup);
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let pids: Vec<i32> = groups.iter().flat_map(|g| cgroup_procs(g)).collect();
-        if pids.is_empty() || Instant::now() > deadline {
-            break;
-        }
-        pids.into_iter().for_each(kill9);
-        std::thread::sleep(Duration::from_millis(20));
+    // Every container process sits in our cgroup parent (a grading lab's engine and script too); a container
+    // placed elsewhere (which grading's engine front refuses) is still a descendant of a shim killed above.
+    for pid in orphans {
+        kill9(pid);
     }
+    crate::kernel::cgroup::kill_tree(cgroup);
+    let groups = crate::kernel::cgroup::dirs(cgroup);
     // Mounts under the directory (overlays, sandbox namespaces, the data root bound on itself), deepest first.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut mounts: Vec<PathBuf> = mountinfo
@@ -266,17 +333,18 @@ pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
     for m in mounts {
         match nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH) {
             Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
-            Err(e) => errors.push(io::Error::other(format!("failed to unmount {}: {e}", m.display()))),
+            Err(e) => errors
+                .push(io::Error::new(io::Error::from(e).kind(), format!("failed to unmount {}: {e}", m.display()))),
         }
     }
     for g in groups {
         if let Err(e) = rmdir_tree(&g) {
-            errors.push(io::Error::other(format!("failed to remove cgroup {}: {e}", g.display())));
+            errors.push(io::Error::new(e.kind(), format!("failed to remove cgroup {}: {e}", g.display())));
         }
     }
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            errors.push(io::Error::other(format!("failed to remove {}: {e}", dir.display())))
+            errors.push(io::Error::new(e.kind(), format!("failed to remove {}: {e}", dir.display())))
         }
         _ => {}
     }

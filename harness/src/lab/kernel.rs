@@ -53,6 +53,10 @@ pub struct KernelLab {
     lan_nic: Option<String>,
     notes: Vec<String>,
     done: bool,
+    /// Namespaces that already exist (a grading sandbox's user namespace owns them), named instead of created.
+    provided: BTreeMap<String, std::fs::File>,
+    /// How a grading lab's engine is confined.
+    confine: daemon::Confine,
 }
 
 fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> ApplyError {
@@ -83,6 +87,8 @@ impl KernelLab {
             lan_nic: None,
             notes: Vec::new(),
             done: false,
+            provided: BTreeMap::new(),
+            confine: daemon::Confine::default(),
         })
     }
 
@@ -184,6 +190,53 @@ impl KernelLab {
             }
             tokio::time::sleep(std::time::Duration::from_millis(5)).await;
         }
+    }
+
+    /// What changed in the lab since it was built, if anything: a namespace of its own deleted or replaced, a
+    /// container whose process is gone, the private engine exited. Probes hold namespace files, so they would
+    /// go on working in a deleted namespace and report a lab that no longer exists; the runner asks this before
+    /// and after probing and turns a change into an infrastructure error.
+    pub async fn changed(&self) -> Vec<String> {
+        let mut changes = Vec::new();
+        let ours: Vec<&Path> = self
+            .ledger
+            .record_ref()
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Namespace { path, .. } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect();
+        for (node, ns) in &self.namespaces {
+            if ours.contains(&ns.path.as_path()) && !ns.still_at_path() {
+                changes.push(format!("namespace {} ({node}) was deleted while the lab was in use", ns.name));
+            }
+        }
+        for (name, c) in &self.containers {
+            let same = std::fs::metadata(format!("/proc/{}/ns/net", c.pid))
+                .ok()
+                .zip(c.netns.file().metadata().ok())
+                .is_some_and(|(now, held)| {
+                    use std::os::unix::fs::MetadataExt;
+                    now.ino() == held.ino() && now.dev() == held.dev()
+                });
+            if !same || !daemon::process_running(c.pid) {
+                changes.push(format!("container {name} stopped while the lab was in use"));
+            }
+        }
+        if let Some(engine) = &self.engine {
+            if engine.daemon.as_ref().is_some_and(|d| !d.alive()) {
+                changes.push("server1's Docker engine exited while the lab was in use".into());
+            } else {
+                // A stopping engine closes its API first (and stops the containers after their grace period).
+                let ping = tokio::time::timeout(std::time::Duration::from_secs(2), engine.docker.ping()).await;
+                if !matches!(ping, Ok(Ok(_))) {
+                    changes.push("server1's Docker engine stopped answering while the lab was in use".into());
+                }
+            }
+        }
+        changes
     }
 
     /// Empties the ARP caches of every namespace of the lab (entries made permanent on purpose stay).
@@ -345,7 +398,7 @@ impl KernelLab {
         // server1 starts from the kernel's defaults (forwarding off) like every namespace reachlab makes;
         // dockerd turns forwarding on (and sets FORWARD to DROP), as on a freshly booted VM.
         let ns = self.ns(netns)?.clone();
-        let daemon = Daemon::start(&ns, &dir, &cgroup).await?;
+        let daemon = Daemon::start_confined(&ns, &dir, &cgroup, &self.confine).await?;
         let docker = docker::connect(&daemon.socket)?;
         self.notes.push(format!("private Docker engine in {netns} ready in {:.2} s", daemon.ready_in.as_secs_f64()));
         let machine = docker::machine_engine().await;
@@ -386,6 +439,23 @@ impl KernelLab {
         netns::within(ns, move || baseline::inherit_here(&settings, &keep))
             .await
             .map_err(io(format!("give {name} server1's IPv4 settings")))
+    }
+
+    /// Grading: the namespace of `node` exists already (`source`, owned by the sandbox's user namespace); the
+    /// plan's step that would create it names this one instead (and ledgers it as usual).
+    pub fn provide_namespace(&mut self, node: &str, source: std::fs::File) {
+        self.provided.insert(node.to_string(), source);
+    }
+
+    /// Grading: the private engine starts confined (its cgroup, a bounded data root).
+    pub fn confine_engine(&mut self, confine: daemon::Confine) {
+        self.confine = confine;
+    }
+
+    /// Records a cgroup of the lab (before it is created) so teardown and `clean` kill what is in it and remove
+    /// it.
+    pub fn record_cgroup(&mut self, name: &str) -> std::io::Result<()> {
+        self.ledger.record(Entry::Cgroup { name: name.to_string() })
     }
 
     /// Records a scratch directory (a grading sandbox's working copy) so teardown and `clean` remove it.
@@ -461,7 +531,11 @@ impl Topology for KernelLab {
                 let name = Self::kernel_name(&self.run_id, netns);
                 let path = Path::new(netns::NETNS_DIR).join(&name);
                 self.record(Entry::Namespace { name: name.clone(), path })?;
-                let ns = netns::create(&name).map_err(io(format!("create namespace {name}")))?;
+                let ns = match self.provided.get(netns) {
+                    Some(source) => netns::create_from(&name, source),
+                    None => netns::create(&name),
+                }
+                .map_err(io(format!("create namespace {name}")))?;
                 let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
                 nl.set_up("lo").await?;
                 self.namespaces.insert(netns.clone(), ns);
@@ -599,6 +673,8 @@ impl KernelLab {
             notes: vec![format!("probed the standing lab {} (built by `reachlab up`)", record.run_id)],
             // Never torn down on drop: the lab stays standing for `reachlab down`.
             done: true,
+            provided: BTreeMap::new(),
+            confine: daemon::Confine::default(),
         };
         for ns in &suite.namespaces {
             let kname = Self::kernel_name(&record.run_id, &ns.name);
