@@ -183,7 +183,11 @@ pub fn mutate(args: MutateArgs, state_dir: &Path) -> Result<i32, CliError> {
             .map_err(|e| CliError::Usage(format!("{}: no setup.sh ({e})", sub.display())))?;
         let equivalent = equivalent(sub)?;
         let base = sub.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
-        let all = mutants(&script);
+        // A sample is of the mutants that can be killed; a full run lists the equivalent ones too.
+        let all: Vec<_> = mutants(&script)
+            .into_iter()
+            .filter(|m| args.sample.is_none() || !equivalent.contains_key(&m.name))
+            .collect();
         let picked: Vec<_> = match args.sample {
             Some(n) if n < all.len() => (0..n).map(|i| all[i * all.len() / n.max(1)].clone()).collect(),
             _ => all,
