@@ -4,6 +4,7 @@ mod clean;
 mod doctor;
 mod grade;
 mod list;
+mod mutate;
 mod probe;
 mod run;
 pub mod signals;
@@ -90,7 +91,7 @@ enum Command {
     /// Check your own submission against a grading suite and print the feedback.
     Check(grade::CheckArgs),
     /// Mutation testing of a grading suite: grade mistakes derived from correct submissions; report survivors.
-    Mutate(grade::MutateArgs),
+    Mutate(mutate::MutateArgs),
     /// Print the JSON Schema of suite files.
     Schema,
 }
@@ -111,7 +112,7 @@ pub fn main() -> i32 {
         Command::Clean(a) => clean::clean(a, &cli.state_dir),
         Command::Grade(a) => grade::grade(a, &cli.state_dir),
         Command::Check(a) => grade::check(a, &cli.state_dir),
-        Command::Mutate(a) => grade::mutate(a, &cli.state_dir),
+        Command::Mutate(a) => mutate::mutate(a, &cli.state_dir),
         Command::Schema => {
             print!("{}", crate::suite::schema::json());
             Ok(exit::PASS)
