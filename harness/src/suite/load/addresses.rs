@@ -57,7 +57,7 @@ impl Segments {
         let segment = *self.segment.get(source)?;
         let candidates = self.addresses.get(&dest.node)?;
         let pinned = dest.via.as_deref();
-        candidates.iter().filter(|(iface, _)| pinned.map_or(true, |p| p == iface)).find_map(|(_, addr)| {
+        candidates.iter().filter(|(iface, _)| pinned.is_none_or(|p| p == iface)).find_map(|(_, addr)| {
             let (node, iface) = self.holders.get(&(*addr, segment))?;
             (node != &dest.node).then_some((*addr, node.as_str(), iface.as_str()))
         })

@@ -161,7 +161,7 @@ fn image_ok(image: &str) -> bool {
         Some((n, t)) if !t.contains('/') => (n, Some(t)),
         _ => (image, None),
     };
-    let tag_ok = tag.map_or(true, |t| {
+    let tag_ok = tag.is_none_or(|t| {
         let mut c = t.chars();
         (1..=128).contains(&t.len())
             && c.next().is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -182,7 +182,7 @@ fn image_ok(image: &str) -> bool {
                     && !l.starts_with('-')
                     && !l.ends_with('-')
             });
-        let port_ok = port.map_or(true, |p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
+        let port_ok = port.is_none_or(|p| !p.is_empty() && p.len() <= 5 && p.chars().all(|c| c.is_ascii_digit()));
         if !host_ok || !port_ok {
             return false;
         }
