@@ -10,6 +10,7 @@ pub mod cli;
 pub mod engine;
 pub mod event;
 pub mod explain;
+pub mod files;
 pub mod filter;
 pub mod grade;
 pub mod inventory;

@@ -111,6 +111,28 @@ pub enum Step {
     StartContainers { containers: Vec<String> },
 }
 
+impl Step {
+    /// The phase of a run this step belongs to, for `--timings`.
+    pub fn phase(&self) -> &'static str {
+        match self {
+            Step::CreateNamespace { .. } | Step::EnableForwarding { .. } => "namespaces",
+            Step::CreateBridge { .. }
+            | Step::CreateVeth { .. }
+            | Step::CreateLink { .. }
+            | Step::SetMaster { .. }
+            | Step::AddAddress { .. }
+            | Step::SetUp { .. }
+            | Step::AddRoute { .. }
+            | Step::SwitchPolicy { .. }
+            | Step::SetPromisc { .. } => "links",
+            Step::StartEngine { .. } => "engine",
+            Step::EnsureImage { .. } => "image",
+            Step::CreateNetwork { .. } => "networks",
+            Step::CreateContainer { .. } | Step::ConnectContainer { .. } | Step::StartContainers { .. } => "containers",
+        }
+    }
+}
+
 /// What a run does for one suite.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {

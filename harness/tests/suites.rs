@@ -65,8 +65,13 @@ fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
         artifacts_dir,
         engine: reachlab::system::EngineMode::Private,
     };
+    let before = ours();
     let report = rt.block_on(run_suite(s, features, &opts, &mut Reporters::default()));
     let text = terminal::render_suite(&report, false);
+    let left: Vec<String> = ours().into_iter().filter(|n| !before.contains(n)).collect();
+    if !left.is_empty() {
+        return Err(Failed::from(format!("namespaces left behind: {left:?}\n{text}")));
+    }
     if report.skipped.is_some()
         || report.checks.iter().any(|c| c.verdict != reachlab::check::Verdict::Pass)
         || !report.errors.is_empty()
@@ -75,4 +80,15 @@ fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
     }
     print!("{text}");
     Ok(())
+}
+
+/// The run-scoped namespaces on the machine (machine tests run one at a time, so new ones are this suite's).
+fn ours() -> Vec<String> {
+    std::fs::read_dir("/run/netns")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("rl-"))
+        .collect()
 }

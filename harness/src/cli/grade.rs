@@ -72,14 +72,20 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
         batch::grade_all(&suite, &args.suite, &subs, &report_dir, state_dir, args.jobs, args.force, &outputs, &report);
     let outcome = rt.block_on(async {
         tokio::select! {
-            o = graded => Some(o),
+            biased;
             // Dropping the batch kills every sandbox and tears every lab down.
-            _ = super::run::interrupted() => None,
+            _ = super::signals::interrupted() => None,
+            o = graded => Some(o),
         }
     });
     let Some(outcome) = outcome else {
-        eprintln!("reachlab: interrupted: stopped; sandboxes and labs were torn down (graded submissions are kept)");
-        return Ok(exit::INTERRUPTED);
+        let code = super::stopped(state_dir);
+        if code == exit::INTERRUPTED {
+            eprintln!(
+                "reachlab: interrupted: stopped; sandboxes and labs were torn down (graded submissions are kept)"
+            );
+        }
+        return Ok(code);
     };
     let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
     let errors = outcome.batch.submissions.iter().filter(|g| g.status != GradeStatus::Graded).count();
@@ -98,18 +104,19 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     require_privileges()?;
     let scratch = std::env::temp_dir().join(format!("reachlab-check-{}", crate::runner::new_run_id()));
     let rt = runtime()?;
-    let outcome = rt.block_on(batch::grade_all(
-        &suite,
-        &args.suite,
-        &subs,
-        &scratch,
-        state_dir,
-        1,
-        true,
-        &batch::Outputs::default(),
-        &|_, _| {},
-    ));
+    let outputs = batch::Outputs::default();
+    let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, true, &outputs, &|_, _| {});
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            biased;
+            _ = super::signals::interrupted() => None,
+            o = graded => Some(o),
+        }
+    });
     let _ = std::fs::remove_dir_all(&scratch);
+    let Some(outcome) = outcome else {
+        return Ok(super::stopped(state_dir));
+    };
     let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to grade: {e}")))?;
     let g = &outcome.batch.submissions[0];
     print!("{}", formats::feedback::render(g));

@@ -6,6 +6,7 @@ mod grade;
 mod list;
 mod probe;
 mod run;
+pub mod signals;
 mod up;
 
 use clap::{Parser, Subcommand};
@@ -94,7 +95,10 @@ enum Command {
 
 /// Runs the command line and returns the exit code.
 pub fn main() -> i32 {
+    // Before anything else: a signal from here on stops the run cleanly instead of killing it mid-build.
+    signals::install();
     let cli = Cli::parse();
+    let state_dir = cli.state_dir.clone();
     let result = match cli.command {
         Command::Run(a) => run::run(a, &cli.state_dir),
         Command::List(a) => list::list(a),
@@ -110,13 +114,39 @@ pub fn main() -> i32 {
             Ok(exit::PASS)
         }
     };
-    match result {
+    let code = match result {
         Ok(code) => code,
         Err(e) => {
             eprintln!("reachlab: {e}");
             e.exit_code()
         }
+    };
+    match signals::received() {
+        // A signal that arrived while the command was finishing (its teardown, say) was honoured by letting it
+        // finish; the exit status still says the command was interrupted, unless something worse happened.
+        Some(sig) if code != exit::INFRASTRUCTURE && code != exit::INTERRUPTED => {
+            eprintln!("reachlab: {}: received while finishing; finished first", signals::describe(sig));
+            stopped(&state_dir)
+        }
+        _ => code,
     }
+}
+
+/// The exit code after an interrupt: 130 when everything this process built is gone, 4 (with what is left and
+/// how to remove it) when a teardown did not finish.
+pub(crate) fn stopped(state_dir: &std::path::Path) -> i32 {
+    let left = crate::lab::ledger::left_by_this_process(state_dir);
+    if left.is_empty() {
+        return exit::INTERRUPTED;
+    }
+    for record in &left {
+        eprintln!("reachlab: teardown of run {} (suite {}) did not finish; left:", record.run_id, record.suite);
+        for line in crate::lab::ledger::describe_left(record) {
+            eprintln!("  {line}");
+        }
+    }
+    eprintln!("remove what is left with `reachlab clean` (its ledger is kept under {})", state_dir.display());
+    exit::INFRASTRUCTURE
 }
 
 /// Suite files named by the arguments: files as given, directories' `*.toml` sorted by name.

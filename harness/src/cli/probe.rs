@@ -3,7 +3,8 @@
 //! inventory back from the kernel, run the checks, judge and report exactly as `run` does, and leave the lab
 //! standing.
 
-use super::run::{finish, interrupted, reporters};
+use super::run::{finish, reporters};
+use super::signals;
 use super::{exit, require_privileges, runtime, utc_stamp, CliError};
 use crate::event::Event;
 use crate::judge::judge;
@@ -108,19 +109,20 @@ pub fn probe(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     require_privileges()?;
     let report_dir =
         args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(format!("{}-{}", suite.name, utc_stamp())));
-    let mut reporters = reporters(args.json, &report_dir);
+    let mut reporters = reporters(args.json, &report_dir, false);
     let rt = runtime()?;
     let started = Instant::now();
     let outcome = rt.block_on(async {
         tokio::select! {
+            biased;
+            sig = signals::interrupted() => Err(sig),
             s = probe_suite(state_dir, &ledger, &suite, &report_dir, &mut reporters) => Ok(s),
-            why = interrupted() => Err(why),
         }
     });
     let report = match outcome {
         Ok(s) => RunReport::new(vec![s], started.elapsed().as_millis() as u64),
-        Err(why) => {
-            eprintln!("reachlab: {why}: stopped; lab {} is still standing", args.run_id);
+        Err(sig) => {
+            eprintln!("reachlab: {}: stopped; lab {} is still standing", signals::describe(sig), args.run_id);
             return Ok(exit::INTERRUPTED);
         }
     };

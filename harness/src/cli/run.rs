@@ -1,6 +1,6 @@
 //! `reachlab run`.
 
-use super::{exit, load_all, require_privileges, runtime, utc_stamp, CliError};
+use super::{exit, load_all, require_privileges, runtime, signals, utc_stamp, CliError};
 use crate::event::Reporters;
 use crate::kernel::features::Features;
 use crate::report::reporters::{FilesReporter, JsonReporter, TerminalReporter};
@@ -33,15 +33,14 @@ pub struct Args {
     /// are refused before anything starts).
     #[arg(long, value_enum, default_value = "private")]
     pub engine: EngineMode,
-}
-
-/// Waits for Ctrl-C or SIGTERM.
-pub async fn interrupted() -> &'static str {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => "interrupt",
-        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => "SIGTERM",
-    }
+    /// Suites run at once (each is a lab of its own; output stays grouped per suite, in order)
+    /// [default: the number of CPUs].
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// After each suite, print where its time went (namespaces, links, engine, image, networks, containers,
+    /// settle, probes, captures, teardown).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
@@ -78,22 +77,30 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     });
     opts.artifacts_dir = report_dir.clone();
 
-    let mut reporters = reporters(args.json, &report_dir);
+    let mut reporters = reporters(args.json, &report_dir, args.timings);
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(CliError::Usage("--jobs must be at least 1".into()));
+    }
 
     let rt = runtime()?;
     let outcome = rt.block_on(async {
         let features = Features::detect_for(crate::runner::needed(&suites));
         tokio::select! {
-            report = run_suites(&suites, &features, &opts, &mut reporters) => Ok(report),
+            biased;
             // Dropping the run tears the lab down (its guard runs on drop).
-            why = interrupted() => Err(why),
+            sig = signals::interrupted() => Err(sig),
+            report = run_suites(&suites, &features, &opts, &mut reporters, jobs) => Ok(report),
         }
     });
     let report = match outcome {
         Ok(r) => r,
-        Err(why) => {
-            eprintln!("reachlab: {why}: stopped; the lab was torn down");
-            return Ok(exit::INTERRUPTED);
+        Err(sig) => {
+            let code = super::stopped(state_dir);
+            if code == exit::INTERRUPTED {
+                eprintln!("reachlab: {}: stopped; the lab was torn down", signals::describe(sig));
+            }
+            return Ok(code);
         }
     };
     Ok(finish(&report, &reporters, &report_dir))
@@ -101,13 +108,15 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
 
 /// The reporters of `run` (and `probe`): the terminal view (on stderr with `--json`, which puts the report on
 /// stdout), and the report directory.
-pub(super) fn reporters(json: bool, report_dir: &Path) -> Reporters {
+pub(super) fn reporters(json: bool, report_dir: &Path, timings: bool) -> Reporters {
     let mut reporters = Reporters::default();
     if json {
-        reporters.add(TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal())));
+        let terminal = TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal()));
+        reporters.add(terminal.timings(timings));
         reporters.add(JsonReporter::new(std::io::stdout()));
     } else {
-        reporters.add(TerminalReporter::new(std::io::stdout(), use_color(std::io::stdout().is_terminal())));
+        let terminal = TerminalReporter::new(std::io::stdout(), use_color(std::io::stdout().is_terminal()));
+        reporters.add(terminal.timings(timings));
     }
     reporters.add(FilesReporter::new(report_dir.to_path_buf()));
     reporters

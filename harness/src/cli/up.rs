@@ -33,7 +33,7 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     let plan = crate::plan::resolve(&suite);
     let run_id = new_run_id();
     let rt = runtime()?;
-    let (record, containers, socket) = rt.block_on(async {
+    let built = async {
         let mut lab = KernelLab::new(state_dir, &run_id, &suite.name)
             .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         lab.record_source(&source, &suite_digest(&text))
@@ -44,7 +44,25 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
         let socket = lab.engine_socket();
         let record = lab.keep().map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         Ok::<_, CliError>((record, containers, socket))
-    })?;
+    };
+    let outcome = rt.block_on(async {
+        tokio::select! {
+            biased;
+            // Dropping the half-built lab tears it down: nothing is kept after an interrupt.
+            sig = super::signals::interrupted() => Err(sig),
+            built = built => Ok(built),
+        }
+    });
+    let (record, containers, socket) = match outcome {
+        Ok(built) => built?,
+        Err(sig) => {
+            let code = super::stopped(state_dir);
+            if code == exit::INTERRUPTED {
+                eprintln!("reachlab: {}: stopped; the half-built lab was torn down", super::signals::describe(sig));
+            }
+            return Ok(code);
+        }
+    };
     println!("lab {} is up (suite {}), run id {run_id}. Enter a namespace:", suite.name, suite.file);
     for ns in &suite.namespaces {
         let kname = KernelLab::kernel_name(&run_id, &ns.name);

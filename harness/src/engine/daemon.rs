@@ -64,6 +64,9 @@ impl Daemon {
     pub async fn start(ns: &Netns, dir: &Path, cgroup: &str) -> Result<Daemon, EngineError> {
         std::fs::create_dir_all(dir.join("data")).map_err(EngineError::io("create the engine directory"))?;
         std::fs::create_dir_all(dir.join("exec")).map_err(EngineError::io("create the engine directory"))?;
+        // Its temporary files (containerd's and runc's console sockets, /tmp/ptyNNN/pty.sock) go in its own
+        // directory, so that an interrupted run leaves none in the machine's /tmp: they go with the directory.
+        std::fs::create_dir_all(dir.join("tmp")).map_err(EngineError::io("create the engine directory"))?;
         // Our own (empty) config: the machine's /etc/docker/daemon.json must not apply to the lab's engine.
         std::fs::write(dir.join("daemon.json"), "{}\n").map_err(EngineError::io("write daemon.json"))?;
         let log = std::fs::File::create(dir.join("dockerd.log")).map_err(EngineError::io("create dockerd.log"))?;
@@ -85,6 +88,7 @@ impl Daemon {
             .arg(format!("/{cgroup}"))
             .arg("--storage-driver")
             .arg(storage_driver(dir))
+            .env("TMPDIR", dir.join("tmp"))
             .stdin(Stdio::null())
             .stdout(log.try_clone().map_err(EngineError::io("open dockerd.log"))?)
             .stderr(log)
@@ -131,6 +135,11 @@ impl Daemon {
         })
     }
 
+    /// Whether the engine process is still running (not exited, not a zombie waiting to be reaped).
+    pub fn alive(&self) -> bool {
+        self.child.as_ref().is_some_and(|c| process_running(c.id()))
+    }
+
     /// Stops the engine and removes everything it made; reaps our child.
     pub fn stop(mut self) -> Vec<io::Error> {
         let errors = purge(&self.dir, &self.cgroup);
@@ -152,6 +161,15 @@ impl Drop for Daemon {
             let _ = c.wait();
         }
     }
+}
+
+/// Whether `pid` names a running process (a zombie has exited: it only waits to be reaped).
+pub fn process_running(pid: u32) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else { return false };
+    // The state follows the command name, which may hold spaces and parentheses: read after the last ')'.
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .is_some_and(|state| state != "Z" && state != "X")
 }
 
 fn read_pid(path: &Path) -> Option<i32> {
@@ -213,6 +231,20 @@ fn rmdir_tree(dir: &Path) -> io::Result<()> {
 /// mounts under its directory, its cgroups, shim sockets, the directory. Already gone is success; every error
 /// is returned, none stops the rest.
 pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
+    // Interrupted while containers start, a shim can still be mounting a root filesystem after the first
+    // sweep: sweep again (processes, then mounts) until the directory goes, for a bounded time.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let errors = sweep(dir, cgroup);
+        let busy = errors.iter().any(|e| e.kind() == io::ErrorKind::ResourceBusy);
+        if !busy || Instant::now() > deadline {
+            return errors;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn sweep(dir: &Path, cgroup: &str) -> Vec<io::Error> {
     let mut errors = Vec::new();
     let containerd_sock = dir.join("exec/containerd/containerd.sock");
     for pidfile in ["dockerd.pid", "launch.pid", "exec/containerd/containerd.pid"] {
@@ -266,17 +298,18 @@ pub fn purge(dir: &Path, cgroup: &str) -> Vec<io::Error> {
     for m in mounts {
         match nix::mount::umount2(&m, nix::mount::MntFlags::MNT_DETACH) {
             Ok(()) | Err(nix::Error::EINVAL) | Err(nix::Error::ENOENT) => {}
-            Err(e) => errors.push(io::Error::other(format!("failed to unmount {}: {e}", m.display()))),
+            Err(e) => errors
+                .push(io::Error::new(io::Error::from(e).kind(), format!("failed to unmount {}: {e}", m.display()))),
         }
     }
     for g in groups {
         if let Err(e) = rmdir_tree(&g) {
-            errors.push(io::Error::other(format!("failed to remove cgroup {}: {e}", g.display())));
+            errors.push(io::Error::new(e.kind(), format!("failed to remove cgroup {}: {e}", g.display())));
         }
     }
     match std::fs::remove_dir_all(dir) {
         Err(e) if e.kind() != io::ErrorKind::NotFound => {
-            errors.push(io::Error::other(format!("failed to remove {}: {e}", dir.display())))
+            errors.push(io::Error::new(e.kind(), format!("failed to remove {}: {e}", dir.display())))
         }
         _ => {}
     }

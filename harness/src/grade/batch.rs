@@ -4,6 +4,7 @@
 use super::formats;
 use super::model::{Batch, SubmissionGrade};
 use super::submission::{self, GradeOptions};
+use crate::files::write_atomic;
 use crate::kernel::features::Features;
 use crate::suite::Suite;
 use futures::stream::{self, StreamExt};
@@ -83,32 +84,31 @@ pub struct Outputs {
 
 /// Writes one submission's outputs into `dir`.
 pub fn write_submission(dir: &Path, grade: &SubmissionGrade, outputs: &Outputs) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(dir.join("report.json"), serde_json::to_string_pretty(grade).expect("grade serializes") + "\n")?;
-    std::fs::write(dir.join("junit.xml"), formats::junit::render(grade))?;
+    crate::report::reporters::create_dir(dir)?;
+    write_atomic(&dir.join("junit.xml"), formats::junit::render(grade))?;
     let mut student_view = grade.clone();
     if outputs.release_hidden {
         for c in &mut student_view.checks {
             c.visibility = super::model::Visibility::Visible;
         }
     }
-    std::fs::write(dir.join("feedback.md"), formats::feedback::render(&student_view))?;
-    std::fs::write(dir.join("feedback-instructor.md"), formats::feedback::render_instructor(grade))?;
+    write_atomic(&dir.join("feedback.md"), formats::feedback::render(&student_view))?;
+    write_atomic(&dir.join("feedback-instructor.md"), formats::feedback::render_instructor(grade))?;
     for f in &outputs.formats {
         match f {
-            Format::Gradescope => {
-                std::fs::write(dir.join("results.json"), pretty(&formats::gradescope::render(grade)))?
-            }
+            Format::Gradescope => write_atomic(&dir.join("results.json"), pretty(&formats::gradescope::render(grade)))?,
             Format::Classroom => {
-                std::fs::write(dir.join("classroom.json"), pretty(&formats::classroom::render_json(grade)))?;
-                std::fs::write(dir.join("classroom.b64"), formats::classroom::render_base64(grade) + "\n")?;
+                write_atomic(&dir.join("classroom.json"), pretty(&formats::classroom::render_json(grade)))?;
+                write_atomic(&dir.join("classroom.b64"), formats::classroom::render_base64(grade) + "\n")?;
             }
             Format::Prairielearn => {
-                std::fs::write(dir.join("prairielearn.json"), pretty(&formats::prairielearn::render(grade)))?
+                write_atomic(&dir.join("prairielearn.json"), pretty(&formats::prairielearn::render(grade)))?
             }
         }
     }
-    Ok(())
+    // Last: a later run reuses a submission whose report.json is there, so it is there only when every other
+    // output is.
+    write_atomic(&dir.join("report.json"), serde_json::to_string_pretty(grade).expect("grade serializes") + "\n")
 }
 
 fn pretty(v: &serde_json::Value) -> String {
@@ -178,7 +178,7 @@ pub async fn grade_all(
     let mut submissions: Vec<SubmissionGrade> = graded.into_iter().map(|(g, _)| g).collect();
     submissions.sort_by(|a, b| a.student.cmp(&b.student));
     let batch = Batch { suite: suite.name.clone(), suite_version, submissions };
-    std::fs::create_dir_all(report_dir)?;
-    std::fs::write(report_dir.join("grades.csv"), formats::csv::render(&batch))?;
+    crate::report::reporters::create_dir(report_dir)?;
+    write_atomic(&report_dir.join("grades.csv"), formats::csv::render(&batch))?;
     Ok(BatchOutcome { batch, reused })
 }

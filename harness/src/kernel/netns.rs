@@ -37,6 +37,14 @@ impl Netns {
         &self.file
     }
 
+    /// Whether `path` still names the namespace this handle holds (it was not deleted, or replaced by another
+    /// of the same name). Holding the file keeps a deleted namespace alive, so probes would still work in it:
+    /// this is how a lab that changed under a run is noticed.
+    pub fn still_at_path(&self) -> bool {
+        let Ok(held) = self.file.metadata() else { return false };
+        std::fs::metadata(&self.path).is_ok_and(|m| m.ino() == held.ino() && m.dev() == held.dev())
+    }
+
     /// Whether this is the machine's own network namespace: that of PID 1 (when visible) or the one reachlab
     /// was started in (its main thread never changes namespace).
     pub fn is_machine_root(&self) -> io::Result<bool> {

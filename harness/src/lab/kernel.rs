@@ -182,6 +182,53 @@ impl KernelLab {
         }
     }
 
+    /// What changed in the lab since it was built, if anything: a namespace of its own deleted or replaced, a
+    /// container whose process is gone, the private engine exited. Probes hold namespace files, so they would
+    /// go on working in a deleted namespace and report a lab that no longer exists; the runner asks this before
+    /// and after probing and turns a change into an infrastructure error.
+    pub async fn changed(&self) -> Vec<String> {
+        let mut changes = Vec::new();
+        let ours: Vec<&Path> = self
+            .ledger
+            .record_ref()
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Namespace { path, .. } => Some(path.as_path()),
+                _ => None,
+            })
+            .collect();
+        for (node, ns) in &self.namespaces {
+            if ours.contains(&ns.path.as_path()) && !ns.still_at_path() {
+                changes.push(format!("namespace {} ({node}) was deleted while the lab was in use", ns.name));
+            }
+        }
+        for (name, c) in &self.containers {
+            let same = std::fs::metadata(format!("/proc/{}/ns/net", c.pid))
+                .ok()
+                .zip(c.netns.file().metadata().ok())
+                .is_some_and(|(now, held)| {
+                    use std::os::unix::fs::MetadataExt;
+                    now.ino() == held.ino() && now.dev() == held.dev()
+                });
+            if !same || !daemon::process_running(c.pid) {
+                changes.push(format!("container {name} stopped while the lab was in use"));
+            }
+        }
+        if let Some(engine) = &self.engine {
+            if engine.daemon.as_ref().is_some_and(|d| !d.alive()) {
+                changes.push("server1's Docker engine exited while the lab was in use".into());
+            } else {
+                // A stopping engine closes its API first (and stops the containers after their grace period).
+                let ping = tokio::time::timeout(std::time::Duration::from_secs(2), engine.docker.ping()).await;
+                if !matches!(ping, Ok(Ok(_))) {
+                    changes.push("server1's Docker engine stopped answering while the lab was in use".into());
+                }
+            }
+        }
+        changes
+    }
+
     /// Empties the ARP caches of every namespace of the lab (entries made permanent on purpose stay).
     pub async fn flush_neighbours(&self) -> Result<(), ApplyError> {
         for nl in self.netlink.values() {

@@ -181,3 +181,73 @@ pub fn suite_digest(text: &str) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
+
+/// Ledgers this very process wrote that are still on disk and not kept on purpose: what its teardowns did not
+/// finish (a finished teardown removes its ledger). Read from the ledgers themselves, so what is reported
+/// as left is what `reachlab clean` would find.
+pub fn left_by_this_process(state_dir: &Path) -> Vec<Record> {
+    let me = std::process::id();
+    let start = process_start(me).unwrap_or(0);
+    let mut left: Vec<Record> = std::fs::read_dir(runs_dir(state_dir))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| Ledger::read(&p).ok())
+        .filter(|r| r.pid == me && r.pid_start == start && !r.kept)
+        .collect();
+    left.sort_by(|a, b| a.run_id.cmp(&b.run_id));
+    left
+}
+
+/// One line per resource of `record` that still exists (namespaces, engines and directories are looked at;
+/// what cannot be looked at cheaply is listed), for telling a user what is left.
+pub fn describe_left(record: &Record) -> Vec<String> {
+    let engines: Vec<&Path> = record
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Engine { dir, .. } => Some(dir.as_path()),
+            _ => None,
+        })
+        .collect();
+    record
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Namespace { name, path } => path.exists().then(|| format!("namespace {name}")),
+            Entry::Link { name, netns_path } => {
+                netns_path.exists().then(|| format!("link {name} in {}", netns_path.display()))
+            }
+            Entry::ScratchDir { path } => path.exists().then(|| format!("directory {}", path.display())),
+            Entry::Engine { dir, cgroup } => {
+                dir.exists().then(|| format!("private engine {} (cgroup {cgroup})", dir.display()))
+            }
+            Entry::SystemObject { kind, name, .. } => Some(format!("{kind} {name} in the machine's engine")),
+            Entry::DockerObject { kind, name, engine_dir } => (!engines.contains(&engine_dir.as_path())
+                || engine_dir.exists())
+            .then(|| format!("{kind} {name} in the private engine")),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn what_this_process_left_is_read_from_its_ledgers() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut unfinished = Ledger::create(dir.path(), "aaaaaa", "s").unwrap();
+        let gone = dir.path().join("gone");
+        unfinished.record(Entry::Namespace { name: "rl-aaaaaa-x".into(), path: gone }).unwrap();
+        unfinished.record(Entry::ScratchDir { path: dir.path().to_path_buf() }).unwrap();
+        let mut kept = Ledger::create(dir.path(), "bbbbbb", "s").unwrap();
+        kept.keep().unwrap();
+        let left = left_by_this_process(dir.path());
+        assert_eq!(left.iter().map(|r| r.run_id.as_str()).collect::<Vec<_>>(), ["aaaaaa"]);
+        // The namespace is gone already; the directory is still there.
+        assert_eq!(describe_left(&left[0]), [format!("directory {}", dir.path().display())]);
+    }
+}

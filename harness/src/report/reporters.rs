@@ -2,6 +2,7 @@
 
 use super::{json, junit, markdown, terminal};
 use crate::event::{Event, Reporter};
+use crate::files::write_atomic;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -10,12 +11,19 @@ pub struct TerminalReporter<W: Write> {
     out: W,
     color: bool,
     quiet: bool,
+    timings: bool,
 }
 
 impl<W: Write> TerminalReporter<W> {
     /// Writes to `out`, colored when `color`.
     pub fn new(out: W, color: bool) -> Self {
-        TerminalReporter { out, color, quiet: false }
+        TerminalReporter { out, color, quiet: false, timings: false }
+    }
+
+    /// After each suite, where its time went (`--timings`).
+    pub fn timings(mut self, on: bool) -> Self {
+        self.timings = on;
+        self
     }
 
     /// Only the closing summary line.
@@ -30,6 +38,9 @@ impl<W: Write> Reporter for TerminalReporter<W> {
         match event {
             Event::SuiteFinished(s) if !self.quiet => {
                 write!(self.out, "{}", terminal::render_suite(s, self.color))?;
+                if self.timings {
+                    writeln!(self.out, "{}", terminal::timings_line(s))?;
+                }
                 writeln!(self.out)
             }
             Event::RunFinished(r) => {
@@ -58,13 +69,20 @@ impl FilesReporter {
 impl Reporter for FilesReporter {
     fn on_event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
         if let Event::RunFinished(r) = event {
-            std::fs::create_dir_all(&self.dir)?;
-            std::fs::write(self.dir.join("junit.xml"), junit::render(r))?;
-            std::fs::write(self.dir.join("report.json"), json::render(r))?;
-            std::fs::write(self.dir.join("summary.md"), markdown::render(r))?;
+            create_dir(&self.dir)?;
+            // Each file whole or absent (a 0-byte junit.xml beside a complete report would read as a result).
+            write_atomic(&self.dir.join("junit.xml"), junit::render(r))?;
+            write_atomic(&self.dir.join("report.json"), json::render(r))?;
+            write_atomic(&self.dir.join("summary.md"), markdown::render(r))?;
         }
         Ok(())
     }
+}
+
+/// Creates a report directory; the error names it.
+pub fn create_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("failed to create {}: {e}", dir.display())))
 }
 
 /// `--json`: the report on stdout, and nothing else there.

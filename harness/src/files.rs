@@ -1,0 +1,47 @@
+//! Report files appear whole or not at all: written to a temporary file beside the target, flushed to disk,
+//! then renamed over it. A full disk or a crash leaves no half-written `junit.xml` that a CI reporter would
+//! read as a complete (and passing) result, and the error names the file that could not be written.
+
+use std::io::Write;
+use std::path::Path;
+
+/// Writes `bytes` to `path` atomically; on failure nothing is left at `path` that was not there before, and
+/// the error says which file failed.
+pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
+    let written = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes.as_ref())?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    written.map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        std::io::Error::new(e.kind(), format!("failed to write {}: {e}", path.display()))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_is_replaced_whole_and_no_temporary_is_left() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("junit.xml");
+        write_atomic(&p, "one").unwrap();
+        write_atomic(&p, "two").unwrap();
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "two");
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn a_failure_names_the_file_and_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("missing-dir").join("report.json");
+        let e = write_atomic(&p, "x").unwrap_err();
+        assert!(e.to_string().contains("report.json"), "{e}");
+        assert!(!p.exists());
+    }
+}
