@@ -22,6 +22,9 @@ pub(super) struct Held {
     pub at: usize,
 }
 
+/// A node that would answer for a destination: the address, the node and its interface.
+pub(super) type Answerer<'a> = (Ipv4Addr, &'a str, &'a str);
+
 /// The lab's segments and who holds each address in each.
 #[derive(Default)]
 pub(super) struct Segments {
@@ -58,7 +61,7 @@ impl Segments {
 
     /// The node in `segment`, other than `dest`, that would answer a probe to `dest` — with the address and
     /// interface — if any. `None` also when the nodes' addresses are only known at run time (containers).
-    pub(super) fn answered_in(&self, segment: usize, dest: &Endpoint) -> Option<(Ipv4Addr, &str, &str)> {
+    pub(super) fn answered_in(&self, segment: usize, dest: &Endpoint) -> Option<Answerer<'_>> {
         let candidates = self.addresses.get(&dest.node)?;
         let pinned = dest.via.as_deref();
         candidates.iter().filter(|(iface, _)| pinned.is_none_or(|p| p == iface)).find_map(|(_, addr)| {

@@ -133,7 +133,7 @@ impl Cx<'_> {
         let columns = grid.columns.iter().map(|c| endpoint(c, "destination")).collect::<Result<Vec<_>, _>>()?;
         let mut rows = Vec::new();
         let mut cells: Vec<Vec<Cell>> = Vec::new();
-        let mut answered: HashMap<(usize, usize), Option<(Ipv4Addr, &str, &str)>> = HashMap::new();
+        let mut answered: HashMap<(usize, usize), Option<addresses::Answerer>> = HashMap::new();
         for row in &grid.rows {
             let source = endpoint(&row.name, "source")?;
             if by == By::Name && nodes.container(&source.node).is_some_and(|c| c.attachment == Attachment::Host) {
