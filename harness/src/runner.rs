@@ -108,6 +108,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut setup_ms = 0;
+    let mut durations = HashMap::new();
     let run_id = new_run_id();
     let lab = match opts.engine {
         EngineMode::Private => KernelLab::new(&opts.state_dir, &run_id, &suite.name),
@@ -133,7 +134,9 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
                 }
                 Ok(inventory) => {
                     events.emit(Event::TopologyReady { name: &suite.name, setup_ms });
-                    observe(&lab, suite, &plan, inventory, &opts.artifacts_dir).await
+                    let (observations, times) = observe_timed(&lab, suite, &plan, inventory, &opts.artifacts_dir).await;
+                    durations = times;
+                    observations
                 }
             };
             errors.extend(lab.teardown().iter().map(|e| format!("teardown: {e}")));
@@ -148,6 +151,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     }
     let results = judge(&plan.checks, &observations, None);
     let mut report = SuiteReport::new(suite, &results, None, errors);
+    report.set_durations(&results, &durations);
     report.notes = notes;
     report.setup_ms = setup_ms;
     report.duration_ms = ms_since(started);
@@ -167,25 +171,43 @@ pub(crate) async fn observe(
     inventory: crate::inventory::Inventory,
     dir: &std::path::Path,
 ) -> HashMap<usize, Observation> {
+    observe_timed(lab, suite, plan, inventory, dir).await.0
+}
+
+/// [`observe`], with how long each check took (milliseconds by check id; a capture: the time it ran).
+pub(crate) async fn observe_timed(
+    lab: &KernelLab,
+    suite: &Suite,
+    plan: &Plan,
+    inventory: crate::inventory::Inventory,
+    dir: &std::path::Path,
+) -> (HashMap<usize, Observation>, HashMap<usize, u64>) {
     // Probing before the links settle would see frames dropped that a moment later pass.
     if let Err(e) = lab.wait_ready(READY_LIMIT).await {
         let why = format!("not probed: {e}");
-        return plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect();
+        return (plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect(), HashMap::new());
     }
     if let Some(o) = lab_changed(lab, plan).await {
-        return o;
+        return (o, HashMap::new());
     }
+    let capturing = Instant::now();
     let running = captures::start(lab, suite, &inventory, dir).await;
     let prober = LabProber::new(lab, inventory.clone());
+    let timed = crate::probe::timing::Timed::new(&prober);
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
-    let mut observations = probe_in_waves(&prober, &LabNeighbours(lab), &probes).await;
+    let mut observations = probe_in_waves(&timed, &LabNeighbours(lab), &probes).await;
     observations.extend(captures::finish(running, &plan.checks, &inventory).await);
+    let mut times = timed.into_times();
+    let captured = ms_since(capturing);
+    for c in plan.checks.iter().filter(|c| matches!(c.action, Action::Capture { .. })) {
+        times.insert(c.id, captured);
+    }
     // What was observed in a lab that changed meanwhile says nothing about the lab the suite describes.
     if let Some(o) = lab_changed(lab, plan).await {
-        return o;
+        return (o, times);
     }
     explain(lab, plan, &inventory, &mut observations).await;
-    observations
+    (observations, times)
 }
 
 /// Every check as an error when the lab changed under the run (see [`KernelLab::changed`]).

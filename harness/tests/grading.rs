@@ -32,6 +32,7 @@ fn grade(s: &Scratch, out: &Path, extra: &[&str]) -> String {
         s.reachlab().args(["grade", "--suite", SUITE, CLASS, "--report-dir"]).arg(out).args(extra).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(0), "{stderr}");
+    consumers::check_grade_reports(out);
     stderr
 }
 

@@ -9,6 +9,7 @@ pub mod icmp;
 pub mod listen;
 pub mod rule;
 pub mod tcp;
+pub mod timing;
 pub mod udp;
 pub mod waves;
 pub mod wire;

@@ -3,6 +3,7 @@
 
 pub mod json;
 pub mod junit;
+pub mod junit_xml;
 pub mod markdown;
 pub mod model;
 pub mod reporters;

@@ -40,6 +40,9 @@ pub struct CheckReport {
     /// Captures only: frames that matched the filter but that the kernel dropped (0 when none were).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// How long observing it took, in milliseconds (a capture: the time it ran); absent when it was not probed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// A matrix, expected beside observed, for display.
@@ -134,6 +137,7 @@ impl SuiteReport {
                 matrix: r.check.cell.map(|c| suite.matrices[c.matrix].name.clone()),
                 artifacts: r.artifacts.clone(),
                 dropped: r.dropped,
+                duration_ms: None,
             })
             .collect();
         let matrices = suite
@@ -185,6 +189,13 @@ impl SuiteReport {
             matrices,
             setup_ms: 0,
             duration_ms: 0,
+        }
+    }
+
+    /// Records how long each check took to observe (by check id, in the order of `results`, which built this).
+    pub fn set_durations(&mut self, results: &[CheckResult], durations: &std::collections::HashMap<usize, u64>) {
+        for (c, r) in self.checks.iter_mut().zip(results) {
+            c.duration_ms = durations.get(&r.check.id).copied();
         }
     }
 
