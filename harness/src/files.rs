@@ -1,5 +1,5 @@
-//! Report files appear whole or not at all: written to a temporary file beside the target, flushed to disk,
-//! then renamed over it. A full disk or a crash leaves no half-written `junit.xml` that a CI reporter would
+//! Report files appear whole or not at all: written to a temporary file beside the target, then renamed
+//! over it. A full disk or a crash leaves no half-written `junit.xml` that a CI reporter would
 //! read as a complete (and passing) result, and the error names the file that could not be written.
 
 use std::io::Write;
@@ -12,8 +12,9 @@ pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()>
     let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
     let written = (|| {
         let mut f = std::fs::File::create(&tmp)?;
+        // No fsync: this guards against partial files (a full disk, a crash of reachlab), not power loss, and a
+        // report is cheap to write again. ENOSPC shows at write time on ext4 and tmpfs, which reserve blocks then.
         f.write_all(bytes.as_ref())?;
-        f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     written.map_err(|e| {

@@ -111,6 +111,28 @@ pub enum Step {
     StartContainers { containers: Vec<String> },
 }
 
+impl Step {
+    /// The phase of a run this step belongs to, for `--timings`.
+    pub fn phase(&self) -> &'static str {
+        match self {
+            Step::CreateNamespace { .. } | Step::EnableForwarding { .. } => "namespaces",
+            Step::CreateBridge { .. }
+            | Step::CreateVeth { .. }
+            | Step::CreateLink { .. }
+            | Step::SetMaster { .. }
+            | Step::AddAddress { .. }
+            | Step::SetUp { .. }
+            | Step::AddRoute { .. }
+            | Step::SwitchPolicy { .. }
+            | Step::SetPromisc { .. } => "links",
+            Step::StartEngine { .. } => "engine",
+            Step::EnsureImage { .. } => "image",
+            Step::CreateNetwork { .. } => "networks",
+            Step::CreateContainer { .. } | Step::ConnectContainer { .. } | Step::StartContainers { .. } => "containers",
+        }
+    }
+}
+
 /// What a run does for one suite.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -227,6 +249,7 @@ fn docker_steps(suite: &Suite, steps: &mut Vec<Step>, requires: &mut BTreeSet<Fe
 }
 
 fn matrix_checks(suite: &Suite, inventory: &Inventory, checks: &mut Vec<Check>) {
+    let containers: std::collections::HashSet<&str> = suite.containers.iter().map(|c| c.name.as_str()).collect();
     for (mi, m) in suite.matrices.iter().enumerate() {
         for (ri, from) in m.rows.iter().enumerate() {
             for (ci, to) in m.columns.iter().enumerate() {
@@ -241,7 +264,8 @@ fn matrix_checks(suite: &Suite, inventory: &Inventory, checks: &mut Vec<Check>) 
                     }
                 };
                 let by_name = m.by == By::Name;
-                let containers_involved = suite.container(&from.node).is_some() || suite.container(&to.node).is_some();
+                let containers_involved =
+                    containers.contains(from.node.as_str()) || containers.contains(to.node.as_str());
                 let target = if by_name || containers_involved { None } else { inventory.target(&from.node, to).ok() };
                 let suffix = match (m.port, by_name) {
                     (Some(p), _) => format!(" port {p}"),

@@ -8,6 +8,7 @@ use crate::lab::kernel::KernelLab;
 use crate::plan::{self, Plan};
 use crate::probe::waves::probe_in_waves;
 use crate::probe::{captures, LabNeighbours, LabProber};
+use crate::report::model::Timings;
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
 use crate::system::EngineMode;
@@ -68,6 +69,18 @@ fn ms_since(t: Instant) -> u64 {
 
 /// Runs one suite end to end. Infrastructure problems become `error` verdicts and suite errors, never failures.
 pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, events: &mut Reporters) -> SuiteReport {
+    let wall = std::time::SystemTime::now();
+    let mut report = run_suite_from_start(suite, features, opts, events).await;
+    report.started_at = Some(crate::report::junit_xml::utc(wall));
+    report
+}
+
+async fn run_suite_from_start(
+    suite: &Suite,
+    features: &Features,
+    opts: &RunOptions,
+    events: &mut Reporters,
+) -> SuiteReport {
     let started = Instant::now();
     events.emit(Event::SuiteStarted { name: &suite.name, file: &suite.file });
     let mut plan = plan::resolve(suite);
@@ -108,7 +121,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut setup_ms = 0;
-    let mut durations = HashMap::new();
+    let mut timings = Timings::default();
     let run_id = new_run_id();
     let lab = match opts.engine {
         EngineMode::Private => KernelLab::new(&opts.state_dir, &run_id, &suite.name),
@@ -120,7 +133,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
             HashMap::new()
         }
         Ok(mut lab) => {
-            let built = crate::lab::build(&mut lab, &plan).await;
+            let built = crate::lab::build_timed(&mut lab, &plan, &mut timings).await;
             let inventory = match built {
                 Ok(()) => lab.inventory().await,
                 Err(e) => Err(e),
@@ -134,12 +147,12 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
                 }
                 Ok(inventory) => {
                     events.emit(Event::TopologyReady { name: &suite.name, setup_ms });
-                    let (observations, times) = observe_timed(&lab, suite, &plan, inventory, &opts.artifacts_dir).await;
-                    durations = times;
-                    observations
+                    observe_timed(&lab, suite, &plan, inventory, &opts.artifacts_dir, &mut timings).await
                 }
             };
+            let started_teardown = Instant::now();
             errors.extend(lab.teardown().iter().map(|e| format!("teardown: {e}")));
+            timings.add("teardown", ms_since(started_teardown));
             observations
         }
     };
@@ -151,10 +164,11 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     }
     let results = judge(&plan.checks, &observations, None);
     let mut report = SuiteReport::new(suite, &results, None, errors);
-    report.set_durations(&results, &durations);
+    report.set_durations(&results, &timings.1);
     report.notes = notes;
     report.setup_ms = setup_ms;
     report.duration_ms = ms_since(started);
+    report.timings = timings.0;
     events.emit(Event::SuiteFinished(&report));
     report
 }
@@ -171,43 +185,45 @@ pub(crate) async fn observe(
     inventory: crate::inventory::Inventory,
     dir: &std::path::Path,
 ) -> HashMap<usize, Observation> {
-    observe_timed(lab, suite, plan, inventory, dir).await.0
+    observe_timed(lab, suite, plan, inventory, dir, &mut Timings::default()).await
 }
 
-/// [`observe`], with how long each check took (milliseconds by check id; a capture: the time it ran).
+/// [`observe`], adding the time of each phase (settle, probes, captures) to `timings`.
 pub(crate) async fn observe_timed(
     lab: &KernelLab,
     suite: &Suite,
     plan: &Plan,
     inventory: crate::inventory::Inventory,
     dir: &std::path::Path,
-) -> (HashMap<usize, Observation>, HashMap<usize, u64>) {
+    timings: &mut Timings,
+) -> HashMap<usize, Observation> {
     // Probing before the links settle would see frames dropped that a moment later pass.
-    if let Err(e) = lab.wait_ready(READY_LIMIT).await {
+    if let Err(e) = timings.time("settle", lab.wait_ready(READY_LIMIT)).await {
         let why = format!("not probed: {e}");
-        return (plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect(), HashMap::new());
+        return plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect();
     }
     if let Some(o) = lab_changed(lab, plan).await {
-        return (o, HashMap::new());
+        return o;
     }
+    let running = timings.time("captures", captures::start(lab, suite, &inventory, dir)).await;
     let capturing = Instant::now();
-    let running = captures::start(lab, suite, &inventory, dir).await;
     let prober = LabProber::new(lab, inventory.clone());
     let timed = crate::probe::timing::Timed::new(&prober);
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
-    let mut observations = probe_in_waves(&timed, &LabNeighbours(lab), &probes).await;
-    observations.extend(captures::finish(running, &plan.checks, &inventory).await);
-    let mut times = timed.into_times();
+    let mut observations = timings.time("probes", probe_in_waves(&timed, &LabNeighbours(lab), &probes)).await;
+    observations.extend(timings.time("captures", captures::finish(running, &plan.checks, &inventory)).await);
+    // Each check's own time (the reports' per-check `time`); a capture's is how long it ran.
+    timings.1.extend(timed.into_times());
     let captured = ms_since(capturing);
     for c in plan.checks.iter().filter(|c| matches!(c.action, Action::Capture { .. })) {
-        times.insert(c.id, captured);
+        timings.1.insert(c.id, captured);
     }
     // What was observed in a lab that changed meanwhile says nothing about the lab the suite describes.
     if let Some(o) = lab_changed(lab, plan).await {
-        return (o, times);
+        return o;
     }
-    explain(lab, plan, &inventory, &mut observations).await;
-    (observations, times)
+    timings.time("explain", explain(lab, plan, &inventory, &mut observations)).await;
+    observations
 }
 
 /// Every check as an error when the lab changed under the run (see [`KernelLab::changed`]).
@@ -252,12 +268,35 @@ async fn explain(
     }
 }
 
-/// Runs suites one after another and totals them.
-pub async fn run_suites(suites: &[Suite], features: &Features, opts: &RunOptions, events: &mut Reporters) -> RunReport {
+/// Runs suites and totals them: up to `jobs` at once (each suite is a lab of its own, with its own run id,
+/// namespaces and engine). Reporters see each suite's events whole and in the suites' order, whatever order
+/// they finish in, so output stays grouped per suite and deterministic.
+pub async fn run_suites(
+    suites: &[Suite],
+    features: &Features,
+    opts: &RunOptions,
+    events: &mut Reporters,
+    jobs: usize,
+) -> RunReport {
+    use futures::stream::{self, StreamExt};
     let started = Instant::now();
     let mut reports = Vec::new();
-    for suite in suites {
-        reports.push(run_suite(suite, features, opts, events).await);
+    if jobs <= 1 {
+        for suite in suites {
+            reports.push(run_suite(suite, features, opts, events).await);
+        }
+    } else {
+        let mut finished = stream::iter(suites)
+            .map(|suite| async move { run_suite(suite, features, opts, &mut Reporters::default()).await })
+            .buffered(jobs);
+        while let Some(report) = finished.next().await {
+            events.emit(Event::SuiteStarted { name: &report.name, file: &report.file });
+            if report.setup_ms > 0 {
+                events.emit(Event::TopologyReady { name: &report.name, setup_ms: report.setup_ms });
+            }
+            events.emit(Event::SuiteFinished(&report));
+            reports.push(report);
+        }
     }
     let report = RunReport::new(reports, ms_since(started));
     events.emit(Event::RunFinished(&report));

@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let tests: [(&'static str, fn()); 5] = [
+    let tests: [(&'static str, fn()); 6] = [
+        ("the_hostile_corpus_is_contained", the_hostile_corpus_is_contained),
         ("an_infrastructure_error_grades_nothing", an_infrastructure_error_grades_nothing),
         ("every_lab_test_has_submissions_with_reasoned_grades", every_lab_test_has_submissions_with_reasoned_grades),
         (
@@ -62,7 +63,7 @@ fn expected() -> BTreeMap<String, (f64, f64)> {
 
 fn expected_in(class: &str) -> BTreeMap<String, (f64, f64)> {
     let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(repo().join(class)).unwrap().flatten() {
+    for e in std::fs::read_dir(repo().join(class)).unwrap().flatten().filter(|e| e.path().is_dir()) {
         let v: toml::Value = toml::from_str(&std::fs::read_to_string(e.path().join("expected.toml")).unwrap()).unwrap();
         assert_eq!(v["status"].as_str(), Some("graded"));
         out.insert(
@@ -209,4 +210,126 @@ fn an_infrastructure_error_grades_nothing() {
     let feedback = std::fs::read_to_string(out.join("correct/feedback.md")).unwrap();
     assert!(!feedback.contains("Score:"), "{feedback}");
     assert_eq!(machine_state(), before);
+}
+
+const HOSTILE: &str = "fixtures/submissions/hostile";
+
+/// What a hostile submission could change on the machine beyond [`machine_state`]: every mount, the root
+/// namespace's iptables (counters aside), sysctls, hostname and domainname.
+#[derive(Debug, PartialEq, Eq)]
+struct Machine {
+    mounts: Vec<String>,
+    iptables: String,
+    sysctls: Vec<(String, String)>,
+}
+
+fn machine() -> Machine {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut mounts: Vec<String> = mountinfo
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            // mount point, options, file system type and source (ids and peer groups vary)
+            let sep = f.iter().position(|x| *x == "-").unwrap_or(f.len());
+            format!("{} {} {}", f[4], f[5], f[sep + 1..].join(" "))
+        })
+        .collect();
+    mounts.sort();
+    let save = std::process::Command::new("iptables-save").output().map(|o| o.stdout).unwrap_or_default();
+    let iptables = String::from_utf8_lossy(&save)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .map(|l| l.split(" [").next().unwrap_or(l).to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let keys = [
+        "kernel/hostname",
+        "kernel/domainname",
+        "kernel/panic",
+        "kernel/core_pattern",
+        "kernel/sysrq",
+        "kernel/printk",
+        "vm/swappiness",
+        "vm/overcommit_memory",
+        "net/core/somaxconn",
+        "net/ipv4/ip_forward",
+        "net/ipv4/conf/all/forwarding",
+    ];
+    let sysctls = keys
+        .iter()
+        .map(|k| (k.to_string(), std::fs::read_to_string(format!("/proc/sys/{k}")).unwrap_or_default()))
+        .collect();
+    Machine { mounts, iptables, sysctls }
+}
+
+/// Files under `dir` (not below `skip`) modified since `since`.
+fn changed_since(dir: &Path, since: std::time::SystemTime, skip: &[&str], out: &mut Vec<PathBuf>) {
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let p = e.path();
+        if skip.iter().any(|s| p.starts_with(s)) {
+            continue;
+        }
+        let Ok(m) = e.metadata() else { continue };
+        if m.modified().is_ok_and(|t| t > since) {
+            out.push(p.clone());
+        }
+        if m.is_dir() {
+            changed_since(&p, since, skip, out);
+        }
+    }
+}
+
+fn the_hostile_corpus_is_contained() {
+    let _g = serial();
+    std::fs::write(SENTINEL, b"do not delete").unwrap();
+    let s = Scratch::new();
+    let initial = machine_state();
+    // Another lab stands while the corpus is graded (the submissions look for it).
+    let up = s.reachlab().args(["up", "test-suites/netns.toml"]).output().unwrap();
+    assert!(up.status.success(), "{}", String::from_utf8_lossy(&up.stderr));
+    let other = machine_state().namespaces.into_iter().find(|n| n.ends_with("-space1")).expect("space1 is up");
+    let before = (machine_state(), machine());
+    let since = std::time::SystemTime::now();
+    let out = s.dir.path().join("hostile");
+    let o = s
+        .reachlab()
+        .args(["grade", "--suite", SUITE, HOSTILE, "--jobs", "2", "--report-dir"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0), "the batch finishes: {}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(grades(&out), expected_in(HOSTILE), "honest grades");
+    for e in std::fs::read_dir(repo().join(HOSTILE)).unwrap().flatten().filter(|e| e.path().is_dir()) {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(out.join(&name).join("report.json")).unwrap()).unwrap();
+        let output = report["output"].as_str().unwrap_or_default();
+        assert!(!output.contains("ESCAPED"), "{name} escaped:\n{output}");
+        let expected: toml::Value =
+            toml::from_str(&std::fs::read_to_string(e.path().join("expected.toml")).unwrap()).unwrap();
+        for m in expected.get("must_show").and_then(|m| m.as_array()).into_iter().flatten() {
+            assert!(output.contains(m.as_str().unwrap()), "{name} must show {m}:\n{output}");
+        }
+        assert!(output.len() < 80 * 1024, "{name}: output is capped ({} bytes)", output.len());
+    }
+    assert_eq!((machine_state(), machine()), before, "the machine is as it was");
+    let mut changed = Vec::new();
+    for d in ["/etc", "/usr", "/opt", "/var/lib", "/var/tmp"] {
+        changed_since(
+            Path::new(d),
+            since,
+            &["/var/lib/docker", "/var/lib/containerd", "/var/lib/apt", "/var/lib/dpkg"],
+            &mut changed,
+        );
+    }
+    assert!(changed.is_empty(), "files changed outside the report directory: {changed:?}");
+    assert_eq!(std::fs::read(SENTINEL).unwrap(), b"do not delete");
+    // The other lab is untouched.
+    let link =
+        std::process::Command::new("ip").args(["-n", &other, "-br", "link", "show", "veth-s1"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&link.stdout).contains("UP"), "{}", String::from_utf8_lossy(&link.stdout));
+    assert!(s.reachlab().arg("down").status().unwrap().success());
+    let _ = std::fs::remove_file(SENTINEL);
+    assert_eq!(machine_state(), initial);
+    assert!(s.ledgers().is_empty(), "{:?}", s.ledgers());
 }

@@ -114,7 +114,7 @@ pub fn probe(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     require_privileges()?;
     let report_dir =
         args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(format!("{}-{}", suite.name, utc_stamp())));
-    let mut reporters = reporters(args.json, &report_dir);
+    let mut reporters = reporters(args.json, &report_dir, false);
     let rt = runtime()?;
     let started = Instant::now();
     let outcome = rt.block_on(async {

@@ -40,6 +40,14 @@ pub struct Args {
     /// Run only the K-th of N shares of the suites (whole suites, round-robin), e.g. 2/3.
     #[arg(long, value_name = "K/N")]
     pub partition: Option<crate::select::Partition>,
+    /// Suites run at once (each is a lab of its own; output stays grouped per suite, in order)
+    /// [default: the number of CPUs].
+    #[arg(long, short = 'j')]
+    pub jobs: Option<usize>,
+    /// After each suite, print where its time went (namespaces, links, engine, image, networks, containers,
+    /// settle, probes, captures, teardown).
+    #[arg(long)]
+    pub timings: bool,
 }
 
 pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
@@ -86,7 +94,11 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     });
     opts.artifacts_dir = report_dir.clone();
 
-    let mut reporters = reporters(args.json, &report_dir);
+    let mut reporters = reporters(args.json, &report_dir, args.timings);
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    if jobs == 0 {
+        return Err(CliError::Usage("--jobs must be at least 1".into()));
+    }
 
     let rt = runtime()?;
     let outcome = rt.block_on(async {
@@ -95,7 +107,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
             biased;
             // Dropping the run tears the lab down (its guard runs on drop).
             sig = signals::interrupted() => Err(sig),
-            report = run_suites(&suites, &features, &opts, &mut reporters) => Ok(report),
+            report = run_suites(&suites, &features, &opts, &mut reporters, jobs) => Ok(report),
         }
     });
     let report = match outcome {
@@ -113,13 +125,15 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
 
 /// The reporters of `run` (and `probe`): the terminal view (on stderr with `--json`, which puts the report on
 /// stdout), and the report directory.
-pub(super) fn reporters(json: bool, report_dir: &Path) -> Reporters {
+pub(super) fn reporters(json: bool, report_dir: &Path, timings: bool) -> Reporters {
     let mut reporters = Reporters::default();
     if json {
-        reporters.add(TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal())));
+        let terminal = TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal()));
+        reporters.add(terminal.timings(timings));
         reporters.add(JsonReporter::new(std::io::stdout()));
     } else {
-        reporters.add(TerminalReporter::new(std::io::stdout(), use_color(std::io::stdout().is_terminal())));
+        let terminal = TerminalReporter::new(std::io::stdout(), use_color(std::io::stdout().is_terminal()));
+        reporters.add(terminal.timings(timings));
     }
     reporters.add(FilesReporter::new(report_dir.to_path_buf()));
     reporters

@@ -59,10 +59,45 @@ fn log_tail(dir: &Path) -> String {
     pick.into_iter().rev().collect::<Vec<_>>().join("\n")
 }
 
+/// Confinement of a grading lab's engine.
+#[derive(Debug, Clone, Default)]
+pub struct Confine {
+    /// `cgroup.procs` files dockerd joins before it starts (so containerd and the shims are born inside).
+    pub procs: Vec<PathBuf>,
+    /// The data root is a tmpfs of this many MiB (images, containers' layers and logs cannot fill the disk).
+    pub data_mib: Option<u64>,
+}
+
 impl Daemon {
     /// Starts dockerd inside `ns` and waits until its API answers.
     pub async fn start(ns: &Netns, dir: &Path, cgroup: &str) -> Result<Daemon, EngineError> {
+        Self::start_confined(ns, dir, cgroup, &Confine::default()).await
+    }
+
+    /// [`Daemon::start`], inside the cgroup and with the data root that `confine` names.
+    pub async fn start_confined(
+        ns: &Netns,
+        dir: &Path,
+        cgroup: &str,
+        confine: &Confine,
+    ) -> Result<Daemon, EngineError> {
         std::fs::create_dir_all(dir.join("data")).map_err(EngineError::io("create the engine directory"))?;
+        if let Some(mib) = confine.data_mib {
+            let opts = format!("size={mib}m,mode=0711");
+            nix::mount::mount(
+                Some("tmpfs"),
+                &dir.join("data"),
+                Some("tmpfs"),
+                nix::mount::MsFlags::MS_NOSUID | nix::mount::MsFlags::MS_NODEV,
+                Some(opts.as_str()),
+            )
+            .map_err(|e| EngineError::Io { op: "mount the engine's data root".into(), source: e.into() })?;
+        }
+        let procs: Vec<std::ffi::CString> = confine
+            .procs
+            .iter()
+            .filter_map(|p| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).ok())
+            .collect();
         std::fs::create_dir_all(dir.join("exec")).map_err(EngineError::io("create the engine directory"))?;
         // Its temporary files (containerd's and runc's console sockets, /tmp/ptyNNN/pty.sock) go in its own
         // directory, so that an interrupted run leaves none in the machine's /tmp: they go with the directory.
@@ -94,10 +129,17 @@ impl Daemon {
             .stderr(log)
             // Its own process group: a Ctrl-C at the terminal reaches reachlab, which then tears it down.
             .process_group(0);
-        // SAFETY: between fork and exec only setns(2), an async-signal-safe system call, runs; the fd stays
-        // open in the parent for the whole call.
+        // SAFETY: between fork and exec only system calls run (open, write, close, setns) on data prepared
+        // above; the fd stays open in the parent for the whole call.
         unsafe {
             cmd.pre_exec(move || {
+                for p in &procs {
+                    let fd = libc::open(p.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if fd < 0 || libc::write(fd, b"0".as_ptr().cast(), 1) != 1 {
+                        return Err(io::Error::last_os_error());
+                    }
+                    libc::close(fd);
+                }
                 if libc::setns(netns_fd, libc::CLONE_NEWNET) == 0 {
                     Ok(())
                 } else {
@@ -186,33 +228,28 @@ fn kill9(pid: i32) {
     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
 }
 
-fn cgroup_dirs(cgroup: &str) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let root = Path::new("/sys/fs/cgroup");
-    if root.join(cgroup).is_dir() {
-        out.push(root.join(cgroup));
-    }
-    for e in std::fs::read_dir(root).into_iter().flatten().flatten() {
-        let p = e.path().join(cgroup);
-        if p.is_dir() {
-            out.push(p);
+/// Every process below `pid` (by parent links in /proc).
+fn descendants(pid: i32) -> Vec<i32> {
+    let parents: Vec<(i32, i32)> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| {
+            let p: i32 = e.file_name().to_str()?.parse().ok()?;
+            let stat = std::fs::read_to_string(e.path().join("stat")).ok()?;
+            let ppid = stat.rsplit_once(')')?.1.split_whitespace().nth(1)?.parse().ok()?;
+            Some((p, ppid))
+        })
+        .collect();
+    let mut out = vec![];
+    let mut frontier = vec![pid];
+    while let Some(p) = frontier.pop() {
+        for &(c, _) in parents.iter().filter(|(_, pp)| *pp == p) {
+            out.push(c);
+            frontier.push(c);
         }
     }
     out
-}
-
-fn cgroup_procs(dir: &Path) -> Vec<i32> {
-    let mut pids: Vec<i32> = std::fs::read_to_string(dir.join("cgroup.procs"))
-        .unwrap_or_default()
-        .lines()
-        .filter_map(|l| l.trim().parse().ok())
-        .collect();
-    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        if e.path().is_dir() {
-            pids.extend(cgroup_procs(&e.path()));
-        }
-    }
-    pids
 }
 
 fn rmdir_tree(dir: &Path) -> io::Result<()> {
@@ -255,6 +292,7 @@ fn sweep(dir: &Path, cgroup: &str) -> Vec<io::Error> {
             }
         }
     }
+    let mut orphans = Vec::new();
     // containerd shims outlive dockerd; they carry our containerd's address. Their sockets live in the fixed
     // directory /run/containerd/s, named by the hash of address/namespace/id.
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
@@ -266,6 +304,7 @@ fn sweep(dir: &Path, cgroup: &str) -> Vec<io::Error> {
         let arg = |flag: &str| args.iter().position(|a| a == flag).and_then(|i| args.get(i + 1)).cloned();
         if arg("-address").is_some_and(|a| Path::new(&a) == containerd_sock) {
             if let Ok(p) = pid.parse() {
+                orphans.extend(descendants(p));
                 kill9(p);
             }
             if let Some(id) = arg("-id") {
@@ -275,17 +314,13 @@ fn sweep(dir: &Path, cgroup: &str) -> Vec<io::Error> {
             }
         }
     }
-    // Every container process sits in our cgroup parent.
-    let groups = cgroup_dirs(cgroup);
-    let deadline = Instant::now() + Duration::from_secs(3);
-    loop {
-        let pids: Vec<i32> = groups.iter().flat_map(|g| cgroup_procs(g)).collect();
-        if pids.is_empty() || Instant::now() > deadline {
-            break;
-        }
-        pids.into_iter().for_each(kill9);
-        std::thread::sleep(Duration::from_millis(20));
+    // Every container process sits in our cgroup parent (a grading lab's engine and script too); a container
+    // placed elsewhere (which grading's engine front refuses) is still a descendant of a shim killed above.
+    for pid in orphans {
+        kill9(pid);
     }
+    crate::kernel::cgroup::kill_tree(cgroup);
+    let groups = crate::kernel::cgroup::dirs(cgroup);
     // Mounts under the directory (overlays, sandbox namespaces, the data root bound on itself), deepest first.
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     let mut mounts: Vec<PathBuf> = mountinfo

@@ -158,11 +158,7 @@ pub async fn grade_all(
                         return Ok::<_, std::io::Error>((g, true));
                     }
                 }
-                let opts = GradeOptions {
-                    state_dir: state_dir.to_path_buf(),
-                    out_dir: dir.clone(),
-                    hide: vec![report_dir.to_path_buf()],
-                };
+                let opts = GradeOptions { state_dir: state_dir.to_path_buf(), out_dir: dir.clone() };
                 let g = submission::grade(suite, suite_version, sub, features, &opts).await;
                 write_submission(&dir, &g, outputs)?;
                 on_done(&g, false);

@@ -6,8 +6,11 @@ use super::model::SubmissionGrade;
 use super::sandbox::{self, Sandbox, SetupOutcome};
 use super::score::{self, Identity};
 use crate::check::{Observation, Outcome};
+use crate::engine::daemon::Confine;
 use crate::judge::judge;
+use crate::kernel::cgroup::{LabCgroup, Limits};
 use crate::kernel::features::Features;
+use crate::kernel::userns::{self, UserNs};
 use crate::lab::kernel::KernelLab;
 use crate::plan::{self, Plan, Step};
 use crate::suite::{Lab, Suite};
@@ -21,10 +24,8 @@ use std::time::{Duration, Instant};
 pub struct GradeOptions {
     /// Ledgers and engines.
     pub state_dir: PathBuf,
-    /// Where this submission's outputs (and pcaps) go; hidden from the sandbox.
+    /// Where this submission's outputs (and pcaps) go (the sandbox sees none of the machine's directories).
     pub out_dir: PathBuf,
-    /// Directories the sandbox must not see.
-    pub hide: Vec<PathBuf>,
 }
 
 /// The plan for grading: only what the lab's environment provides (the LAN's namespaces, cables and switch,
@@ -141,7 +142,14 @@ fn describe_setup(o: &SetupOutcome, limit: u64) -> String {
         (None, false) => "setup.sh ended without reporting a status".to_string(),
     };
     let text = normalize_ids(&o.output);
-    format!("{text}{}[reachlab] {end}\n", if text.ends_with('\n') || text.is_empty() { "" } else { "\n" })
+    let mut out = format!("{text}{}", if text.ends_with('\n') || text.is_empty() { "" } else { "\n" });
+    if o.truncated {
+        out.push_str(&format!("[reachlab] output beyond {} KiB was not kept\n", sandbox::OUTPUT_CAP / 1024));
+    }
+    for r in &o.refusals {
+        out.push_str(&format!("[reachlab] the lab's engine refused {r}\n"));
+    }
+    format!("{out}[reachlab] {end}\n")
 }
 
 async fn run(
@@ -167,6 +175,15 @@ async fn run(
             return (judge(checks, &HashMap::new(), None), String::new());
         }
     };
+    let confined = match confine(&mut lab, &run_id) {
+        Ok(c) => c,
+        Err(e) => {
+            infra.push(format!("failed to confine the lab: {e}"));
+            let errors = lab.teardown();
+            infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
+            return (judge(checks, &HashMap::new(), None), String::new());
+        }
+    };
     if let Err(e) = crate::lab::build(&mut lab, env).await {
         infra.push(e.to_string());
         let errors = lab.teardown();
@@ -174,12 +191,6 @@ async fn run(
         return (judge(checks, &HashMap::new(), None), String::new());
     }
     let limit = suite.grading.map_or(60, |g| g.setup_timeout_s);
-    let mut hide = opts.hide.clone();
-    hide.push(opts.state_dir.clone());
-    // Every reachlab state, not only this run's (other runs may use the default place).
-    hide.push(crate::runner::default_state_dir());
-    hide.push(std::path::PathBuf::from("/run/reachlab"));
-    hide.push(opts.out_dir.clone());
     let server1 = lab.namespace(Lab::SERVER1).cloned();
     let socket = lab.engine_socket();
     let (observations, output, sandbox) = match server1 {
@@ -192,15 +203,16 @@ async fn run(
             if let Err(e) = lab.record_scratch_dir(&sandbox::workdir_of(&run_id)) {
                 infra.push(format!("failed to write the ledger: {e}"));
             }
-            let setup = sandbox::run_setup(
-                &server1,
-                socket.as_deref(),
+            let setup = sandbox::run_setup(sandbox::SandboxSpec {
+                server1: &server1,
+                userns: &confined.userns,
+                engine_socket: socket.as_deref(),
                 submission,
-                &hide,
-                Duration::from_secs(limit),
-                &run_id,
-                &marker,
-            )
+                cgroup: Some(&confined.cgroup),
+                limit: Duration::from_secs(limit),
+                id: &run_id,
+                marker: &marker,
+            })
             .await;
             match setup {
                 Err(e) => {
@@ -220,6 +232,36 @@ async fn run(
     let errors = lab.teardown();
     infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
     (judge(checks, &observations, None), output)
+}
+
+/// What confines a grading lab: the user namespace that owns server1 and the lab's cgroup.
+struct Confined {
+    userns: UserNs,
+    cgroup: LabCgroup,
+}
+
+/// Limits of a grading lab as a whole (script, engine, containers).
+pub const LAB_LIMITS: Limits = Limits { memory: 1 << 30, pids: 4096, cpu_weight: 50 };
+/// Limits of the script's own processes within it.
+pub const SANDBOX_LIMITS: Limits = Limits { memory: 512 << 20, pids: 512, cpu_weight: 50 };
+/// The size of the private engine's data root (a tmpfs: images, layers, logs).
+pub const ENGINE_DATA_MIB: u64 = 512;
+
+/// Prepares the lab's confinement before anything is built: server1 will be the network namespace of a fresh
+/// user namespace, and the lab's cgroup (ledgered first) holds the engine.
+fn confine(lab: &mut KernelLab, run_id: &str) -> std::io::Result<Confined> {
+    let slot = u32::from_str_radix(&content_hash_str(run_id)[..4], 16).unwrap_or(0);
+    let userns = UserNs::create(userns::base_for(slot))?;
+    lab.provide_namespace(Lab::SERVER1, userns.net.try_clone()?);
+    let name = crate::engine::daemon::cgroup_name(run_id);
+    lab.record_cgroup(&name)?;
+    let cgroup = LabCgroup::create(&name, LAB_LIMITS, SANDBOX_LIMITS)?;
+    lab.confine_engine(Confine { procs: cgroup.procs_files("engine"), data_mib: Some(ENGINE_DATA_MIB) });
+    Ok(Confined { userns, cgroup })
+}
+
+fn content_hash_str(text: &str) -> String {
+    Sha256::digest(text.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Adopts the suite's endpoints from what the submission built, then probes them.

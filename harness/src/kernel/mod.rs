@@ -2,9 +2,11 @@
 //! privileges. Nothing outside this module builds a netlink request or calls `setns`.
 
 pub mod baseline;
+pub mod cgroup;
 pub mod features;
 pub mod neigh;
 pub mod netlink;
 pub mod netns;
 pub mod privilege;
 pub mod sockdiag;
+pub mod userns;

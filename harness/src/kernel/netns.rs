@@ -95,6 +95,30 @@ pub fn create(name: &str) -> io::Result<Netns> {
     Netns::open(name, &path)
 }
 
+/// Names an existing namespace (`source`, an open namespace file, e.g. one a user namespace owns) as
+/// `/run/netns/NAME`, and gives it the kernel's defaults as [`create`] does. Fails if the name exists.
+pub fn create_from(name: &str, source: &File) -> io::Result<Netns> {
+    use std::os::fd::AsRawFd;
+    prepare_dir()?;
+    let path = Path::new(NETNS_DIR).join(name);
+    std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
+    let fd = format!("/proc/self/fd/{}", source.as_raw_fd());
+    let made = mount(Some(fd.as_str()), &path, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(errno);
+    if let Err(e) = made {
+        let _ = std::fs::remove_file(&path);
+        return Err(e);
+    }
+    let file = Arc::new(File::open(&path)?);
+    let held = file.clone();
+    std::thread::spawn(move || -> io::Result<()> {
+        setns(held.as_ref(), CloneFlags::CLONE_NEWNET).map_err(errno)?;
+        super::baseline::apply_here()
+    })
+    .join()
+    .map_err(|_| io::Error::other("namespace thread panicked"))??;
+    Ok(Netns { name: name.to_string(), path, file })
+}
+
 /// Removes a named namespace mount and its file. Already gone is success.
 pub fn remove(path: &Path) -> io::Result<()> {
     match umount2(path, MntFlags::MNT_DETACH) {

@@ -50,6 +50,10 @@ pub struct KernelLab {
     lan_nic: Option<String>,
     notes: Vec<String>,
     done: bool,
+    /// Namespaces that already exist (a grading sandbox's user namespace owns them), named instead of created.
+    provided: BTreeMap<String, std::fs::File>,
+    /// How a grading lab's engine is confined.
+    confine: daemon::Confine,
 }
 
 fn io(op: impl Into<String>) -> impl FnOnce(std::io::Error) -> ApplyError {
@@ -80,6 +84,8 @@ impl KernelLab {
             lan_nic: None,
             notes: Vec::new(),
             done: false,
+            provided: BTreeMap::new(),
+            confine: daemon::Confine::default(),
         })
     }
 
@@ -381,7 +387,7 @@ impl KernelLab {
         // server1 starts from the kernel's defaults (forwarding off) like every namespace reachlab makes;
         // dockerd turns forwarding on (and sets FORWARD to DROP), as on a freshly booted VM.
         let ns = self.ns(netns)?.clone();
-        let daemon = Daemon::start(&ns, &dir, &cgroup).await?;
+        let daemon = Daemon::start_confined(&ns, &dir, &cgroup, &self.confine).await?;
         let docker = docker::connect(&daemon.socket)?;
         self.notes.push(format!("private Docker engine in {netns} ready in {:.2} s", daemon.ready_in.as_secs_f64()));
         let machine = docker::machine_engine().await;
@@ -415,6 +421,23 @@ impl KernelLab {
         netns::within(ns, move || baseline::inherit_here(&settings, &keep))
             .await
             .map_err(io(format!("give {name} server1's IPv4 settings")))
+    }
+
+    /// Grading: the namespace of `node` exists already (`source`, owned by the sandbox's user namespace); the
+    /// plan's step that would create it names this one instead (and ledgers it as usual).
+    pub fn provide_namespace(&mut self, node: &str, source: std::fs::File) {
+        self.provided.insert(node.to_string(), source);
+    }
+
+    /// Grading: the private engine starts confined (its cgroup, a bounded data root).
+    pub fn confine_engine(&mut self, confine: daemon::Confine) {
+        self.confine = confine;
+    }
+
+    /// Records a cgroup of the lab (before it is created) so teardown and `clean` kill what is in it and remove
+    /// it.
+    pub fn record_cgroup(&mut self, name: &str) -> std::io::Result<()> {
+        self.ledger.record(Entry::Cgroup { name: name.to_string() })
     }
 
     /// Records a scratch directory (a grading sandbox's working copy) so teardown and `clean` remove it.
@@ -484,7 +507,11 @@ impl Topology for KernelLab {
                 let name = Self::kernel_name(&self.run_id, netns);
                 let path = Path::new(netns::NETNS_DIR).join(&name);
                 self.record(Entry::Namespace { name: name.clone(), path })?;
-                let ns = netns::create(&name).map_err(io(format!("create namespace {name}")))?;
+                let ns = match self.provided.get(netns) {
+                    Some(source) => netns::create_from(&name, source),
+                    None => netns::create(&name),
+                }
+                .map_err(io(format!("create namespace {name}")))?;
                 let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
                 nl.set_up("lo").await?;
                 self.namespaces.insert(netns.clone(), ns);
@@ -622,6 +649,8 @@ impl KernelLab {
             notes: vec![format!("probed the standing lab {} (built by `reachlab up`)", record.run_id)],
             // Never torn down on drop: the lab stays standing for `reachlab down`.
             done: true,
+            provided: BTreeMap::new(),
+            confine: daemon::Confine::default(),
         };
         for ns in &suite.namespaces {
             let kname = Self::kernel_name(&record.run_id, &ns.name);

@@ -28,6 +28,11 @@ pub enum Entry {
         /// The directory.
         path: PathBuf,
     },
+    /// A grading lab's cgroup (every hierarchy): everything in it is killed, then it is removed.
+    Cgroup {
+        /// Its name under each hierarchy.
+        name: String,
+    },
     /// A private Docker engine: its directory and cgroup parent.
     Engine {
         /// Data root, exec root, socket and pidfiles live here.
@@ -221,6 +226,7 @@ pub fn describe_left(record: &Record) -> Vec<String> {
                 netns_path.exists().then(|| format!("link {name} in {}", netns_path.display()))
             }
             Entry::ScratchDir { path } => path.exists().then(|| format!("directory {}", path.display())),
+            Entry::Cgroup { name } => (!crate::kernel::cgroup::dirs(name).is_empty()).then(|| format!("cgroup {name}")),
             Entry::Engine { dir, cgroup } => {
                 dir.exists().then(|| format!("private engine {} (cgroup {cgroup})", dir.display()))
             }

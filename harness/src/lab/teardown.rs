@@ -44,6 +44,12 @@ pub fn teardown(record: &Record) -> Vec<TeardownError> {
                 }
                 _ => {}
             },
+            Entry::Cgroup { name } => {
+                crate::kernel::cgroup::kill_tree(name);
+                for source in crate::kernel::cgroup::remove(name) {
+                    errors.push(TeardownError { what: format!("cgroup {name}"), source });
+                }
+            }
             Entry::Engine { dir, cgroup } => {
                 for source in daemon::purge(dir, cgroup) {
                     errors.push(TeardownError { what: format!("engine {}", dir.display()), source });

@@ -20,7 +20,7 @@ pub struct Context<'a> {
     pub report_dir: Option<&'a Path>,
     /// The machine the run ran on.
     pub hostname: Option<String>,
-    /// When each suite started (ISO 8601), in the report's order.
+    /// When each suite started (ISO 8601), in the report's order, for suites whose report does not say.
     pub started: Vec<String>,
 }
 
@@ -45,7 +45,7 @@ pub fn render_in(report: &RunReport, ctx: &Context<'_>) -> String {
             Suite {
                 name: s.name.clone(),
                 time_ms: s.duration_ms,
-                timestamp: ctx.started.get(i).cloned(),
+                timestamp: s.started_at.clone().or_else(|| ctx.started.get(i).cloned()),
                 hostname: ctx.hostname.clone(),
                 properties,
                 cases: s.checks.iter().map(|c| case(&s.name, c, ctx.report_dir)).collect(),

@@ -213,7 +213,12 @@ fn case(out: &mut String, c: &Case) {
 
 /// Now, as `2024-05-01T12:00:00Z` (UTC).
 pub fn utc_now() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    utc(std::time::SystemTime::now())
+}
+
+/// `t` as `2024-05-01T12:00:00Z` (UTC).
+pub fn utc(t: std::time::SystemTime) -> String {
+    let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let (y, m, d, hh, mm, ss) = civil(secs);
     format!("{y:04}-{m:02}-{d:02}T{hh:02}:{mm:02}:{ss:02}Z")
 }

@@ -86,6 +86,44 @@ pub struct SuiteReport {
     pub setup_ms: u64,
     /// Whole suite, in milliseconds.
     pub duration_ms: u64,
+    /// When it started (UTC, `2024-05-06T12:53:20Z`), when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
+    /// Where the time went, phase by phase in the order they first ran (`--timings` prints them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub timings: Vec<Phase>,
+}
+
+/// Time spent in one phase of a suite's run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Phase {
+    /// `namespaces`, `links`, `engine`, `image`, `networks`, `containers`, `settle`, `probes`, `captures`,
+    /// `teardown`.
+    pub phase: String,
+    /// Milliseconds.
+    pub ms: u64,
+}
+
+/// Accumulates [`Phase`]s (`.0`), and how long each check took to observe, by check id (`.1`).
+#[derive(Debug, Default, Clone)]
+pub struct Timings(pub Vec<Phase>, pub std::collections::HashMap<usize, u64>);
+
+impl Timings {
+    /// Adds `ms` to `phase`.
+    pub fn add(&mut self, phase: &str, ms: u64) {
+        match self.0.iter_mut().find(|p| p.phase == phase) {
+            Some(p) => p.ms += ms,
+            None => self.0.push(Phase { phase: phase.into(), ms }),
+        }
+    }
+
+    /// Times `f`, adding its duration to `phase`.
+    pub async fn time<T>(&mut self, phase: &str, f: impl std::future::Future<Output = T>) -> T {
+        let started = std::time::Instant::now();
+        let out = f.await;
+        self.add(phase, started.elapsed().as_millis() as u64);
+        out
+    }
 }
 
 /// A whole run.
@@ -189,6 +227,8 @@ impl SuiteReport {
             matrices,
             setup_ms: 0,
             duration_ms: 0,
+            started_at: None,
+            timings: Vec::new(),
         }
     }
 

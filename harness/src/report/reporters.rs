@@ -11,12 +11,19 @@ pub struct TerminalReporter<W: Write> {
     out: W,
     color: bool,
     quiet: bool,
+    timings: bool,
 }
 
 impl<W: Write> TerminalReporter<W> {
     /// Writes to `out`, colored when `color`.
     pub fn new(out: W, color: bool) -> Self {
-        TerminalReporter { out, color, quiet: false }
+        TerminalReporter { out, color, quiet: false, timings: false }
+    }
+
+    /// After each suite, where its time went (`--timings`).
+    pub fn timings(mut self, on: bool) -> Self {
+        self.timings = on;
+        self
     }
 
     /// Only the closing summary line.
@@ -31,6 +38,9 @@ impl<W: Write> Reporter for TerminalReporter<W> {
         match event {
             Event::SuiteFinished(s) if !self.quiet => {
                 write!(self.out, "{}", terminal::render_suite(s, self.color))?;
+                if self.timings {
+                    writeln!(self.out, "{}", terminal::timings_line(s))?;
+                }
                 writeln!(self.out)
             }
             Event::RunFinished(r) => {

@@ -187,6 +187,26 @@ pub fn summary_line(r: &RunReport) -> String {
 /// Legend printed once under the matrices.
 pub const LEGEND: &str = "   Y reaches/delivered · N does not · U name unresolved · R refused · D dropped · O open · - not checked · ! differs from expected · E probe error · S skipped";
 
+/// `--timings`: where a suite's time went, phase by phase, and what the phases do not account for (judging,
+/// reports, waiting between phases).
+pub fn timings_line(s: &SuiteReport) -> String {
+    let phases: Vec<String> = s.timings.iter().map(|p| format!("{} {}", p.phase, ms(p.ms))).collect();
+    let accounted: u64 = s.timings.iter().map(|p| p.ms).sum();
+    let rest = s.duration_ms.saturating_sub(accounted);
+    if phases.is_empty() {
+        return format!("   timings: {} in all (nothing was built)", ms(s.duration_ms));
+    }
+    format!("   timings: {} · other {} · {} in all", phases.join(" · "), ms(rest), ms(s.duration_ms))
+}
+
+fn ms(v: u64) -> String {
+    if v >= 1000 {
+        format!("{:.2} s", v as f64 / 1000.0)
+    } else {
+        format!("{v} ms")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::ColorChoice::*;

@@ -133,10 +133,11 @@ pub fn parse(text: &str) -> Result<Grid, GridError> {
         }
     }
     let mut rows: Vec<GridRow> = Vec::new();
+    let mut sources = std::collections::HashSet::new();
     for (index, line) in lines {
         let mut tokens = words(line, index).into_iter();
         let name = tokens.next().expect("non-blank line has a word");
-        if rows.iter().any(|r| r.name.text == name.text) {
+        if !sources.insert(name.text.clone()) {
             return Err(GridError {
                 line: name.line,
                 col: name.col,

@@ -8,7 +8,7 @@ pub mod model;
 pub mod schema;
 
 pub use cidr::Cidr;
-pub use load::{load_file, load_str, LoadError};
+pub use load::{load_bytes, load_file, load_str, load_str_with, read_source, Limits, LoadError};
 pub use matrix::Cell;
 pub use model::{By, LinkKind, ProbeKind, Promiscuous};
 

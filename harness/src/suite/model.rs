@@ -17,7 +17,8 @@ use toml::Spanned;
 )]
 pub struct SuiteFile {
     /// The suite's name in reports; defaults to the file name without `.toml`.
-    pub name: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
     /// What the suite shows, in the lab's words.
     pub description: Option<String>,
     /// Probe defaults for every matrix of this suite.
@@ -62,12 +63,15 @@ pub struct SuiteFile {
 #[serde(deny_unknown_fields)]
 pub struct GradingSpec {
     /// Points for each checked matrix cell, capture assertion and rule (default 1).
-    pub points: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub points: Option<Spanned<f64>>,
     /// Points for each predicted cell (in the submission's `answers.toml`) that matches what was observed
     /// (default 0: predictions are not scored).
-    pub prediction_points: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub prediction_points: Option<Spanned<f64>>,
     /// Time limit for the submission's `setup.sh`, in seconds (default 60).
-    pub setup_timeout_s: Option<u64>,
+    #[schemars(with = "Option<u64>")]
+    pub setup_timeout_s: Option<Spanned<u64>>,
 }
 
 /// The emulated LAN: server1 and server2 on a host-only switch.
@@ -166,7 +170,8 @@ pub struct LinkSpec {
     #[schemars(with = "Option<String>")]
     pub mode: Option<Spanned<String>>,
     /// vlan: the VLAN id; vxlan: the VNI.
-    pub id: Option<u32>,
+    #[schemars(with = "Option<u32>")]
+    pub id: Option<Spanned<u32>>,
     /// vxlan: the remote tunnel endpoint.
     #[schemars(with = "Option<String>")]
     pub remote: Option<Spanned<String>>,
@@ -174,7 +179,8 @@ pub struct LinkSpec {
     #[schemars(with = "Option<String>")]
     pub local: Option<Spanned<String>>,
     /// vxlan: UDP port (default 4789).
-    pub dstport: Option<u16>,
+    #[schemars(with = "Option<u16>")]
+    pub dstport: Option<Spanned<u16>>,
     /// Address with prefix length.
     #[schemars(with = "Option<String>")]
     pub address: Option<Spanned<String>>,
@@ -214,7 +220,8 @@ pub struct ContainerSpec {
     #[schemars(with = "String")]
     pub name: Spanned<String>,
     /// Image (default `alpine`). Without a registry, a busybox stand-in is built offline under this name.
-    pub image: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub image: Option<Spanned<String>>,
     /// Networks, in order: created on the first (`docker run --network`), connected to the rest
     /// (`docker network connect`). Default `["bridge"]`.
     #[schemars(with = "Option<Vec<String>>")]
@@ -251,7 +258,8 @@ pub struct CaptureSpec {
     #[schemars(with = "Option<String>")]
     pub dst: Option<Spanned<String>>,
     /// Grading: points for each of its checks (overrides `[grading] points`).
-    pub points: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub points: Option<Spanned<f64>>,
     /// Grading: hide its checks from students until released.
     #[serde(default)]
     pub hidden: bool,
@@ -270,7 +278,8 @@ pub struct NatSpec {
     #[schemars(with = "String")]
     pub masquerade: Spanned<String>,
     /// Grading: points for each of its checks (overrides `[grading] points`).
-    pub points: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub points: Option<Spanned<f64>>,
     /// Grading: hide its checks from students until released.
     #[serde(default)]
     pub hidden: bool,
@@ -384,17 +393,20 @@ pub struct VethPeerSpec {
 #[serde(deny_unknown_fields)]
 pub struct MatrixSpec {
     /// A title for reports; defaults to the probe kind.
-    pub name: Option<String>,
+    #[schemars(with = "Option<String>")]
+    pub name: Option<Spanned<String>>,
     /// What each cell probes.
     pub probe: ProbeKind,
     /// ICMP only: probe the destination by `address` (default) or by `name`, resolved through Docker's embedded
     /// DNS from inside the source.
     pub by: Option<By>,
     /// UDP/TCP: destination port.
-    pub port: Option<u16>,
+    #[schemars(with = "Option<u16>")]
+    pub port: Option<Spanned<u16>>,
     /// UDP/TCP: open reachlab's listener in the destination (default true). `false` probes a closed port:
     /// nothing can be delivered, and `R` (refused) and `D` (dropped) tell the two apart.
-    pub listen: Option<bool>,
+    #[schemars(with = "Option<bool>")]
+    pub listen: Option<Spanned<bool>>,
     /// The grid: first line names the destinations (columns), each further line starts with a source (row)
     /// followed by one cell per column: `Y` must reach, `N` must not reach, `-` not checked; by name also `U`
     /// (must not resolve); UDP/TCP also `R` (refused) and `D` (dropped).
@@ -407,7 +419,8 @@ pub struct MatrixSpec {
     #[schemars(with = "Option<u32>")]
     pub attempts: Option<Spanned<u32>>,
     /// Grading: points for each cell of this matrix (overrides `[grading] points`).
-    pub points: Option<f64>,
+    #[schemars(with = "Option<f64>")]
+    pub points: Option<Spanned<f64>>,
     /// Grading: hide this matrix's checks from students until released.
     #[serde(default)]
     pub hidden: bool,
@@ -418,7 +431,7 @@ pub struct MatrixSpec {
 }
 
 /// Probe kinds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, JsonSchema, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, JsonSchema, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ProbeKind {
     /// ICMP echo request from the source's namespace to the destination's address.

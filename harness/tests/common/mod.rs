@@ -109,9 +109,19 @@ pub fn machine_state() -> MachineState {
     }
 }
 
-/// A scratch directory for state and reports.
+/// A scratch directory for state and reports. Dropped — also when a test panics — it first runs
+/// `reachlab clean --all` on its state directory, so what a failed test's runs left is removed from their
+/// ledgers instead of being orphaned when the directory (with the ledgers) goes.
 pub struct Scratch {
     pub dir: tempfile::TempDir,
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        if self.state().join("runs").read_dir().is_ok_and(|mut d| d.next().is_some()) {
+            let _ = self.reachlab().args(["clean", "--all"]).output();
+        }
+    }
 }
 
 impl Scratch {

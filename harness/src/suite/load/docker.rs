@@ -11,7 +11,7 @@ impl Cx<'_> {
             (None, false) => return Ok(None),
         };
         let addr = |s: &Option<Spanned<String>>, default: &str| match s {
-            Some(s) => self.cidr(s),
+            Some(s) => self.iface_cidr(s),
             None => Ok(default.parse().expect("valid default")),
         };
         let nic = |s: &Option<Spanned<String>>| s.as_ref().map_or(Ok("enp0s3".to_string()), |s| self.ifname(s));
@@ -36,6 +36,7 @@ impl Cx<'_> {
 
     pub(super) fn networks(&self, specs: &[NetworkSpec], ifaces: &Ifaces) -> Result<Vec<Network>, Diagnostic> {
         let mut out: Vec<Network> = Vec::new();
+        let mut seen: HashSet<String> = HashSet::new();
         for n in specs {
             let name = n.name.get_ref();
             if ["bridge", "host", "none"].contains(&name.as_str()) {
@@ -45,14 +46,14 @@ impl Cx<'_> {
                     "declare only user-defined networks; containers can join `bridge` without declaring it".to_string(),
                 ));
             }
-            if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c)) {
-                return Err(self.span(
-                    &n.name,
-                    format!("`{name}` is not a valid network name"),
-                    "use letters, digits, `-`, `_` or `.`".to_string(),
-                ));
+            self.network_name(&n.name)?;
+            // A bridge network's Linux bridge is named by this option (else `br-<id>`): a kernel name.
+            if let Some((message, hint)) =
+                n.options.get("com.docker.network.bridge.name").and_then(|b| names::ifname_problem(b))
+            {
+                return Err(self.span(&n.name, format!("option com.docker.network.bridge.name: {message}"), hint));
             }
-            if out.iter().any(|o| &o.name == name) {
+            if !seen.insert(name.clone()) {
                 return Err(self.span(
                     &n.name,
                     format!("network `{name}` is declared twice"),
@@ -68,18 +69,12 @@ impl Cx<'_> {
                     "use `bridge` or `macvlan`".to_string(),
                 ));
             }
-            let subnet = n.subnet.as_ref().map(|x| self.cidr(x)).transpose()?;
-            let ip_range = n.ip_range.as_ref().map(|x| self.cidr(x)).transpose()?;
-            let gateway = match &n.gateway {
-                Some(g) => Some(g.get_ref().parse().map_err(|_| {
-                    self.span(
-                        g,
-                        format!("`{}` is not an IPv4 address", g.get_ref()),
-                        "a gateway is a plain address such as `172.18.0.1`".to_string(),
-                    )
-                })?),
-                None => None,
-            };
+            let subnet = n.subnet.as_ref().map(|x| self.prefix(x)).transpose()?;
+            let ip_range = n.ip_range.as_ref().map(|x| self.prefix(x)).transpose()?;
+            let gateway = n.gateway.as_ref().map(|g| self.unicast(g, "gateway")).transpose()?;
+            if let Some(s) = n.subnet.as_ref() {
+                self.network_subnet(s, n.gateway.as_ref().zip(gateway), n.ip_range.as_ref().zip(ip_range))?;
+            }
             if (gateway.is_some() || ip_range.is_some()) && subnet.is_none() {
                 return Err(self.span(
                     &n.name,
@@ -137,19 +132,18 @@ impl Cx<'_> {
         &self,
         specs: &[ContainerSpec],
         networks: &[Network],
-        ns_names: &[String],
+        ns_names: &HashSet<&str>,
     ) -> Result<Vec<Container>, Diagnostic> {
         let mut out: Vec<Container> = Vec::new();
+        let network_names: HashSet<&str> = networks.iter().map(|n| n.name.as_str()).collect();
+        let mut seen: HashSet<String> = HashSet::new();
         for c in specs {
             let name = c.name.get_ref();
-            if name.is_empty() || !name.chars().all(|ch| ch.is_ascii_alphanumeric() || "-_.".contains(ch)) {
-                return Err(self.span(
-                    &c.name,
-                    format!("`{name}` is not a valid container name"),
-                    "use letters, digits, `-`, `_` or `.`".to_string(),
-                ));
+            self.container_name(&c.name)?;
+            if let Some(image) = &c.image {
+                self.image(image)?;
             }
-            if out.iter().any(|o| &o.name == name) || ns_names.contains(name) {
+            if ns_names.contains(name.as_str()) || !seen.insert(name.clone()) {
                 return Err(self.span(
                     &c.name,
                     format!("node `{name}` is declared twice"),
@@ -186,7 +180,7 @@ impl Cx<'_> {
                     }
                     let mut names: Vec<String> = Vec::new();
                     for n in list {
-                        if n.get_ref() != "bridge" && !networks.iter().any(|x| &x.name == n.get_ref()) {
+                        if n.get_ref() != "bridge" && !network_names.contains(n.get_ref().as_str()) {
                             return Err(self.span(
                                 n,
                                 format!("unknown network `{}`", n.get_ref()),
@@ -210,7 +204,7 @@ impl Cx<'_> {
             };
             out.push(Container {
                 name: name.clone(),
-                image: c.image.clone().unwrap_or_else(|| "alpine".into()),
+                image: c.image.as_ref().map_or_else(|| "alpine".into(), |i| i.get_ref().clone()),
                 attachment,
                 command: c.command.clone(),
             });

@@ -10,6 +10,9 @@ impl Cx<'_> {
         suite: &ProbeSettings,
         nodes: &Nodes,
     ) -> Result<Matrix, Diagnostic> {
+        if let Some(n) = &m.name {
+            self.title(n.span().start, n.get_ref())?;
+        }
         let settings = self.settings(&m.timeout_ms, &m.attempts, *suite)?;
         let content_start = self.string_content_start(m.expect.span());
         let line_offsets: Vec<usize> =
@@ -19,7 +22,9 @@ impl Cx<'_> {
             matrix::parse(m.expect.get_ref()).map_err(|e| self.at(place(e.line, e.col), e.message, Some(e.hint)))?;
         let by = m.by.unwrap_or(By::Address);
         let expect_at = m.expect.span().start;
-        match (m.probe, m.port, by) {
+        let port = m.port.as_ref().map(|p| self.port(p.span().start, *p.get_ref())).transpose()?;
+        let points = self.points(&m.points)?;
+        match (m.probe, port, by) {
             (ProbeKind::Icmp, Some(_), _) => {
                 return Err(self.at(
                     expect_at,
@@ -43,7 +48,8 @@ impl Cx<'_> {
             }
             _ => {}
         }
-        if m.listen.is_some() && m.probe == ProbeKind::Icmp {
+        let listen = m.listen.as_ref().map(|l| *l.get_ref());
+        if listen.is_some() && m.probe == ProbeKind::Icmp {
             return Err(self.at(
                 expect_at,
                 "an ICMP matrix has no `listen`",
@@ -54,7 +60,7 @@ impl Cx<'_> {
             (ProbeKind::Icmp, By::Address) => &[Cell::Reach, Cell::NoReach, Cell::Unchecked],
             (ProbeKind::Icmp, By::Name) => &[Cell::Reach, Cell::NoReach, Cell::Unresolved, Cell::Unchecked],
             // Without reachlab's listener nothing can be delivered to it; a socket of the lab may be open there.
-            _ if m.listen == Some(false) => &[Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Open, Cell::Unchecked],
+            _ if listen == Some(false) => &[Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Open, Cell::Unchecked],
             _ => &[Cell::Reach, Cell::NoReach, Cell::Refused, Cell::Dropped, Cell::Unchecked],
         };
 
@@ -144,6 +150,31 @@ impl Cx<'_> {
                         Some("put `-` on the diagonal: a node probing itself tests nothing in the lab".into()),
                     ));
                 }
+                if *cell != Cell::Unchecked && by == By::Address {
+                    if let Some((addr, node, iface)) = nodes.segments.answered_by(&source.node, column) {
+                        let message = if node == source.node {
+                            format!(
+                                "`{}` holds {}'s address {addr} itself: the probe would answer itself",
+                                node, column
+                            )
+                        } else {
+                            format!(
+                                "a probe from `{}` to {column} ({addr}) would be answered by `{node}` ({iface}), which \
+                                 holds the same address where `{}` is",
+                                source.node, source.node
+                            )
+                        };
+                        return Err(self.at(
+                            place(token.line, token.col),
+                            message,
+                            Some(format!(
+                                "give the nodes their own addresses, or pin another of `{}`'s addresses \
+                                 (`{}@INTERFACE`)",
+                                column.node, column.node
+                            )),
+                        ));
+                    }
+                }
                 if !allowed.contains(cell) {
                     let list: String = allowed.iter().map(|c| format!("`{}` ", c.symbol())).collect();
                     return Err(self.at(
@@ -161,8 +192,8 @@ impl Cx<'_> {
             cells.push(row.cells.iter().map(|(c, _)| *c).collect());
             rows.push(source);
         }
-        let name = m.name.clone().unwrap_or_else(|| {
-            let base = match (m.probe, by, m.port) {
+        let name = m.name.as_ref().map(|n| n.get_ref().clone()).unwrap_or_else(|| {
+            let base = match (m.probe, by, port) {
                 (ProbeKind::Icmp, By::Name, _) => "icmp by name".to_string(),
                 (p, _, Some(port)) => format!("{} port {port}", p.as_str()),
                 (p, _, None) => p.as_str().to_string(),
@@ -173,6 +204,8 @@ impl Cx<'_> {
                 format!("{base} #{}", index + 1)
             }
         });
+        let row_at: HashMap<String, usize> = rows.iter().enumerate().map(|(i, r)| (r.to_string(), i)).collect();
+        let column_at: HashMap<String, usize> = columns.iter().enumerate().map(|(i, c)| (c.to_string(), i)).collect();
         let mut hints = BTreeMap::new();
         for (key, hint) in &m.hints {
             let pair = key.get_ref().split_once("->").map(|(a, b)| (a.trim().to_string(), b.trim().to_string()));
@@ -183,10 +216,8 @@ impl Cx<'_> {
                     "e.g. `\"alpine1 -> alpine3\" = \"…\"`".to_string(),
                 ));
             };
-            let cell =
-                rows.iter().position(|r| r.to_string() == from).zip(columns.iter().position(|c| c.to_string() == to));
-            match cell {
-                Some((r, c)) if cells[r][c] != Cell::Unchecked => {}
+            match row_at.get(&from).zip(column_at.get(&to)) {
+                Some((&r, &c)) if cells[r][c] != Cell::Unchecked => {}
                 _ => {
                     return Err(self.span(
                         key,
@@ -205,10 +236,60 @@ impl Cx<'_> {
             columns,
             cells,
             by,
-            port: m.port,
-            listen: m.listen.unwrap_or(true),
-            scoring: Scoring { points: m.points, hidden: m.hidden },
+            port,
+            listen: listen.unwrap_or(true),
+            scoring: Scoring { points, hidden: m.hidden },
             hints,
         })
+    }
+
+    /// Refuses a suite that probes a (protocol, port, destination namespace) both with reachlab's listener and
+    /// without it (`listen = false`): all probes run at once, so the listener of one would answer the other as
+    /// `open`. A host-network container's namespace is server1's.
+    pub(super) fn listen_conflicts(
+        &self,
+        specs: &[MatrixSpec],
+        matrices: &[Matrix],
+        nodes: &Nodes,
+    ) -> Result<(), Diagnostic> {
+        let namespace = |node: &str| match nodes.container(node) {
+            Some(c) if c.attachment == Attachment::Host => Lab::SERVER1.to_string(),
+            _ => node.to_string(),
+        };
+        // (probe, port, namespace, listen) -> (matrix, destination) of the first checked column that uses it.
+        let mut uses: HashMap<(ProbeKind, u16, String, bool), (usize, String)> = HashMap::new();
+        for (i, m) in matrices.iter().enumerate() {
+            let Some(port) = m.port else { continue };
+            for (c, column) in m.columns.iter().enumerate() {
+                if m.cells.iter().all(|row| row[c] == Cell::Unchecked) {
+                    continue;
+                }
+                let ns = namespace(&column.node);
+                if let Some((other, dest)) = uses.get(&(m.probe, port, ns.clone(), !m.listen)) {
+                    let closed = if m.listen { *other } else { i };
+                    let at =
+                        specs[closed].listen.as_ref().map_or(specs[closed].expect.span().start, |l| l.span().start);
+                    let (first, second) = (&matrices[*other], m);
+                    return Err(self.at(
+                        at,
+                        format!(
+                            "{} port {port} to `{}` is probed with reachlab's listener (matrix `{}`) and without it \
+                             (matrix `{}`)",
+                            m.probe.as_str(),
+                            if dest == &column.node { dest.clone() } else { format!("{dest}` and `{}", column.node) },
+                            if first.listen { &first.name } else { &second.name },
+                            if first.listen { &second.name } else { &first.name },
+                        ),
+                        Some(
+                            "probes run at once, so reachlab's listener would answer the `listen = false` probe as \
+                             open: use another port for one of them"
+                                .into(),
+                        ),
+                    ));
+                }
+                uses.entry((m.probe, port, ns, m.listen)).or_insert((i, column.node.clone()));
+            }
+        }
+        Ok(())
     }
 }

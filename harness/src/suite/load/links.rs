@@ -80,50 +80,57 @@ impl Cx<'_> {
             }
             None => modes.first().map(|m| m.to_string()),
         };
-        let ip = |s: &Option<Spanned<String>>| -> Result<Option<Ipv4Addr>, Diagnostic> {
-            s.as_ref()
-                .map(|v| {
-                    v.get_ref().parse().map_err(|_| {
-                        self.span(
-                            v,
-                            format!("`{}` is not an IPv4 address", v.get_ref()),
-                            "a plain address such as `10.0.0.2`".to_string(),
-                        )
-                    })
-                })
-                .transpose()
-        };
-        let (remote, local) = (ip(&l.remote)?, ip(&l.local)?);
-        match kind {
-            LinkKind::Vlan if !l.id.is_some_and(|i| (1..4095).contains(&i)) => {
-                return Err(self.span(
-                    &l.kind,
-                    "a vlan link needs an `id` from 1 to 4094",
-                    "e.g. `id = 10`".to_string(),
-                ))
+        let endpoint = |s: &Option<Spanned<String>>, what: &str| s.as_ref().map(|v| self.unicast(v, what)).transpose();
+        let (remote, local) = (endpoint(&l.remote, "vxlan remote")?, endpoint(&l.local, "vxlan local address")?);
+        // Keys of another kind would be silently ignored by the kernel request: refuse them.
+        let vxlan_only =
+            [("remote", l.remote.as_ref().map(|r| r.span())), ("local", l.local.as_ref().map(|r| r.span()))];
+        for (key, span) in vxlan_only.into_iter().chain([("dstport", l.dstport.as_ref().map(|d| d.span()))]) {
+            if let (Some(span), false) = (span, kind == LinkKind::Vxlan) {
+                return Err(self.at(
+                    span.start,
+                    format!("a {} link has no `{key}`", kind.as_str()),
+                    Some(format!("`{key}` is for vxlan links; remove it")),
+                ));
             }
-            LinkKind::Vxlan if l.id.is_none() || remote.is_none() => {
+        }
+        if let (Some(id), false) = (&l.id, matches!(kind, LinkKind::Vlan | LinkKind::Vxlan)) {
+            return Err(self.span(
+                id,
+                format!("a {} link has no `id`", kind.as_str()),
+                "`id` is a vlan's VLAN id or a vxlan's VNI; remove it".to_string(),
+            ));
+        }
+        let id = l.id.as_ref().map(|i| *i.get_ref());
+        match kind {
+            LinkKind::Vlan if !id.is_some_and(|i| (1..4095).contains(&i)) => {
+                let at = l.id.as_ref().map_or(l.kind.span().start, |i| i.span().start);
+                return Err(self.at(
+                    at,
+                    "a vlan link needs an `id` from 1 to 4094",
+                    Some("e.g. `id = 10`".to_string()),
+                ));
+            }
+            LinkKind::Vxlan if id.is_none() || remote.is_none() => {
                 return Err(self.span(
                     &l.kind,
                     "a vxlan link needs an `id` (the VNI) and a `remote`",
                     "e.g. `id = 42`, `remote = \"10.0.0.2\"`".to_string(),
                 ))
             }
+            // A VNI has 24 bits (the kernel refuses more).
+            LinkKind::Vxlan if id.is_some_and(|i| i >= 1 << 24) => {
+                let span = l.id.as_ref().expect("checked").span();
+                return Err(self.at(
+                    span.start,
+                    format!("vxlan id {} does not fit in 24 bits", id.unwrap_or(0)),
+                    Some("a VNI is 0 to 16777215".to_string()),
+                ));
+            }
             _ => {}
         }
-        let address = l.address.as_ref().map(|a| self.cidr(a)).transpose()?;
-        Ok(Link {
-            kind,
-            name,
-            netns: ns,
-            parent,
-            mode,
-            id: l.id,
-            remote,
-            local,
-            dstport: l.dstport,
-            address,
-            up: l.up.unwrap_or(true),
-        })
+        let dstport = l.dstport.as_ref().map(|d| self.port(d.span().start, *d.get_ref())).transpose()?;
+        let address = l.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
+        Ok(Link { kind, name, netns: ns, parent, mode, id, remote, local, dstport, address, up: l.up.unwrap_or(true) })
     }
 }

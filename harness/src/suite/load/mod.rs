@@ -1,20 +1,26 @@
 //! Loading: TOML text → [`Suite`], with every error placed at file:line:col and given a hint. One file per part
 //! of the format: this one holds the diagnostics, the core checks and the order of validation.
 
+mod addresses;
 mod captures;
 mod docker;
 mod grid;
+mod limits;
 mod links;
+mod names;
+mod values;
 
 use super::matrix::{self, Cell};
 use super::model::{
-    By, CaptureSpec, ContainerSpec, LinkKind, LinkSpec, MatrixSpec, NetworkSpec, ProbeKind, Promiscuous, SuiteFile,
+    By, CaptureSpec, ContainerSpec, GradingSpec, LinkKind, LinkSpec, MatrixSpec, NetworkSpec, ProbeKind, Promiscuous,
+    SuiteFile,
 };
 use super::{
     Attachment, Bridge, Capture, Cidr, Container, Endpoint, Grading, HostRef, Lab, Link, Matrix, Namespace, Nat,
     Network, ProbeSettings, Route, Scoring, Suite, Veth, VethEnd,
 };
-use std::collections::{BTreeMap, BTreeSet};
+pub use limits::Limits;
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::fmt;
 use std::net::Ipv4Addr;
 use std::ops::Range;
@@ -59,8 +65,9 @@ impl fmt::Display for Diagnostic {
         writeln!(f, "{}:{}:{}: {}", self.file, self.line, self.col, self.message)?;
         let gutter = self.line.to_string().len();
         writeln!(f, "{:gutter$} |", "")?;
-        writeln!(f, "{} | {}", self.line, self.source_line)?;
-        write!(f, "{:gutter$} | {:>col$}", "", "^", col = self.col)?;
+        let (shown, caret) = excerpt(&self.source_line, self.col);
+        writeln!(f, "{} | {shown}", self.line)?;
+        write!(f, "{:gutter$} | {:>caret$}", "", "^")?;
         if let Some(hint) = &self.hint {
             write!(f, "\n{:gutter$} = hint: {hint}", "")?;
         }
@@ -68,37 +75,117 @@ impl fmt::Display for Diagnostic {
     }
 }
 
+/// The part of a long source line around 1-based character column `col` (at most [`EXCERPT`] characters, cut
+/// ends marked `…`), and the caret's column in it.
+fn excerpt(line: &str, col: usize) -> (String, usize) {
+    let chars: Vec<char> = line.chars().collect();
+    if chars.len() <= EXCERPT {
+        return (line.to_string(), col);
+    }
+    let start = col.saturating_sub(1 + EXCERPT / 2).min(chars.len() - EXCERPT);
+    let end = start + EXCERPT;
+    let mut shown: String = if start > 0 { "…".into() } else { String::new() };
+    shown.extend(&chars[start..end]);
+    if end < chars.len() {
+        shown.push('…');
+    }
+    (shown, col - start + usize::from(start > 0))
+}
+
+/// How much of a long line a diagnostic shows.
+const EXCERPT: usize = 100;
+
 /// Reads and loads a suite file.
 pub fn load_file(path: &Path) -> Result<Suite, LoadError> {
-    let src =
-        std::fs::read_to_string(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
-    load_str(&src, &path.display().to_string())
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    load_bytes(&bytes, &path.display().to_string())
+}
+
+/// Reads a suite file as text: bytes that are not UTF-8 are an error at the first bad byte's file:line:col.
+/// For callers that keep the text (e.g. to record its digest) before loading it with [`load_str`].
+pub fn read_source(path: &Path) -> Result<String, LoadError> {
+    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    text(&bytes, &path.display().to_string()).map(str::to_string)
+}
+
+/// Loads a suite from the bytes of a file; `file` names it in errors and reports.
+pub fn load_bytes(bytes: &[u8], file: &str) -> Result<Suite, LoadError> {
+    load_str(text(bytes, file)?, file)
 }
 
 /// Loads a suite from text; `file` names it in errors and reports.
 pub fn load_str(src: &str, file: &str) -> Result<Suite, LoadError> {
+    load_str_with(src, file, &Limits::DEFAULT)
+}
+
+/// Loads a suite from text under other [`Limits`] than the default ones.
+pub fn load_str_with(src: &str, file: &str, limits: &Limits) -> Result<Suite, LoadError> {
     let cx = Cx { src, file };
+    cx.size(limits).map_err(|d| LoadError::Invalid(Box::new(d)))?;
     let raw: SuiteFile = toml::from_str(src).map_err(|e| cx.toml_error(&e))?;
-    cx.validate(raw).map_err(|d| LoadError::Invalid(Box::new(d)))
+    cx.counts(&raw, limits).map_err(|d| LoadError::Invalid(Box::new(d)))?;
+    cx.validate(raw, limits).map_err(|d| LoadError::Invalid(Box::new(d)))
+}
+
+/// The bytes as text, or an error at the first byte that is not UTF-8.
+fn text<'a>(bytes: &'a [u8], file: &str) -> Result<&'a str, LoadError> {
+    let e = match std::str::from_utf8(bytes) {
+        Ok(src) => return Ok(src),
+        Err(e) => e,
+    };
+    // The lossy text is the same as the input up to the first bad byte, so offsets before it agree.
+    let lossy = String::from_utf8_lossy(bytes);
+    let at = e.valid_up_to();
+    let what = match e.error_len() {
+        Some(_) => format!("byte 0x{:02x} is not UTF-8", bytes[at]),
+        None => format!("the file ends inside a UTF-8 character (byte 0x{:02x})", bytes[at]),
+    };
+    let cx = Cx { src: &lossy, file };
+    Err(LoadError::Invalid(Box::new(cx.at(
+        at,
+        format!("invalid UTF-8: {what}"),
+        Some("suites are UTF-8 text: save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)".into()),
+    ))))
 }
 
 /// Interfaces (and their addresses) by namespace.
 type Ifaces = BTreeMap<String, BTreeMap<String, Option<Cidr>>>;
 
-/// What matrix and capture names can refer to.
+/// What matrix and capture names can refer to, indexed so that resolving a name costs the same in a suite of
+/// ten nodes as in one of thousands.
 struct Nodes<'a> {
     namespaces: &'a [String],
+    namespace_set: HashSet<&'a str>,
     ifaces: &'a BTreeMap<String, BTreeMap<String, Option<Cidr>>>,
     containers: &'a [Container],
+    container_index: HashMap<&'a str, usize>,
     networks: &'a [Network],
+    segments: addresses::Segments,
 }
 
-impl Nodes<'_> {
+impl<'a> Nodes<'a> {
+    fn new(
+        namespaces: &'a [String],
+        ifaces: &'a Ifaces,
+        containers: &'a [Container],
+        networks: &'a [Network],
+        segments: addresses::Segments,
+    ) -> Nodes<'a> {
+        Nodes {
+            namespaces,
+            namespace_set: namespaces.iter().map(String::as_str).collect(),
+            ifaces,
+            containers,
+            container_index: containers.iter().enumerate().map(|(i, c)| (c.name.as_str(), i)).collect(),
+            networks,
+            segments,
+        }
+    }
     fn container(&self, name: &str) -> Option<&Container> {
-        self.containers.iter().find(|c| c.name == name)
+        self.container_index.get(name).map(|&i| &self.containers[i])
     }
     fn exists(&self, name: &str) -> bool {
-        self.namespaces.iter().any(|n| n == name) || self.container(name).is_some()
+        self.namespace_set.contains(name) || self.container(name).is_some()
     }
     fn names(&self) -> Vec<&str> {
         self.namespaces.iter().map(String::as_str).chain(self.containers.iter().map(|c| c.name.as_str())).collect()
@@ -110,19 +197,25 @@ struct Cx<'a> {
     file: &'a str,
 }
 
-/// A name bound to what it names in the suite, to say "known names are …" in hints.
+/// The names a hint lists ("known names are …"): the first few, and how many more there are.
 fn known(names: impl IntoIterator<Item = impl AsRef<str>>) -> String {
-    let list: Vec<String> = names.into_iter().map(|n| n.as_ref().to_string()).collect();
-    if list.is_empty() {
-        "none are declared".into()
-    } else {
-        list.join(", ")
+    const SHOWN: usize = 20;
+    let mut names = names.into_iter();
+    let list: Vec<String> = names.by_ref().take(SHOWN).map(|n| n.as_ref().to_string()).collect();
+    let more = names.count();
+    match (list.is_empty(), more) {
+        (true, _) => "none are declared".into(),
+        (false, 0) => list.join(", "),
+        (false, n) => format!("{} and {n} more", list.join(", ")),
     }
 }
 
 impl Cx<'_> {
     fn at(&self, offset: usize, message: impl Into<String>, hint: Option<String>) -> Diagnostic {
-        let offset = offset.min(self.src.len());
+        let mut offset = offset.min(self.src.len());
+        while !self.src.is_char_boundary(offset) {
+            offset -= 1;
+        }
         let before = &self.src[..offset];
         let line = before.matches('\n').count() + 1;
         let line_start = before.rfind('\n').map_or(0, |i| i + 1);
@@ -162,27 +255,10 @@ impl Cx<'_> {
         })
     }
 
-    fn ifname(&self, s: &Spanned<String>) -> Result<String, Diagnostic> {
-        let name = s.get_ref();
-        let ok = !name.is_empty()
-            && name.len() <= 15
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
-        if ok {
-            Ok(name.clone())
-        } else {
-            Err(self.span(
-                s,
-                format!("`{name}` is not a valid interface name"),
-                "interface names have 1 to 15 characters: letters, digits, `-`, `_`, `.`".to_string(),
-            ))
-        }
-    }
-
-    fn validate(&self, raw: SuiteFile) -> Result<Suite, Diagnostic> {
-        let name = raw.name.clone().unwrap_or_else(|| {
-            Path::new(self.file).file_stem().map_or_else(|| "suite".into(), |s| s.to_string_lossy().into_owned())
-        });
+    fn validate(&self, raw: SuiteFile, limits: &Limits) -> Result<Suite, Diagnostic> {
+        let name = self.suite_name(raw.name.as_ref())?;
         let settings = self.settings(&raw.settings.timeout_ms, &raw.settings.attempts, ProbeSettings::default())?;
+        let grading = raw.grading.as_ref().map(|g| self.grading(g)).transpose()?;
 
         let lab = self.lab(&raw)?;
         let mut namespaces: Vec<Namespace> = Vec::new();
@@ -191,6 +267,7 @@ impl Cx<'_> {
                 namespaces.push(Namespace { name: name.into(), routes: Vec::new(), forwarding: false });
             }
         }
+        let mut seen: HashSet<String> = namespaces.iter().map(|n| n.name.clone()).collect();
         for ns in &raw.namespace {
             let n = ns.name.get_ref();
             let ok = !n.is_empty() && n.len() <= 32 && n.chars().all(|c| c.is_ascii_alphanumeric() || "-_".contains(c));
@@ -209,7 +286,7 @@ impl Cx<'_> {
                         .to_string(),
                 ));
             }
-            if namespaces.iter().any(|x| &x.name == n) {
+            if !seen.insert(n.clone()) {
                 return Err(self.span(
                     &ns.name,
                     format!("namespace `{n}` is declared twice"),
@@ -219,8 +296,9 @@ impl Cx<'_> {
             namespaces.push(Namespace { name: n.clone(), routes: Vec::new(), forwarding: ns.forwarding });
         }
         let ns_names: Vec<String> = namespaces.iter().map(|n| n.name.clone()).collect();
+        let ns_set: HashSet<&str> = ns_names.iter().map(String::as_str).collect();
         let netns = |s: &Spanned<String>| -> Result<String, Diagnostic> {
-            if ns_names.contains(s.get_ref()) {
+            if ns_set.contains(s.get_ref().as_str()) {
                 Ok(s.get_ref().clone())
             } else {
                 Err(self.span(
@@ -235,7 +313,34 @@ impl Cx<'_> {
         let mut ifaces: BTreeMap<String, BTreeMap<String, Option<Cidr>>> = BTreeMap::new();
         let mut bridges = Vec::new();
         let mut veths = Vec::new();
+        // Every interface address and where the suite says it, for the duplicate check.
+        let mut addressed: Vec<addresses::Held> = Vec::new();
+        let held = |netns: &str, iface: &str, cidr: Option<Cidr>, at: Option<&Spanned<String>>, default: usize| {
+            cidr.map(|cidr| addresses::Held {
+                node: netns.to_string(),
+                iface: iface.to_string(),
+                addr: cidr.addr,
+                at: at.map_or(default, |s| s.span().start),
+            })
+        };
         if let Some(lab) = &lab {
+            let spec = raw.lab.as_ref();
+            // The LAN's addresses come first, so a duplicate is always reported at the suite's other holder.
+            let lab_at = 0;
+            addressed.extend(held(
+                Lab::SERVER1,
+                &lab.nic,
+                Some(lab.server1),
+                spec.and_then(|s| s.server1.as_ref()),
+                lab_at,
+            ));
+            addressed.extend(held(
+                Lab::SERVER2,
+                &lab.server2_nic,
+                Some(lab.server2),
+                spec.and_then(|s| s.server2.as_ref()),
+                lab_at,
+            ));
             bridges.push(Bridge { name: Lab::BRIDGE.into(), netns: Lab::SWITCH.into(), address: None, up: true });
             ifaces.entry(Lab::SWITCH.to_string()).or_default().insert(Lab::BRIDGE.into(), None);
             for (node, nic, addr) in
@@ -260,12 +365,14 @@ impl Cx<'_> {
         for b in &raw.bridge {
             let ns = netns(&b.netns)?;
             let name = self.ifname(&b.name)?;
-            let address = b.address.as_ref().map(|a| self.cidr(a)).transpose()?;
+            let address = b.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
             self.claim(&mut ifaces, &ns, &b.name, &name, address)?;
+            addressed.extend(held(&ns, &name, address, b.address.as_ref(), 0));
             bridges.push(Bridge { name, netns: ns, address, up: b.up.unwrap_or(true) });
         }
+        let bridge_set: HashSet<(&str, &str)> = bridges.iter().map(|b| (b.netns.as_str(), b.name.as_str())).collect();
         let bridge_in = |ns: &str, m: &Spanned<String>| -> Result<String, Diagnostic> {
-            if bridges.iter().any(|b: &Bridge| b.netns == ns && &b.name == m.get_ref()) {
+            if bridge_set.contains(&(ns, m.get_ref().as_str())) {
                 Ok(m.get_ref().clone())
             } else {
                 let here = bridges.iter().filter(|b| b.netns == ns).map(|b| b.name.as_str());
@@ -282,10 +389,12 @@ impl Cx<'_> {
             let b_ns = netns(&v.peer.netns)?;
             let a_name = self.ifname(&v.name)?;
             let b_name = self.ifname(&v.peer.name)?;
-            let a_addr = v.address.as_ref().map(|a| self.cidr(a)).transpose()?;
-            let b_addr = v.peer.address.as_ref().map(|a| self.cidr(a)).transpose()?;
+            let a_addr = v.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
+            let b_addr = v.peer.address.as_ref().map(|a| self.iface_cidr(a)).transpose()?;
             self.claim(&mut ifaces, &a_ns, &v.name, &a_name, a_addr)?;
             self.claim(&mut ifaces, &b_ns, &v.peer.name, &b_name, b_addr)?;
+            addressed.extend(held(&a_ns, &a_name, a_addr, v.address.as_ref(), 0));
+            addressed.extend(held(&b_ns, &b_name, b_addr, v.peer.address.as_ref(), 0));
             let a_master = v.master.as_ref().map(|m| bridge_in(&a_ns, m)).transpose()?;
             let b_master = v.peer.master.as_ref().map(|m| bridge_in(&b_ns, m)).transpose()?;
             veths.push(Veth {
@@ -304,6 +413,7 @@ impl Cx<'_> {
         for l in &raw.link {
             let link = self.link(l, &netns, &ifaces)?;
             self.claim(&mut ifaces, &link.netns, &l.name, &link.name, link.address)?;
+            addressed.extend(held(&link.netns, &link.name, link.address, l.address.as_ref(), 0));
             links.push(link);
         }
 
@@ -312,17 +422,8 @@ impl Cx<'_> {
         for (ns, spec) in namespaces.iter_mut().skip(lab_namespaces).zip(&raw.namespace) {
             for r in &spec.routes {
                 let to =
-                    if r.to.get_ref() == "default" { "0.0.0.0/0".parse().expect("valid") } else { self.cidr(&r.to)? };
-                let via = match &r.via {
-                    Some(v) => Some(v.get_ref().parse().map_err(|_| {
-                        self.span(
-                            v,
-                            format!("`{}` is not an IPv4 address", v.get_ref()),
-                            "a gateway is a plain address such as `10.0.0.1`".to_string(),
-                        )
-                    })?),
-                    None => None,
-                };
+                    if r.to.get_ref() == "default" { "0.0.0.0/0".parse().expect("valid") } else { self.prefix(&r.to)? };
+                let via = r.via.as_ref().map(|v| self.unicast(v, "gateway")).transpose()?;
                 let here = ifaces.get(&ns.name);
                 let dev = match &r.dev {
                     Some(d) if here.is_some_and(|i| i.contains_key(d.get_ref())) => Some(d.get_ref().clone()),
@@ -347,16 +448,29 @@ impl Cx<'_> {
         }
 
         let networks = self.networks(&raw.network, &ifaces)?;
-        let containers = self.containers(&raw.container, &networks, &ns_names)?;
-        let nodes = Nodes { namespaces: &ns_names, ifaces: &ifaces, containers: &containers, networks: &networks };
+        let containers = self.containers(&raw.container, &networks, &ns_set)?;
+        let segments = self.segments(&addressed, &veths, &links, &containers)?;
+        let nodes = Nodes::new(&ns_names, &ifaces, &containers, &networks, segments);
 
-        let mut matrices = Vec::new();
+        let mut matrices: Vec<Matrix> = Vec::new();
+        let mut cells = 0usize;
         for (i, m) in raw.matrix.iter().enumerate() {
-            matrices.push(self.matrix(i, m, &settings, &nodes)?);
+            let matrix = self.matrix(i, m, &settings, &nodes)?;
+            cells += matrix.rows.len() * matrix.columns.len();
+            if cells > limits.cells {
+                return Err(self.span(
+                    &m.expect,
+                    format!("the suite's matrices have more than {} cells", limits.cells),
+                    format!("a suite has at most {} cells: split it into several suites", limits.cells),
+                ));
+            }
+            matrices.push(matrix);
         }
+        self.listen_conflicts(&raw.matrix, &matrices, &nodes)?;
         let captures = raw.capture.iter().map(|c| self.capture(c, &nodes)).collect::<Result<Vec<_>, _>>()?;
+        let mut capture_names = HashSet::new();
         for (i, c) in captures.iter().enumerate() {
-            if captures[..i].iter().any(|o| o.name == c.name) {
+            if !capture_names.insert(c.name.as_str()) {
                 return Err(self.span(
                     &raw.capture[i].name,
                     format!("capture `{}` is declared twice", c.name),
@@ -367,7 +481,7 @@ impl Cx<'_> {
         let mut nats = Vec::new();
         for n in &raw.nat {
             let node = match &n.on {
-                Some(on) if ns_names.contains(on.get_ref()) => on.get_ref().clone(),
+                Some(on) if ns_set.contains(on.get_ref().as_str()) => on.get_ref().clone(),
                 Some(on) => {
                     return Err(self.span(
                         on,
@@ -387,7 +501,7 @@ impl Cx<'_> {
             nats.push(Nat {
                 node,
                 masquerade: self.cidr(&n.masquerade)?,
-                scoring: Scoring { points: n.points, hidden: n.hidden },
+                scoring: Scoring { points: self.points(&n.points)?, hidden: n.hidden },
                 hint: n.hint.clone(),
             });
         }
@@ -414,11 +528,7 @@ impl Cx<'_> {
             containers,
             captures,
             nats,
-            grading: raw.grading.as_ref().map(|g| Grading {
-                points: g.points.unwrap_or(1.0),
-                prediction_points: g.prediction_points.unwrap_or(0.0),
-                setup_timeout_s: g.setup_timeout_s.unwrap_or(60),
-            }),
+            grading,
         })
     }
 
