@@ -4,6 +4,7 @@ mod clean;
 mod doctor;
 mod exec;
 mod grade;
+mod grade_merge;
 mod list;
 mod manual;
 mod probe;
@@ -97,7 +98,7 @@ enum Command {
     /// Remove what crashed or killed runs left behind (only what their ledgers name).
     Clean(clean::Args),
     /// Grade student submissions (each in its own sandboxed lab) and write LMS formats.
-    Grade(grade::GradeArgs),
+    Grade(grade_merge::GradeCommand),
     /// Check your own submission against a grading suite and print the feedback.
     Check(grade::CheckArgs),
     /// Print the JSON Schema of suite files.
@@ -125,7 +126,11 @@ pub fn main() -> i32 {
         Command::Status(a) => status::status(a, &cli.state_dir),
         Command::Exec(a) => exec::exec(a, &cli.state_dir),
         Command::Clean(a) => clean::clean(a, &cli.state_dir),
-        Command::Grade(a) => grade::grade(a, &cli.state_dir),
+        Command::Grade(a) => match (a.sub, a.grade) {
+            (Some(grade_merge::GradeSub::Merge(m)), _) => grade_merge::merge(m),
+            (None, Some(g)) => grade::grade(g, &cli.state_dir),
+            (None, None) => Err(CliError::Usage("grade: give --suite SUITE and submissions (see --help)".into())),
+        },
         Command::Check(a) => grade::check(a, &cli.state_dir),
         Command::Schema => {
             print!("{}", crate::suite::schema::json());

@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod formats;
+pub mod merge;
 pub mod model;
 pub mod sandbox;
 pub mod score;
