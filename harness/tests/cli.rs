@@ -114,3 +114,25 @@ fn the_manual_page_has_every_subcommand_and_man_reads_it() {
         assert!(String::from_utf8_lossy(&out.stdout).contains("REACHLAB EXEC"));
     }
 }
+
+#[test]
+fn graph_draws_every_bundled_suite_as_svg_and_dot() {
+    let dir = tempfile::tempdir().unwrap();
+    let suites = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-suites")).unwrap();
+    for p in suites.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "toml")) {
+        let path = p.display().to_string();
+        let svg = reachlab(&["graph", &path]);
+        assert!(svg.status.success(), "{path}: {svg:?}");
+        let file = dir.path().join("g.svg");
+        std::fs::write(&file, &svg.stdout).unwrap();
+        let lint = Command::new("xmllint").arg("--noout").arg(&file).output().expect("xmllint (libxml2-utils)");
+        assert!(lint.status.success(), "{path}: {}", String::from_utf8_lossy(&lint.stderr));
+        let dot = String::from_utf8(reachlab(&["graph", "--format", "dot", &path]).stdout).unwrap();
+        assert!(dot.starts_with("graph ") && dot.trim_end().ends_with('}'), "{path}: {dot}");
+    }
+    let dot = String::from_utf8(reachlab(&["graph", "--format", "dot", "test-suites/test1-custom-bridge.toml"]).stdout)
+        .unwrap();
+    for edge in ["\"ct:alpine3\" -- \"net:alpine-net\"", "\"ns:server1\" -- \"net:bridge\""] {
+        assert!(dot.contains(edge), "{edge} in {dot}");
+    }
+}

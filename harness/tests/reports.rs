@@ -190,3 +190,93 @@ fn the_schema_check_can_fail() {
     let errors = consumers::schema_errors(&p).expect("invalid");
     assert!(errors.contains("'skipped'") && errors.contains("'properties'"), "{errors}");
 }
+
+// ---------------------------------------------------------------- report.html in a real browser
+
+/// Runs headless Chromium (Debian `chromium`, installed by `.ci/run`) on `page`: the DOM after loading, what it
+/// logged to the console, and a screenshot.
+fn chromium(page: &Path, shot: &Path) -> (String, Vec<String>) {
+    let profile = tempfile::tempdir().unwrap();
+    let run = |extra: &[&str]| {
+        std::process::Command::new("chromium")
+            .args(["--headless=new", "--no-sandbox", "--disable-gpu", "--hide-scrollbars", "--no-first-run"])
+            .args(["--enable-logging=stderr", "--v=0", "--window-size=1200,1600"])
+            .arg(format!("--user-data-dir={}", profile.path().display()))
+            .args(extra)
+            .arg(format!("file://{}", page.display()))
+            .env("HOME", profile.path())
+            .output()
+            .unwrap_or_else(|e| panic!("chromium (Debian `chromium`, installed by .ci/run) could not run: {e}"))
+    };
+    let dom = run(&["--dump-dom"]);
+    assert!(dom.status.success(), "{dom:?}");
+    let shot_arg = format!("--screenshot={}", shot.display());
+    let taken = run(&[&shot_arg]);
+    assert!(taken.status.success() && shot.exists(), "{taken:?}");
+    let console = String::from_utf8_lossy(&dom.stderr)
+        .lines()
+        .chain(String::from_utf8_lossy(&taken.stderr).lines())
+        .filter(|l| l.contains(":CONSOLE"))
+        .map(str::to_string)
+        .collect();
+    (String::from_utf8_lossy(&dom.stdout).into_owned(), console)
+}
+
+/// How many pixels of the PNG at `path` are within a small distance of each color.
+fn pixels_near(path: &Path, colors: &[[u8; 3]]) -> Vec<usize> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(std::fs::File::open(path).unwrap()));
+    let mut reader = decoder.read_info().unwrap();
+    let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+    let info = reader.next_frame(&mut buf).unwrap();
+    let step = info.color_type.samples();
+    let mut counts = vec![0; colors.len()];
+    for px in buf[..info.buffer_size()].chunks(step) {
+        for (i, c) in colors.iter().enumerate() {
+            if px.iter().zip(c).all(|(a, b)| a.abs_diff(*b) <= 6) {
+                counts[i] += 1;
+            }
+        }
+    }
+    counts
+}
+
+#[test]
+fn report_html_renders_in_chromium_with_the_picture_and_the_matrices() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut r = with_pcap();
+    let pcap = dir.path().join("sample.x.pcap");
+    std::fs::write(&pcap, b"").unwrap();
+    r.suites[0].checks[1].artifacts = vec![pcap.display().to_string()];
+    use reachlab::event::{Event, Reporter};
+    let mut files = reachlab::report::reporters::FilesReporter::new(dir.path().to_path_buf());
+    files.on_event(&Event::RunFinished(&r)).unwrap();
+    let page = dir.path().join("report.html");
+    let shot = dir.path().join("shot.png");
+    let (dom, console) = chromium(&page, &shot);
+    assert!(console.is_empty(), "the page logged to the console: {console:#?}");
+    assert_eq!(dom.matches("<svg xmlns=\"http://www.w3.org/2000/svg\" class=\"topology\"").count(), 2, "{dom}");
+    assert_eq!(dom.matches("<table class=\"matrix expected\"").count(), 2);
+    assert_eq!(dom.matches("<table class=\"matrix observed\"").count(), 2);
+    assert!(dom.contains("<a class=\"pcap\" href=\"sample.x.pcap\">"), "pcaps are linked relative to the report");
+    assert!(dom.contains("expected unreachable, observed reachable"), "the failing cell's detail is shown");
+    // What is on the screen: the failing cell (red) and passing cells (green) of the observed grid, and the red
+    // arrow of the failing cell on the topology.
+    let [bad, ok, arrow, node_border] =
+        pixels_near(&shot, &[[0xfe, 0xca, 0xca], [0xdc, 0xfc, 0xe7], [0xdc, 0x26, 0x26], [0x1e, 0x29, 0x3b]])[..]
+    else {
+        unreachable!()
+    };
+    assert!(bad > 200, "no red cell on the screenshot ({bad} pixels)");
+    assert!(ok > 800, "no green cells on the screenshot ({ok} pixels)");
+    assert!(arrow > 50, "no red arrow on the topology ({arrow} pixels)");
+    assert!(node_border > 100, "no nodes drawn ({node_border} pixels)");
+}
+
+#[test]
+fn the_browser_check_sees_console_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("bad.html");
+    std::fs::write(&page, "<!DOCTYPE html><html><body><script>undefinedFunction();</script></body></html>").unwrap();
+    let (_, console) = chromium(&page, &dir.path().join("shot.png"));
+    assert!(console.iter().any(|l| l.contains("undefinedFunction")), "{console:?}");
+}

@@ -5,6 +5,7 @@ mod doctor;
 mod exec;
 mod grade;
 mod grade_merge;
+mod graph;
 mod list;
 mod manual;
 mod probe;
@@ -103,6 +104,8 @@ enum Command {
     Check(grade::CheckArgs),
     /// Print the JSON Schema of suite files.
     Schema,
+    /// Print a suite's topology as SVG (or Graphviz DOT with --format dot); builds nothing.
+    Graph(graph::Args),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions(manual::CompletionsArgs),
     /// Print the manual page (roff; `reachlab man | man -l -`).
@@ -136,6 +139,7 @@ pub fn main() -> i32 {
             print!("{}", crate::suite::schema::json());
             Ok(exit::PASS)
         }
+        Command::Graph(a) => graph::graph(a),
         Command::Completions(a) => manual::completions(a, Cli::command()),
         Command::Man => manual::man(Cli::command()),
     };

@@ -23,7 +23,7 @@ pub struct Args {
     /// Print the report JSON on stdout (and nothing else there); the terminal view goes to stderr.
     #[arg(long)]
     pub json: bool,
-    /// Where to write junit.xml, report.json and summary.md [default: reports/<suite>-<timestamp>].
+    /// Where to write junit.xml, report.json, summary.md and report.html [default: reports/<suite>-<timestamp>].
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
 }

@@ -86,6 +86,9 @@ pub struct SuiteReport {
     pub setup_ms: u64,
     /// Whole suite, in milliseconds.
     pub duration_ms: u64,
+    /// Its topology, for pictures (not part of the JSON).
+    #[serde(skip)]
+    pub graph: super::graph::Graph,
     /// When it started (UTC, `2024-05-06T12:53:20Z`), when it ran.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub started_at: Option<String>,
@@ -227,6 +230,7 @@ impl SuiteReport {
             matrices,
             setup_ms: 0,
             duration_ms: 0,
+            graph: super::graph::Graph::of(suite),
             started_at: None,
             timings: Vec::new(),
         }
