@@ -23,6 +23,12 @@ pub enum Outcome {
     /// UDP/TCP to a port reachlab does not listen on: a socket of the lab is there (TCP: it accepted the
     /// connection; UDP: it is bound, the datagram arrived and was not refused).
     Open,
+    /// A capture bound that nothing tested: the probes whose packets it is about were never sent (a
+    /// `max_packets` that holds only because nothing was sent would grade nothing). Never accepted.
+    NotApplicable {
+        /// Why, in words (which probes would have sent the packets, and why they did not).
+        reason: String,
+    },
     /// Capture or rule assertions: whether it holds, and what was seen (e.g. "3 packets").
     Assertion {
         /// Whether the assertion holds.
@@ -43,6 +49,7 @@ impl Outcome {
             Outcome::Refused => "refused".into(),
             Outcome::Dropped => "dropped".into(),
             Outcome::Open => "open".into(),
+            Outcome::NotApplicable { .. } => "not applicable".into(),
             Outcome::Assertion { seen, .. } => seen.clone(),
         }
     }
@@ -56,6 +63,7 @@ impl Outcome {
             Outcome::Refused => 'R',
             Outcome::Dropped => 'D',
             Outcome::Open => 'O',
+            Outcome::NotApplicable { .. } => 'N',
             Outcome::Assertion { holds: true, .. } => 'Y',
             Outcome::Assertion { holds: false, .. } => 'N',
         }
@@ -110,6 +118,8 @@ pub enum CheckKind {
     Capture,
     /// NAT rule assertion.
     Rule,
+    /// Interface flag assertion (read from the kernel).
+    Interface,
 }
 
 impl CheckKind {
@@ -121,6 +131,7 @@ impl CheckKind {
             CheckKind::Tcp => "tcp",
             CheckKind::Capture => "capture",
             CheckKind::Rule => "rule",
+            CheckKind::Interface => "interface",
         }
     }
 }
@@ -205,6 +216,13 @@ pub enum Action {
         /// The assertion.
         assertion: CaptureAssertion,
     },
+    /// An interface's flags as the kernel reports them (netlink `ifi_flags`).
+    InterfaceFlags {
+        /// Interface name in the node's namespace.
+        interface: String,
+        /// Whether `IFF_PROMISC` must be set.
+        promisc: bool,
+    },
     /// A MASQUERADE rule for `subnet` in the node's nat POSTROUTING chain.
     Masquerade {
         /// Source subnet.
@@ -255,6 +273,9 @@ pub enum Observation {
         dropped: Option<u64>,
         /// Why it did not get through, from the lab as built (empty when it did, or nothing explains it).
         why: Vec<crate::explain::Why>,
+        /// Whether the probe put a packet on its way (false: decided without sending — no route, the source's
+        /// firewall, an endpoint that does not exist). Captures about a probe's packets need it sent.
+        sent: bool,
     },
     /// The probe could not run, or what it saw cannot decide the check: an infrastructure problem, never the
     /// student's failure.
@@ -278,7 +299,23 @@ impl Observation {
             artifacts: Vec::new(),
             dropped: None,
             why: Vec::new(),
+            sent: true,
         }
+    }
+
+    /// An observation made without sending anything ("no packet was sent: …").
+    pub fn unsent(outcome: Outcome, detail: impl Into<String>) -> Observation {
+        match Observation::seen(outcome, detail) {
+            Observation::Observed { outcome, detail, target, artifacts, dropped, why, .. } => {
+                Observation::Observed { outcome, detail, target, artifacts, dropped, why, sent: false }
+            }
+            other => other,
+        }
+    }
+
+    /// Whether a packet went out for this observation.
+    pub fn was_sent(&self) -> bool {
+        matches!(self, Observation::Observed { sent: true, .. })
     }
 
     /// An infrastructure error.

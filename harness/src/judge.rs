@@ -27,7 +27,7 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
                 (None, Some(Observation::Error { detail, artifacts, dropped })) => {
                     result(None, check.target, Verdict::Error, detail.clone(), artifacts.clone(), *dropped)
                 }
-                (None, Some(Observation::Observed { outcome, detail, target, artifacts, dropped, why })) => {
+                (None, Some(Observation::Observed { outcome, detail, target, artifacts, dropped, why, .. })) => {
                     let target = target.or(check.target);
                     let (verdict, detail) = if check.expected.accepts(outcome) {
                         (Verdict::Pass, detail.clone())

@@ -344,6 +344,24 @@ fn assertion_checks(suite: &Suite, checks: &mut Vec<Check>) {
     }
 }
 
+fn interface_checks(suite: &Suite, checks: &mut Vec<Check>) {
+    for i in &suite.interfaces {
+        let words = format!("promisc {}", if i.promisc { "on" } else { "off" });
+        checks.push(Check {
+            id: checks.len(),
+            name: format!("interface {}:{}: {words}", i.node, i.name),
+            kind: CheckKind::Interface,
+            cell: None,
+            from: i.node.clone(),
+            to: i.name.clone(),
+            action: Action::InterfaceFlags { interface: i.name.clone(), promisc: i.promisc },
+            target: None,
+            expected: Expected::assertion(words),
+            settings: suite.settings,
+        });
+    }
+}
+
 /// Resolves a suite into a plan.
 pub fn resolve(suite: &Suite) -> Plan {
     let mut steps = Vec::new();
@@ -353,6 +371,7 @@ pub fn resolve(suite: &Suite) -> Plan {
     let mut checks = Vec::new();
     matrix_checks(suite, &Inventory::from_suite(suite), &mut checks);
     assertion_checks(suite, &mut checks);
+    interface_checks(suite, &mut checks);
     Plan { steps, checks, requires }
 }
 

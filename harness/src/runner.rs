@@ -218,6 +218,8 @@ pub(crate) async fn observe_timed(
     for c in plan.checks.iter().filter(|c| matches!(c.action, Action::Capture { .. })) {
         timings.1.insert(c.id, captured);
     }
+    // A bound that holds when nothing is sent says nothing unless the packets it is about were sent.
+    captures::require_sent(suite, &plan.checks, &mut observations, &inventory);
     // What was observed in a lab that changed meanwhile says nothing about the lab the suite describes.
     if let Some(o) = lab_changed(lab, plan).await {
         return o;

@@ -65,7 +65,7 @@ pub fn refusals(suite: &Suite, plan: &Plan) -> Vec<String> {
 
 fn check_name(c: &Check) -> String {
     match c.kind {
-        CheckKind::Capture | CheckKind::Rule => c.name.clone(),
+        CheckKind::Capture | CheckKind::Rule | CheckKind::Interface => c.name.clone(),
         _ => format!("{} {} -> {}", c.kind.as_str(), c.from, c.to),
     }
 }

@@ -23,6 +23,7 @@ fn check(name: &str, kind: &str, status: CheckStatus, points: (f64, f64), visibi
         visibility,
         output: String::new(),
         hint: None,
+        not_scored: None,
     }
 }
 
@@ -53,6 +54,8 @@ fn alice() -> SubmissionGrade {
         checks: vec![pass, fail, late, skipped, hidden],
         output: "$ docker network create -d macvlan ...\nnetwork created\n".into(),
         duration_ms: 2140,
+        setup_ended: None,
+        matrices: Vec::new(),
     }
 }
 
@@ -79,6 +82,8 @@ fn errored() -> SubmissionGrade {
         checks,
         output: "Cannot connect to the Docker daemon\n".into(),
         duration_ms: 30012,
+        setup_ended: None,
+        matrices: Vec::new(),
     }
 }
 
@@ -125,6 +130,18 @@ fn gradescope_results_follow_the_spec() {
     assert_eq!(tests[2]["visibility"], "after_due_date");
     assert_eq!(tests[3]["status"], "failed", "a skip is never a pass");
     assert_eq!(tests[4]["visibility"], "hidden");
+    // While checks are hidden Gradescope hides the total; the top-level output must not give it away: alice's
+    // visible checks are worth 2 + 3 + 1 (of 10), she earned 2 of them.
+    let output = graded["output"].as_str().unwrap();
+    assert!(output.contains("2 / 6 points from 3 visible checks"), "{output}");
+    assert!(!output.contains("/ 10") && !output.contains("6 /") && !output.contains(" 5 "), "{output}");
+    assert_eq!(graded["visibility"], "visible", "tests carry their own visibility; the total is Gradescope's to hide");
+    let mut shown = alice();
+    shown.checks.retain(|c| c.visibility == Visibility::Visible);
+    shown.score = 2.0;
+    shown.max_score = 6.0;
+    let all = gradescope::render(&shown);
+    assert!(all["output"].as_str().unwrap().contains("2 / 6 points from 3 checks (1 failed, 1 skipped)."), "{all}");
 
     let error = gradescope::render(&errored());
     assert_valid(GRADESCOPE, &error);
@@ -140,9 +157,7 @@ fn classroom_results_are_what_the_reporter_reads() {
     assert_valid(CLASSROOM, &graded);
     assert_eq!(graded["status"], "fail");
     assert_eq!(graded["max_score"], 10.0);
-    // What notify-classroom.js posts: the sum of the tests' scores.
-    let total: f64 = graded["tests"].as_array().unwrap().iter().map(|t| t["score"].as_f64().unwrap()).sum();
-    assert_eq!(total, 6.0);
+    assert_eq!(reporter(&graded), (6.0, 6.0), "printed and sent");
 
     let error = classroom::render_json(&errored());
     assert_valid(CLASSROOM, &error);
@@ -155,6 +170,50 @@ fn classroom_results_are_what_the_reporter_reads() {
         let decoded = String::from_utf8(decode_base64(&encoded)).unwrap();
         assert_eq!(decoded, classroom::render_json(&g).to_string());
     }
+}
+
+/// What classroom-resources/autograding-grading-reporter (commit 43c2d9f) makes of one runner's result:
+/// (the points it **prints**, `getTestScore` in src/helpers/test-helpers.js: tests passed / tests × max_score;
+/// the points it **sends**, src/notify-classroom.js: the sum of the tests' `score`).
+fn reporter(result: &serde_json::Value) -> (f64, f64) {
+    let tests = result["tests"].as_array().unwrap();
+    let max = result["max_score"].as_f64().unwrap_or(0.0);
+    let passed = tests.iter().filter(|t| t["status"] == "pass").count() as f64;
+    let printed = passed / tests.len() as f64 * max;
+    let sent = tests.iter().map(|t| t["score"].as_f64().unwrap_or(0.0)).sum();
+    (printed, sent)
+}
+
+#[test]
+fn the_classroom_reporter_prints_the_score_it_sends() {
+    use CheckStatus::*;
+    use Visibility::*;
+    // Checks of different weights (a prediction is worth half a point), a check worth nothing (given), a
+    // hidden one: the reporter weighs every test alike when it prints, so each point unit is one test.
+    let mut given = check("rule server1: nat POSTROUTING masquerades 172.17.0.0/16", "rule", Pass, (0.0, 0.0), Visible);
+    given.not_scored = Some("given".into());
+    let checks = vec![
+        check("icmp alpine1 -> alpine2", "icmp", Pass, (1.0, 1.0), Visible),
+        check("prediction ping: alpine1 -> alpine2", "prediction", Pass, (0.5, 0.5), Visible),
+        check("prediction ping: alpine1 -> alpine3", "prediction", Fail, (0.0, 0.5), Visible),
+        given,
+        check("icmp alpine2 -> alpine3 by name", "icmp", Fail, (0.0, 2.0), Hidden),
+        check("icmp alpine3 -> alpine2 by name", "icmp", Pass, (2.0, 2.0), Hidden),
+    ];
+    let mut g = alice();
+    g.score = checks.iter().map(|c| c.score).sum();
+    g.max_score = checks.iter().map(|c| c.max_score).sum();
+    g.checks = checks;
+    let result = classroom::render_json(&g);
+    assert_valid(CLASSROOM, &result);
+    let (printed, sent) = reporter(&result);
+    assert_eq!((printed, sent), (3.5, 3.5), "{result:#}");
+    for g in [alice(), g] {
+        let (printed, sent) = reporter(&classroom::render_json(&g));
+        assert!((printed - g.score).abs() < 1e-9 && (sent - g.score).abs() < 1e-9, "{printed} {sent} {}", g.score);
+    }
+    // Nothing of the hidden checks but their points: no names.
+    assert!(!result.to_string().contains("by name"), "{result}");
 }
 
 #[test]

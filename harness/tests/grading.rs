@@ -10,8 +10,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 fn main() {
-    let tests: [(&'static str, fn()); 6] = [
+    let tests: [(&'static str, fn()); 8] = [
         ("the_hostile_corpus_is_contained", the_hostile_corpus_is_contained),
+        ("a_sample_of_mutants_is_killed", a_sample_of_mutants_is_killed),
+        ("calibration_voids_what_the_environment_passes", calibration_voids_what_the_environment_passes),
         ("an_infrastructure_error_grades_nothing", an_infrastructure_error_grades_nothing),
         ("every_lab_test_has_submissions_with_reasoned_grades", every_lab_test_has_submissions_with_reasoned_grades),
         (
@@ -57,33 +59,114 @@ fn outputs(dir: &Path) -> BTreeMap<String, String> {
     out
 }
 
-fn expected() -> BTreeMap<String, (f64, f64)> {
+/// A fixture's grade as reasoned in its `expected.toml`: the total, and every check's status.
+#[derive(Debug, Clone, PartialEq)]
+struct Reasoned {
+    score: f64,
+    max_score: f64,
+    /// Check name → (status, why).
+    checks: BTreeMap<String, (String, String)>,
+}
+
+fn expected() -> BTreeMap<String, Reasoned> {
     expected_in(CLASS)
 }
 
-fn expected_in(class: &str) -> BTreeMap<String, (f64, f64)> {
+fn expected_in(class: &str) -> BTreeMap<String, Reasoned> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct File {
+        status: String,
+        score: f64,
+        max_score: f64,
+        checks: BTreeMap<String, Check>,
+        /// Hostile submissions: what their output must show (the engine front's refusals).
+        #[allow(dead_code)]
+        must_show: Option<Vec<String>>,
+    }
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Check {
+        status: String,
+        why: String,
+    }
     let mut out = BTreeMap::new();
-    for e in std::fs::read_dir(repo().join(class)).unwrap().flatten().filter(|e| e.path().is_dir()) {
-        let v: toml::Value = toml::from_str(&std::fs::read_to_string(e.path().join("expected.toml")).unwrap()).unwrap();
-        assert_eq!(v["status"].as_str(), Some("graded"));
+    for e in std::fs::read_dir(repo().join(class)).unwrap().flatten().filter(|e| e.path().join("setup.sh").is_file()) {
+        let path = e.path().join("expected.toml");
+        let f: File =
+            toml::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert_eq!(f.status, "graded");
+        for (name, c) in &f.checks {
+            assert!(["pass", "fail"].contains(&c.status.as_str()), "{path:?}: {name}: {}", c.status);
+            assert!(!c.why.trim().is_empty() && !c.why.contains('\n'), "{path:?}: {name}: one line of why");
+        }
+        let checks = f.checks.into_iter().map(|(n, c)| (n, (c.status, c.why))).collect();
         out.insert(
             e.file_name().to_string_lossy().into_owned(),
-            (v["score"].as_float().unwrap(), v["max_score"].as_float().unwrap()),
+            Reasoned { score: f.score, max_score: f.max_score, checks },
         );
     }
     out
 }
 
+/// grades.csv, read with a CSV reader: student → (score, max_score); every row must be graded.
 fn grades(dir: &Path) -> BTreeMap<String, (f64, f64)> {
-    let csv = std::fs::read_to_string(dir.join("grades.csv")).unwrap();
-    csv.lines()
-        .skip(1)
-        .map(|l| {
-            let f: Vec<&str> = l.split(',').collect();
-            assert_eq!(f[3], "graded", "{l}");
-            (f[0].to_string(), (f[4].parse().unwrap(), f[5].parse().unwrap()))
+    #[derive(serde::Deserialize)]
+    struct Row {
+        student: String,
+        status: String,
+        score: f64,
+        max_score: f64,
+    }
+    let mut reader = csv::Reader::from_path(dir.join("grades.csv")).unwrap();
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_string).collect();
+    assert_eq!(header, reachlab::grade::formats::csv::COLUMNS);
+    reader
+        .deserialize::<Row>()
+        .map(|r| {
+            let r = r.unwrap();
+            assert_eq!(r.status, "graded", "{}", r.student);
+            (r.student, (r.score, r.max_score))
         })
         .collect()
+}
+
+/// Every check of every graded submission against its reasoning: same checks, same statuses, same totals.
+fn assert_reasoned(dir: &Path, class: &str) {
+    let reasoned = expected_in(class);
+    let totals = grades(dir);
+    assert_eq!(totals.keys().collect::<Vec<_>>(), reasoned.keys().collect::<Vec<_>>(), "{class}");
+    let mut wrong = Vec::new();
+    for (student, r) in &reasoned {
+        let report: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join(student).join("report.json")).unwrap()).unwrap();
+        let observed: BTreeMap<String, String> = report["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["name"].as_str().unwrap().to_string(), c["status"].as_str().unwrap().to_string()))
+            .collect();
+        for (name, (status, why)) in &r.checks {
+            match observed.get(name) {
+                Some(s) if s == status => {}
+                Some(s) => wrong.push(format!("{student}: `{name}` is {s}, reasoned {status}: {why}")),
+                None => wrong.push(format!("{student}: `{name}` was not graded (reasoned {status}: {why})")),
+            }
+        }
+        for name in observed.keys().filter(|n| !r.checks.contains_key(*n)) {
+            wrong.push(format!("{student}: `{name}` was graded but has no reasoned status"));
+        }
+        if totals[student] != (r.score, r.max_score) {
+            wrong.push(format!("{student}: total {:?}, reasoned {:?}", totals[student], (r.score, r.max_score)));
+        }
+    }
+    assert!(wrong.is_empty(), "{class}:\n{}", wrong.join("\n"));
+    // The empty submission scored 0 (calibration): every point above depends on the submission.
+    let calibration: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("calibration.json")).unwrap()).unwrap();
+    assert_eq!(calibration["status"]["status"], "graded", "{calibration}");
+    assert_eq!(calibration["holes"], serde_json::json!([]), "{class}: checks that grade nothing");
+    assert_eq!(calibration["score"], 0.0, "{class}: the empty submission scores 0");
 }
 
 fn the_fixture_class_gets_its_reasoned_grades_reproducibly() {
@@ -93,7 +176,7 @@ fn the_fixture_class_gets_its_reasoned_grades_reproducibly() {
     let s = Scratch::new();
     let (one, two): (PathBuf, PathBuf) = (s.dir.path().join("jobs1"), s.dir.path().join("jobs2"));
     grade(&s, &one, &["--jobs", "1"]);
-    assert_eq!(grades(&one), expected());
+    assert_reasoned(&one, CLASS);
     grade(&s, &two, &["--jobs", "2"]);
     let (a, b) = (outputs(&one), outputs(&two));
     for (k, v) in &a {
@@ -145,6 +228,14 @@ fn the_fixture_class_gets_its_reasoned_grades_reproducibly() {
     assert!(!evil.status.success(), "a submission reached the machine's Docker engine");
     let fake = one.join("hostile-fake-reports");
     assert!(!one.join("fake").exists() && !fake.join("fake").exists(), "a submission wrote into the reports");
+    // Feedback says why setup ended early, and a missing answers.toml is one line, not a failure per cell.
+    let feedback = |student: &str| std::fs::read_to_string(one.join(student).join("feedback.md")).unwrap();
+    assert!(feedback("exits-early").contains("setup.sh exited with status 1 at line 5"), "{}", feedback("exits-early"));
+    let forever = feedback("hostile-runs-forever");
+    assert!(forever.contains("setup.sh was still running after 20 s"), "{forever}");
+    let unpredicted = feedback("not-connected");
+    assert!(unpredicted.contains("no predictions submitted: 0 of 9 points"), "{unpredicted}");
+    assert!(!unpredicted.contains("prediction ping by address"), "{unpredicted}");
     // Every output format validates elsewhere (grade_formats); here: the files exist.
     for f in ["junit.xml", "report.json", "feedback.md"] {
         assert!(one.join("correct").join(f).exists(), "{f}");
@@ -179,6 +270,14 @@ fn check_prints_student_feedback_without_hidden_checks() {
     assert_eq!(o.status.code(), Some(1), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(stdout.contains("did you run docker network connect?"), "the hint is shown:\n{stdout}");
     assert!(!stdout.contains("by name"), "hidden checks are not shown:\n{stdout}");
+    // The matrix view, as `run` draws it, with the failed cells marked; text for a terminal, not Markdown.
+    assert!(
+        stdout.contains("ping by address") && stdout.contains("expected") && stdout.contains("observed"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("N!"), "alpine2 -> alpine3 and back are marked failed:\n{stdout}");
+    assert!(stdout.contains("FAIL icmp alpine2 -> alpine3: expected reachable, observed unreachable"), "{stdout}");
+    assert!(!stdout.contains("**") && !stdout.contains("|---") && !stdout.contains("```"), "{stdout}");
     assert_eq!(machine_state(), before);
 }
 
@@ -204,8 +303,21 @@ fn every_lab_test_has_submissions_with_reasoned_grades() {
             .output()
             .unwrap();
         assert_eq!(o.status.code(), Some(0), "{test}: {}", String::from_utf8_lossy(&o.stderr));
-        assert_eq!(grades(&out), expected_in(&class), "{test}");
+        assert_reasoned(&out, &class);
         assert!(expected_in(&class).contains_key("correct"), "{test} has a correct submission");
+    }
+    // The mutants kept from `reachlab mutate`, each with its reasoned grade.
+    for test in ["netns", "test1", "test4"] {
+        let class = format!("fixtures/mutants/{test}");
+        let out = s.dir.path().join(format!("mutants-{test}"));
+        let o = s
+            .reachlab()
+            .args(["grade", "--suite", &format!("test-suites/grading/{test}.toml"), &class, "--report-dir"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{test}: {}", String::from_utf8_lossy(&o.stderr));
+        assert_reasoned(&out, &class);
     }
     assert_eq!(machine_state(), before);
 }
@@ -229,9 +341,10 @@ fn an_infrastructure_error_grades_nothing() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert_eq!(o.status.code(), Some(4), "{stderr}");
     assert!(stderr.contains("NOT GRADED (rerun)"), "{stderr}");
-    let csv = std::fs::read_to_string(out.join("grades.csv")).unwrap();
-    let row: Vec<&str> = csv.lines().nth(1).unwrap().split(',').collect();
-    assert_eq!((row[0], row[3], row[4]), ("correct", "error", ""), "never a zero: {csv}");
+    let mut reader = csv::Reader::from_path(out.join("grades.csv")).unwrap();
+    let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 1);
+    assert_eq!((&rows[0][0], &rows[0][3], &rows[0][4]), ("correct", "error", ""), "never a zero: {:?}", rows[0]);
     let gradescope: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("correct/results.json")).unwrap()).unwrap();
     assert!(gradescope.get("score").is_none(), "{gradescope}");
@@ -240,6 +353,78 @@ fn an_infrastructure_error_grades_nothing() {
     assert_eq!(pl["gradable"], false);
     let feedback = std::fs::read_to_string(out.join("correct/feedback.md")).unwrap();
     assert!(!feedback.contains("Score:"), "{feedback}");
+    assert_eq!(machine_state(), before);
+}
+
+/// A grading suite with holes: the namespace slides plus server1 <-> server2 cells, which the LAN provides. The
+/// empty submission passes those, so `list` names them, `grade` warns and awards nothing for them, and the
+/// correct submission's score counts only what it built.
+fn calibration_voids_what_the_environment_passes() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let text = std::fs::read_to_string(repo().join("test-suites/grading/netns.toml")).unwrap();
+    let text = format!(
+        "{text}\n[[matrix]]\nname = \"lan\"\nprobe = \"icmp\"\nexpect = \"\"\"\n         server1 server2\nserver1     -       Y\nserver2     Y       -\n\"\"\"\n"
+    );
+    let suite = s.suite("holes.toml", &text);
+    let out = s.dir.path().join("holes");
+    let o = s
+        .reachlab()
+        .args(["grade", "--suite"])
+        .arg(&suite)
+        .arg(repo().join("fixtures/submissions/netns/correct"))
+        .arg("--report-dir")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(0), "{stderr}");
+    for cell in ["icmp server1 -> server2", "icmp server2 -> server1"] {
+        assert!(stderr.contains(&format!("`{cell}` grades nothing: passes without any submission")), "{stderr}");
+    }
+    assert_eq!(grades(&out)["correct"], (2.0, 2.0), "only the namespace cells are worth points");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("correct/report.json")).unwrap()).unwrap();
+    let lan: Vec<&serde_json::Value> = report["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["name"].as_str().unwrap().contains("server"))
+        .collect();
+    assert_eq!(lan.len(), 2);
+    for c in lan {
+        assert_eq!((c["status"].as_str(), c["max_score"].as_f64()), (Some("pass"), Some(0.0)), "{c}");
+        assert!(c["not_scored"].as_str().unwrap().starts_with("grades nothing"), "{c}");
+    }
+    // `list` shows what the kept calibration found, without building anything.
+    let l = s.reachlab().arg("list").arg(&suite).output().unwrap();
+    let listed = String::from_utf8_lossy(&l.stdout);
+    assert!(listed.contains("2 scored checks GRADE NOTHING"), "{listed}");
+    assert!(listed.contains("icmp server2 -> server1  [192.168.56.3, expect reachable]  GRADES NOTHING"), "{listed}");
+    assert_eq!(machine_state(), before);
+}
+
+/// Mutation testing, a short sample (the full run is `reachlab mutate --suite SUITE fixtures/submissions/TEST/correct`
+/// per suite, see the README): every sampled mutant of a correct submission loses points.
+fn a_sample_of_mutants_is_killed() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    for test in ["netns", "test4"] {
+        let out = s.dir.path().join(format!("mutate-{test}"));
+        let o = s
+            .reachlab()
+            .args(["mutate", "--suite", &format!("test-suites/grading/{test}.toml")])
+            .arg(repo().join(format!("fixtures/submissions/{test}/correct")))
+            .args(["--sample", "2", "--jobs", "2", "--report-dir"])
+            .arg(&out)
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{test}: {stdout}\n{}", String::from_utf8_lossy(&o.stderr));
+        assert!(stdout.contains("2 of 2 non-equivalent mutants killed"), "{test}: {stdout}");
+    }
     assert_eq!(machine_state(), before);
 }
 
@@ -329,7 +514,7 @@ fn the_hostile_corpus_is_contained() {
         .output()
         .unwrap();
     assert_eq!(o.status.code(), Some(0), "the batch finishes: {}", String::from_utf8_lossy(&o.stderr));
-    assert_eq!(grades(&out), expected_in(HOSTILE), "honest grades");
+    assert_reasoned(&out, HOSTILE);
     for e in std::fs::read_dir(repo().join(HOSTILE)).unwrap().flatten().filter(|e| e.path().is_dir()) {
         let name = e.file_name().to_string_lossy().into_owned();
         let report: serde_json::Value =

@@ -20,6 +20,36 @@ fn docker_ping() -> Result<String, String> {
     Ok(format!("{path} answers (Docker Engine {version})"))
 }
 
+/// Grades the empty submission for a grading suite and says which scored checks grade nothing.
+fn calibrate(s: &crate::suite::Suite, features: &Features, state_dir: &Path, usable: bool) {
+    if !usable {
+        println!("skip calibration of {}: grading the empty submission needs a machine that can build labs", s.name);
+        return;
+    }
+    let Ok(rt) = super::runtime() else {
+        println!("FAIL calibration of {}: no async runtime", s.name);
+        return;
+    };
+    let version = crate::grade::submission::content_hash(Path::new(&s.file));
+    let c = rt.block_on(crate::grade::calibrate::get(s, &version, features, state_dir, true));
+    match &c.status {
+        crate::grade::model::GradeStatus::Error { reason } => {
+            println!("FAIL calibration of {}: the empty submission could not be graded: {reason}", s.name)
+        }
+        crate::grade::model::GradeStatus::Graded if c.holes.is_empty() => println!(
+            "ok   calibration of {}: the empty submission scores 0 of {}: every scored check depends on the submission{}",
+            s.name,
+            crate::grade::formats::points(c.max_score),
+            if c.given.is_empty() { String::new() } else { format!(" ({} given, not scored)", c.given.len()) }
+        ),
+        crate::grade::model::GradeStatus::Graded => {
+            for h in &c.holes {
+                println!("FAIL calibration of {}: `{h}` grades nothing: passes without any submission", s.name);
+            }
+        }
+    }
+}
+
 pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     let mut usable = true;
     let mark = |ok: bool| if ok { "ok  " } else { "FAIL" };
@@ -99,6 +129,9 @@ pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
                     Decision::Error(why) => println!("FAIL suite {}: {why}", s.name),
                     Decision::Run => println!("ok   suite {} will run", s.name),
                 }
+            }
+            for s in suites.iter().filter(|s| s.grading.is_some()) {
+                calibrate(s, &features, state_dir, usable);
             }
         }
         Err(e) => println!("FAIL suites: {e}"),

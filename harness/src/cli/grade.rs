@@ -45,7 +45,7 @@ pub struct CheckArgs {
     pub submission: PathBuf,
 }
 
-fn load(suite: &Path) -> Result<crate::suite::Suite, CliError> {
+pub(super) fn load(suite: &Path) -> Result<crate::suite::Suite, CliError> {
     let s = crate::suite::load_file(suite).map_err(|e| CliError::Usage(e.to_string()))?;
     if s.grading.is_none() {
         return Err(CliError::Usage(format!("{} is not a grading suite: it has no [grading] table", suite.display())));
@@ -99,6 +99,11 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
     };
     crate::grade::merge::write_manifest(&report_dir, &manifest)
         .map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
+    for h in &outcome.calibration.holes {
+        eprintln!(
+            "reachlab: warning: `{h}` grades nothing: passes without any submission; its points were not awarded (mark it `given = true` in the suite if it is meant to pass in the bare environment)"
+        );
+    }
     let errors = outcome.batch.submissions.iter().filter(|g| g.status != GradeStatus::Graded).count();
     eprintln!(
         "graded {} submissions ({} reused, {errors} to rerun); grades: {}",
@@ -116,7 +121,7 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     let scratch = std::env::temp_dir().join(format!("reachlab-check-{}", crate::runner::new_run_id()));
     let rt = runtime()?;
     let outputs = batch::Outputs::default();
-    let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, true, &outputs, &|_, _| {});
+    let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, false, &outputs, &|_, _| {});
     let outcome = rt.block_on(async {
         tokio::select! {
             biased;
@@ -130,7 +135,8 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     };
     let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to grade: {e}")))?;
     let g = &outcome.batch.submissions[0];
-    print!("{}", formats::feedback::render(g));
+    let color = crate::report::terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    print!("{}", formats::terminal::render(g, color));
     Ok(match &g.status {
         GradeStatus::Error { .. } => exit::INFRASTRUCTURE,
         GradeStatus::Graded if g.score < g.max_score => exit::FAIL,

@@ -63,7 +63,40 @@ pub struct ListedCheck {
     pub matrix: Option<String>,
 }
 
-pub fn list(args: Args) -> Result<i32, CliError> {
+/// What a grading suite's checks are worth: each scored check that the empty submission passed (the kept
+/// calibration, when there is one) "grades nothing"; `given` checks are shown, not scored.
+pub(super) struct Calibrated {
+    holes: Option<std::collections::BTreeSet<String>>,
+}
+
+impl Calibrated {
+    pub(super) fn of(s: &crate::suite::Suite, state_dir: &std::path::Path) -> Option<Calibrated> {
+        s.grading?;
+        let version = crate::grade::submission::content_hash(std::path::Path::new(&s.file));
+        let holes = crate::grade::calibrate::cached(state_dir, &version).map(|c| c.hole_set());
+        Some(Calibrated { holes })
+    }
+
+    pub(super) fn header(&self) -> String {
+        match &self.holes {
+            None => "    calibration: not run yet for this version of the suite (`reachlab doctor SUITE` grades the empty submission)".into(),
+            Some(h) if h.is_empty() => "    calibration: the empty submission scores 0: every scored check depends on the submission".into(),
+            Some(h) => format!("    calibration: {} scored check{} GRADE NOTHING (the empty submission passes them)", h.len(), if h.len() == 1 { "" } else { "s" }),
+        }
+    }
+
+    pub(super) fn mark(&self, s: &crate::suite::Suite, c: &crate::check::Check) -> &'static str {
+        if crate::grade::score::scoring_of(s, c).0.given {
+            "  (given: shown, not scored)"
+        } else if self.holes.as_ref().is_some_and(|h| h.contains(&c.name)) {
+            "  GRADES NOTHING: passes without any submission"
+        } else {
+            ""
+        }
+    }
+}
+
+pub fn list(args: Args, state_dir: &std::path::Path) -> Result<i32, CliError> {
     let filter = crate::select::Filter::parse(&args.filter).map_err(CliError::Usage)?;
     let suites = load_all(&args.paths)?;
     let features = Features::detect_for(needed(&suites));
@@ -98,15 +131,24 @@ pub fn list(args: Args) -> Result<i32, CliError> {
         println!("{}", serde_json::to_string_pretty(&listed).expect("list serializes"));
         return Ok(exit::PASS);
     }
-    for s in &listed {
-        let status = match (&s.reason, s.status) {
+    for (s, l) in suites.iter().filter(|s| listed.iter().any(|l| l.file == s.file && l.name == s.name)).zip(&listed) {
+        let status = match (&l.reason, l.status) {
             (Some(why), st) => format!("{st}: {why}"),
             (None, st) => st.to_string(),
         };
-        println!("{}  {}  ({} checks; {status})", s.name, s.file, s.checks.len());
-        for c in &s.checks {
-            let target = c.target.clone().unwrap_or_else(|| "address found at run time".to_string());
-            println!("    {}  [{target}, expect {}]", c.name, c.expected);
+        println!("{}  {}  ({} checks; {status})", l.name, l.file, l.checks.len());
+        let calibrated = Calibrated::of(s, state_dir);
+        if let Some(c) = &calibrated {
+            println!("{}", c.header());
+        }
+        for c in plan::resolve(s).checks.iter().filter(|c| filter.selects(s, c)) {
+            let target = match (plan::probe_destination(&c.action), c.target) {
+                (None, _) => String::new(),
+                (Some(_), Some(t)) => format!("{t}, "),
+                (Some(_), None) => "address found at run time, ".into(),
+            };
+            let mark = calibrated.as_ref().map_or("", |k| k.mark(s, c));
+            println!("    {}  [{target}expect {}]{mark}", c.name, c.expected.label);
         }
     }
     Ok(exit::PASS)

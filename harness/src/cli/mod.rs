@@ -8,6 +8,7 @@ mod grade_merge;
 mod graph;
 mod list;
 mod manual;
+mod mutate;
 mod probe;
 mod run;
 pub mod signals;
@@ -102,6 +103,8 @@ enum Command {
     Grade(grade_merge::GradeCommand),
     /// Check your own submission against a grading suite and print the feedback.
     Check(grade::CheckArgs),
+    /// Mutation testing of a grading suite: grade mistakes derived from correct submissions; report survivors.
+    Mutate(mutate::MutateArgs),
     /// Print the JSON Schema of suite files.
     Schema,
     /// Print a suite's topology as SVG (or Graphviz DOT with --format dot); builds nothing.
@@ -121,7 +124,7 @@ pub fn main() -> i32 {
     let state_dir = cli.state_dir.clone();
     let result = match cli.command {
         Command::Run(a) => run::run(a, &cli.state_dir),
-        Command::List(a) => list::list(a),
+        Command::List(a) => list::list(a, &cli.state_dir),
         Command::Doctor(a) => doctor::doctor(a, &cli.state_dir),
         Command::Up(a) => up::up(a, &cli.state_dir),
         Command::Probe(a) => probe::probe(a, &cli.state_dir),
@@ -135,6 +138,7 @@ pub fn main() -> i32 {
             (None, None) => Err(CliError::Usage("grade: give --suite SUITE and submissions (see --help)".into())),
         },
         Command::Check(a) => grade::check(a, &cli.state_dir),
+        Command::Mutate(a) => mutate::mutate(a, &cli.state_dir),
         Command::Schema => {
             print!("{}", crate::suite::schema::json());
             Ok(exit::PASS)

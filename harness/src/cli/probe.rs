@@ -54,8 +54,7 @@ pub(super) fn kept_lab(run_id: &str, state_dir: &Path) -> Result<(PathBuf, crate
             "the ledger of {run_id} does not say which suite built it (an older `reachlab up`); `reachlab down {run_id}` and `up` it again"
         )));
     };
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| CliError::Usage(format!("failed to read suite {} (lab {run_id}): {e}", file.display())))?;
+    let text = crate::suite::read_source(file).map_err(|e| CliError::Usage(format!("lab {run_id}: {e}")))?;
     if suite_digest(&text) != *digest {
         return Err(CliError::Usage(format!(
             "suite {} changed since lab {run_id} was built from it; `reachlab down {run_id}` and `up` it again",

@@ -23,8 +23,8 @@ pub struct DownArgs {
 
 pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     // Read once: the suite that is built is exactly the text whose digest the ledger keeps for `probe`.
-    let text = std::fs::read_to_string(&args.suite)
-        .map_err(|e| CliError::Usage(format!("failed to read suite {}: {e}", args.suite.display())))?;
+    // Not UTF-8, too large or unreadable: located like any other mistake in the suite.
+    let text = crate::suite::read_source(&args.suite).map_err(|e| CliError::Usage(e.to_string()))?;
     let suite =
         crate::suite::load_str(&text, &args.suite.display().to_string()).map_err(|e| CliError::Usage(e.to_string()))?;
     let source = std::fs::canonicalize(&args.suite)
@@ -39,8 +39,14 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
         lab.record_source(&source, &suite_digest(&text))
             .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         crate::lab::build(&mut lab, &plan).await.map_err(|e| CliError::Infrastructure(e.to_string()))?;
-        let containers: Vec<(String, Option<u32>)> =
-            suite.containers.iter().map(|c| (c.name.clone(), lab.container_pid(&c.name))).collect();
+        let containers: Vec<(String, Option<u32>)> = suite
+            .containers
+            .iter()
+            .map(|c| {
+                let own_namespace = c.attachment != crate::suite::Attachment::Host;
+                (c.name.clone(), lab.container_pid(&c.name).filter(|_| own_namespace))
+            })
+            .collect();
         let socket = lab.engine_socket();
         let record = lab.keep().map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         Ok::<_, CliError>((record, containers, socket))

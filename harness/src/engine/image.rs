@@ -64,7 +64,11 @@ pub fn find_busybox() -> Option<PathBuf> {
         .find(|p| std::fs::read(p).is_ok_and(|b| is_static_elf(&b)))
 }
 
-/// A root filesystem tarball: busybox, a link per applet, /etc/passwd and /etc/group.
+/// The stand-in's `nc` (harness/standin/nc.c, built static by build.rs): UDP as the lab's alpine does it
+/// (`nc -u -l -p 2020`, `nc HOST 2020 -u`), everything else handed to busybox's own nc.
+const STANDIN_NC: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/standin-nc"));
+
+/// A root filesystem tarball: busybox, a link per applet (`nc` is [`STANDIN_NC`]), /etc/passwd and /etc/group.
 pub fn rootfs_tar(busybox: &Path) -> Result<Vec<u8>, EngineError> {
     let io = |op: &str| EngineError::io(op.to_string());
     let list = std::process::Command::new(busybox).arg("--list").output().map_err(io("list busybox applets"))?;
@@ -85,7 +89,11 @@ pub fn rootfs_tar(busybox: &Path) -> Result<Vec<u8>, EngineError> {
     h.set_mode(0o755);
     h.set_size(binary.len() as u64);
     tar.append_data(&mut h, "bin/busybox", binary.as_slice()).map_err(io("build the stand-in image"))?;
-    for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty() && *a != "busybox") {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(0o755);
+    h.set_size(STANDIN_NC.len() as u64);
+    tar.append_data(&mut h, "bin/nc", STANDIN_NC).map_err(io("build the stand-in image"))?;
+    for applet in applets.lines().map(str::trim).filter(|a| !a.is_empty() && !["busybox", "nc"].contains(a)) {
         let mut h = tar::Header::new_gnu();
         h.set_entry_type(tar::EntryType::Symlink);
         h.set_mode(0o777);
@@ -156,6 +164,22 @@ mod tests {
         assert_eq!(split("alpine"), ("alpine", "latest"));
         assert_eq!(split("alpine:3.19"), ("alpine", "3.19"));
         assert_eq!(split("localhost:5000/alpine"), ("localhost:5000/alpine", "latest"));
+    }
+
+    #[test]
+    fn the_stand_in_nc_is_static_and_replaces_busybox_s() {
+        assert!(is_static_elf(STANDIN_NC), "it must run in a root filesystem without a C library");
+        let Some(busybox) = find_busybox() else { return };
+        let tar = rootfs_tar(&busybox).unwrap();
+        let mut archive = tar::Archive::new(tar.as_slice());
+        let nc: Vec<_> = archive
+            .entries()
+            .unwrap()
+            .flatten()
+            .filter(|e| e.path().unwrap().to_str() == Some("bin/nc"))
+            .map(|e| (e.header().entry_type(), e.header().size().unwrap()))
+            .collect();
+        assert_eq!(nc, vec![(tar::EntryType::Regular, STANDIN_NC.len() as u64)]);
     }
 
     #[test]

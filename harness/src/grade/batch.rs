@@ -1,8 +1,9 @@
 //! Grading a class: find submissions, shard them, grade several at once, resume what is already graded, and
 //! write every output.
 
+use super::calibrate::{self, Calibration};
 use super::formats;
-use super::model::{Batch, SubmissionGrade};
+use super::model::{Batch, GradeStatus, SubmissionGrade};
 use super::submission::{self, GradeOptions};
 use crate::files::write_atomic;
 use crate::kernel::features::Features;
@@ -120,7 +121,7 @@ fn previous(dir: &Path, suite_version: &str, submission: &Path) -> Option<Submis
     let text = std::fs::read_to_string(dir.join("report.json")).ok()?;
     let g: SubmissionGrade = serde_json::from_str(&text).ok()?;
     let same = g.suite_version == suite_version && g.submission_version == submission::content_hash(submission);
-    (same && g.status == super::model::GradeStatus::Graded).then_some(g)
+    (same && g.status == GradeStatus::Graded).then_some(g)
 }
 
 /// What a batch run did.
@@ -129,6 +130,8 @@ pub struct BatchOutcome {
     pub batch: Batch,
     /// How many were reused from an earlier run.
     pub reused: usize,
+    /// What the empty submission got: the checks whose points were not awarded.
+    pub calibration: Calibration,
 }
 
 /// Grades `subs` (at most `jobs` at once) into `report_dir/<student>/`, and writes `report_dir/grades.csv`.
@@ -146,9 +149,23 @@ pub async fn grade_all(
 ) -> std::io::Result<BatchOutcome> {
     let suite_version = submission::content_hash(suite_file);
     let features = Features::detect();
+    // Which checks pass without any submission: their points are not awarded to anyone.
+    let calibration = calibrate::get(suite, &suite_version, &features, state_dir, force).await;
+    crate::report::reporters::create_dir(report_dir)?;
+    write_atomic(
+        &report_dir.join("calibration.json"),
+        serde_json::to_string_pretty(&calibration).expect("calibration serializes") + "\n",
+    )?;
+    let holes = calibration.hole_set();
+    let uncalibrated = match &calibration.status {
+        GradeStatus::Graded => None,
+        GradeStatus::Error { reason } => {
+            Some(format!("the empty submission (calibration) could not be graded, so no grade is fair: {reason}"))
+        }
+    };
     let graded: Vec<(SubmissionGrade, bool)> = stream::iter(subs.iter())
         .map(|sub| {
-            let (suite_version, features) = (&suite_version, &features);
+            let (suite_version, features, holes, uncalibrated) = (&suite_version, &features, &holes, &uncalibrated);
             async move {
                 let student = sub.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
                 let dir = report_dir.join(&student);
@@ -159,7 +176,10 @@ pub async fn grade_all(
                     }
                 }
                 let opts = GradeOptions { state_dir: state_dir.to_path_buf(), out_dir: dir.clone() };
-                let g = submission::grade(suite, suite_version, sub, features, &opts).await;
+                let g = match uncalibrated {
+                    Some(reason) => submission::not_graded(suite, suite_version, sub, reason),
+                    None => submission::grade(suite, suite_version, sub, features, &opts, holes).await,
+                };
                 write_submission(&dir, &g, outputs)?;
                 on_done(&g, false);
                 Ok((g, false))
@@ -176,5 +196,5 @@ pub async fn grade_all(
     let batch = Batch { suite: suite.name.clone(), suite_version, submissions };
     crate::report::reporters::create_dir(report_dir)?;
     write_atomic(&report_dir.join("grades.csv"), formats::csv::render(&batch))?;
-    Ok(BatchOutcome { batch, reused })
+    Ok(BatchOutcome { batch, reused, calibration })
 }

@@ -2,9 +2,11 @@
 //! LMS formats.
 
 pub mod batch;
+pub mod calibrate;
 pub mod formats;
 pub mod merge;
 pub mod model;
+pub mod mutate;
 pub mod sandbox;
 pub mod score;
 pub mod submission;

@@ -50,6 +50,10 @@ pub struct GradedCheck {
     pub output: String,
     /// A hint for the student, present when the check failed and the suite has one.
     pub hint: Option<String>,
+    /// Why the check is worth no points although observed: the suite marks it as given by the environment, or
+    /// calibration found it passes without any submission (it grades nothing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_scored: Option<String>,
 }
 
 /// Whether a submission could be graded.
@@ -88,6 +92,22 @@ pub struct SubmissionGrade {
     pub output: String,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
+    /// Why setup ended early, in words ("setup.sh exited with status 1 at line 4", "setup.sh was still running
+    /// after 20 s"), when it did not run to the end with status 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_ended: Option<String>,
+    /// The suite's matrices, expected beside observed (what `reachlab check` draws).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub matrices: Vec<GradedMatrix>,
+}
+
+/// A matrix of a graded submission, expected beside observed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GradedMatrix {
+    /// Whether its checks are hidden from students.
+    pub hidden: bool,
+    /// The grids.
+    pub grid: crate::report::MatrixReport,
 }
 
 /// A batch of graded submissions.

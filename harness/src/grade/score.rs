@@ -3,7 +3,7 @@
 use super::model::{CheckStatus, GradeStatus, GradedCheck, SubmissionGrade, Visibility};
 use crate::check::{Action, CheckResult, Verdict};
 use crate::suite::{Cell, Scoring, Suite};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// A student's predicted matrices (`answers.toml`): matrix name → grid of expected cells, by (row, column).
 pub type Predictions = BTreeMap<String, BTreeMap<(String, String), char>>;
@@ -39,32 +39,42 @@ pub fn parse_answers(text: &str) -> Result<Predictions, String> {
     Ok(out)
 }
 
-fn scoring_of<'a>(suite: &'a Suite, r: &CheckResult) -> (&'a Scoring, Option<&'a String>) {
-    match (&r.check.action, r.check.cell) {
+/// How a check counts (its matrix's, capture's or rule's scoring) and its hint, if any.
+pub fn scoring_of<'a>(suite: &'a Suite, check: &crate::check::Check) -> (&'a Scoring, Option<&'a String>) {
+    match (&check.action, check.cell) {
         (_, Some(c)) => {
             let m = &suite.matrices[c.matrix];
-            (&m.scoring, m.hints.get(&(r.check.from.clone(), r.check.to.clone())))
+            (&m.scoring, m.hints.get(&(check.from.clone(), check.to.clone())))
         }
         (Action::Capture { capture, .. }, None) => {
             (&suite.captures[*capture].scoring, suite.captures[*capture].hint.as_ref())
         }
-        (_, None) => {
-            let nat = suite.nats.iter().find(|n| n.node == r.check.from);
+        (Action::Masquerade { subnet }, None) => {
+            let nat = suite.nats.iter().find(|n| n.node == check.from && n.masquerade == *subnet);
             nat.map_or((&NO_SCORING, None), |n| (&n.scoring, n.hint.as_ref()))
         }
+        (Action::InterfaceFlags { interface, .. }, None) => {
+            let i = suite.interfaces.iter().find(|i| i.node == check.from && i.name == *interface);
+            i.map_or((&NO_SCORING, None), |i| (&i.scoring, i.hint.as_ref()))
+        }
+        (_, None) => (&NO_SCORING, None),
     }
 }
 
-static NO_SCORING: Scoring = Scoring { points: None, hidden: false };
+static NO_SCORING: Scoring = Scoring { points: None, hidden: false, given: false };
 
 /// What a student reads for one check: observed words and the topology's reason, never timings (grades are
 /// byte-identical across runs).
 fn output(r: &CheckResult) -> String {
     let why = r.detail.split_once(" — why: ").map(|(_, w)| format!(" — why: {w}")).unwrap_or_default();
+    if let Some(crate::check::Outcome::NotApplicable { reason }) = &r.observed {
+        return format!("{}: not applicable — {reason}", r.check.expected.label);
+    }
     // Capture counts vary with timing (how many attempts went out before the first reply): grades say only
     // whether the assertion held.
     if let Some(crate::check::Outcome::Assertion { holds, .. }) = &r.observed {
-        if matches!(r.check.kind, crate::check::CheckKind::Capture | crate::check::CheckKind::Rule) {
+        use crate::check::CheckKind;
+        if matches!(r.check.kind, CheckKind::Capture | CheckKind::Rule | CheckKind::Interface) {
             let verb = if *holds { "holds" } else { "does not hold" };
             return format!("{}: {verb}{why}", r.check.expected.label);
         }
@@ -87,7 +97,24 @@ pub struct Identity<'a> {
     pub submission_version: &'a str,
 }
 
+/// Why a check scores nothing, if it does not: the suite marks it as given, or calibration found it passes in
+/// the bare environment (`holes`, by check name).
+pub fn not_scored(scoring: &Scoring, name: &str, holes: &BTreeSet<String>) -> Option<String> {
+    if scoring.given {
+        Some("given: the environment provides it (the suite marks it so); shown, not scored".into())
+    } else if holes.contains(name) {
+        Some(GRADES_NOTHING.into())
+    } else {
+        None
+    }
+}
+
+/// What calibration says of a scored check that the empty submission passes.
+pub const GRADES_NOTHING: &str = "grades nothing: passes without any submission (its points are not awarded)";
+
 /// Scores a judged submission. An infrastructure error anywhere grades nothing: the status says to rerun.
+/// `holes` are the checks calibration found passing without any submission: they award no points.
+#[allow(clippy::too_many_arguments)]
 pub fn score(
     suite: &Suite,
     results: &[CheckResult],
@@ -95,12 +122,14 @@ pub fn score(
     infra: &[String],
     id: &Identity,
     output_text: &str,
+    holes: &BTreeSet<String>,
 ) -> SubmissionGrade {
     let default_points = suite.grading.map_or(1.0, |g| g.points);
     let mut checks = Vec::new();
     for r in results {
-        let (scoring, hint) = scoring_of(suite, r);
-        let max = scoring.points.unwrap_or(default_points);
+        let (scoring, hint) = scoring_of(suite, &r.check);
+        let not_scored = not_scored(scoring, &r.check.name, holes);
+        let max = if not_scored.is_some() { 0.0 } else { scoring.points.unwrap_or(default_points) };
         let status = match r.verdict {
             Verdict::Pass => CheckStatus::Pass,
             Verdict::Fail => CheckStatus::Fail,
@@ -116,30 +145,12 @@ pub fn score(
             visibility: if scoring.hidden { Visibility::Hidden } else { Visibility::Visible },
             output: output(r),
             hint: (status == CheckStatus::Fail).then(|| hint.cloned()).flatten(),
+            not_scored,
         });
     }
     let per_prediction = suite.grading.map_or(0.0, |g| g.prediction_points);
     if per_prediction > 0.0 {
-        for r in results.iter().filter(|r| r.verdict != Verdict::Error) {
-            let Some(cell) = r.check.cell else { continue };
-            let m = &suite.matrices[cell.matrix];
-            let predicted = predictions
-                .and_then(|p| p.get(&m.name))
-                .and_then(|g| g.get(&(r.check.from.clone(), r.check.to.clone())));
-            let observed = r.observed.as_ref().map(|o| o.symbol());
-            let right = predicted.is_some() && predicted.copied() == observed;
-            let said = predicted.map_or("no prediction".to_string(), |p| format!("predicted {p}"));
-            checks.push(GradedCheck {
-                name: format!("prediction {}: {} -> {}", m.name, r.check.from, r.check.to),
-                kind: "prediction".into(),
-                score: if right { per_prediction } else { 0.0 },
-                max_score: per_prediction,
-                status: if right { CheckStatus::Pass } else { CheckStatus::Fail },
-                visibility: if m.scoring.hidden { Visibility::Hidden } else { Visibility::Visible },
-                output: format!("{said}, observed {}", observed.map_or("nothing".to_string(), |o| o.to_string())),
-                hint: None,
-            });
-        }
+        checks.extend(prediction_checks(suite, results, predictions, per_prediction));
     }
     // The first cause is the reason: checks that could not run because the lab never stood add nothing.
     let errors: Vec<String> = if infra.is_empty() {
@@ -160,7 +171,69 @@ pub fn score(
         checks,
         output: output_text.into(),
         duration_ms: 0,
+        setup_ended: None,
+        matrices: Vec::new(),
     }
+}
+
+/// One check per predicted cell; without predictions (no `answers.toml`, or one that does not parse), one line
+/// per visibility saying so, not a failure per cell.
+fn prediction_checks(
+    suite: &Suite,
+    results: &[CheckResult],
+    predictions: Option<&Predictions>,
+    per_prediction: f64,
+) -> Vec<GradedCheck> {
+    let cells: Vec<&CheckResult> =
+        results.iter().filter(|r| r.verdict != Verdict::Error && r.check.cell.is_some()).collect();
+    let hidden_of = |r: &CheckResult| r.check.cell.is_some_and(|c| suite.matrices[c.matrix].scoring.hidden);
+    let Some(predictions) = predictions else {
+        let mut out = Vec::new();
+        for (hidden, visibility) in [(false, Visibility::Visible), (true, Visibility::Hidden)] {
+            let n = cells.iter().filter(|r| hidden_of(r) == hidden).count();
+            if n == 0 {
+                continue;
+            }
+            let max = n as f64 * per_prediction;
+            let what = if hidden { "hidden predictions" } else { "predictions" };
+            out.push(GradedCheck {
+                name: what.into(),
+                kind: "prediction".into(),
+                score: 0.0,
+                max_score: max,
+                status: CheckStatus::Fail,
+                visibility,
+                output: format!(
+                    "no predictions submitted: 0 of {} points (add answers.toml with your predicted matrices)",
+                    super::formats::points(max)
+                ),
+                hint: None,
+                not_scored: None,
+            });
+        }
+        return out;
+    };
+    cells
+        .into_iter()
+        .map(|r| {
+            let m = &suite.matrices[r.check.cell.expect("cells only").matrix];
+            let predicted = predictions.get(&m.name).and_then(|g| g.get(&(r.check.from.clone(), r.check.to.clone())));
+            let observed = r.observed.as_ref().map(|o| o.symbol());
+            let right = predicted.is_some() && predicted.copied() == observed;
+            let said = predicted.map_or("no prediction".to_string(), |p| format!("predicted {p}"));
+            GradedCheck {
+                name: format!("prediction {}: {} -> {}", m.name, r.check.from, r.check.to),
+                kind: "prediction".into(),
+                score: if right { per_prediction } else { 0.0 },
+                max_score: per_prediction,
+                status: if right { CheckStatus::Pass } else { CheckStatus::Fail },
+                visibility: if m.scoring.hidden { Visibility::Hidden } else { Visibility::Visible },
+                output: format!("{said}, observed {}", observed.map_or("nothing".to_string(), |o| o.to_string())),
+                hint: None,
+                not_scored: None,
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -55,6 +55,11 @@ pub fn environment_plan(plan: Plan) -> Plan {
     plan
 }
 
+/// How long after `setup.sh` returns the lab is observed: what it started in the background binds its ports
+/// within tens of milliseconds (measured: under 20 ms for a detached `docker exec`), so this leaves a wide margin
+/// on a loaded machine.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
 /// A short content hash (files by relative path, sorted), for resumable and reproducible grading.
 pub fn content_hash(path: &Path) -> String {
     fn walk(base: &Path, dir: &Path, out: &mut Vec<(String, Vec<u8>)>) {
@@ -85,13 +90,25 @@ pub fn content_hash(path: &Path) -> String {
     h.finalize().iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Grades one submission directory against a grading suite.
+/// A submission that is not graded, for `reason` (an infrastructure problem): nothing observed, to rerun.
+pub fn not_graded(suite: &Suite, suite_version: &str, submission: &Path, reason: &str) -> SubmissionGrade {
+    let student = submission.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
+    let hash = content_hash(submission);
+    let id = Identity { student: &student, suite_version, submission_version: &hash };
+    let checks = plan::resolve(suite).checks;
+    let results = judge(&checks, &HashMap::new(), None);
+    score::score(suite, &results, None, &[reason.to_string()], &id, "", &BTreeSet::new())
+}
+
+/// Grades one submission directory against a grading suite. `holes` are the checks calibration found passing
+/// without any submission (they award no points).
 pub async fn grade(
     suite: &Suite,
     suite_version: &str,
     submission: &Path,
     features: &Features,
     opts: &GradeOptions,
+    holes: &BTreeSet<String>,
 ) -> SubmissionGrade {
     let started = Instant::now();
     let student = submission.file_name().map_or_else(|| "submission".into(), |n| n.to_string_lossy().into_owned());
@@ -109,10 +126,18 @@ pub async fn grade(
         },
         Err(_) => (None, String::new()),
     };
-    let (results, output) = run(suite, &env, &checks, submission, features, opts, &mut infra).await;
+    let (results, (output, setup_ended)) = run(suite, &env, &checks, submission, features, opts, &mut infra).await;
     let mut graded =
-        score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"));
+        score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"), holes);
     graded.duration_ms = started.elapsed().as_millis() as u64;
+    graded.setup_ended = setup_ended;
+    let grids = crate::report::SuiteReport::new(suite, &results, None, Vec::new()).matrices;
+    graded.matrices = suite
+        .matrices
+        .iter()
+        .zip(grids)
+        .map(|(m, grid)| super::model::GradedMatrix { hidden: m.scoring.hidden, grid })
+        .collect();
     graded
 }
 
@@ -134,13 +159,17 @@ pub fn normalize_ids(text: &str) -> String {
     out
 }
 
-fn describe_setup(o: &SetupOutcome, limit: u64) -> String {
-    let end = match (o.exit, o.timed_out) {
-        (_, true) => format!("setup.sh was still running after {limit} s; graded what existed then"),
-        (Some(0), _) => "setup.sh exited with status 0".to_string(),
-        (Some(c), _) => format!("setup.sh exited with status {c}"),
-        (None, false) => "setup.sh ended without reporting a status".to_string(),
+/// The script's output with how it ended, and — when it did not run to the end with status 0 — why, for the
+/// student: "setup.sh exited with status 1 at line 4", "setup.sh was still running after 20 s".
+fn describe_setup(o: &SetupOutcome, limit: u64) -> (String, Option<String>) {
+    let at = o.line.map(|n| format!(" at line {n}")).unwrap_or_default();
+    let early = match (o.exit, o.timed_out) {
+        (_, true) => Some(format!("setup.sh was still running after {limit} s; graded what existed then")),
+        (Some(0), _) => None,
+        (Some(c), _) => Some(format!("setup.sh exited with status {c}{at}")),
+        (None, false) => Some("setup.sh ended without reporting a status".to_string()),
     };
+    let end = early.clone().unwrap_or_else(|| "setup.sh exited with status 0".to_string());
     let text = normalize_ids(&o.output);
     let mut out = format!("{text}{}", if text.ends_with('\n') || text.is_empty() { "" } else { "\n" });
     if o.truncated {
@@ -149,7 +178,7 @@ fn describe_setup(o: &SetupOutcome, limit: u64) -> String {
     for r in &o.refusals {
         out.push_str(&format!("[reachlab] the lab's engine refused {r}\n"));
     }
-    format!("{out}[reachlab] {end}\n")
+    (format!("{out}[reachlab] {end}\n"), early)
 }
 
 async fn run(
@@ -160,19 +189,19 @@ async fn run(
     features: &Features,
     opts: &GradeOptions,
     infra: &mut Vec<String>,
-) -> (Vec<crate::check::CheckResult>, String) {
+) -> (Vec<crate::check::CheckResult>, (String, Option<String>)) {
     if let crate::kernel::features::Decision::Skip(why) | crate::kernel::features::Decision::Error(why) =
         features.decide(&env.requires)
     {
         infra.push(format!("this machine cannot grade the suite: {why}"));
-        return (judge(checks, &HashMap::new(), None), String::new());
+        return (judge(checks, &HashMap::new(), None), Default::default());
     }
     let run_id = crate::runner::new_run_id();
     let mut lab = match KernelLab::new(&opts.state_dir, &run_id, &suite.name) {
         Ok(l) => l,
         Err(e) => {
             infra.push(format!("failed to write the ledger: {e}"));
-            return (judge(checks, &HashMap::new(), None), String::new());
+            return (judge(checks, &HashMap::new(), None), Default::default());
         }
     };
     let confined = match confine(&mut lab, &run_id) {
@@ -181,14 +210,14 @@ async fn run(
             infra.push(format!("failed to confine the lab: {e}"));
             let errors = lab.teardown();
             infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
-            return (judge(checks, &HashMap::new(), None), String::new());
+            return (judge(checks, &HashMap::new(), None), Default::default());
         }
     };
     if let Err(e) = crate::lab::build(&mut lab, env).await {
         infra.push(e.to_string());
         let errors = lab.teardown();
         infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
-        return (judge(checks, &HashMap::new(), None), String::new());
+        return (judge(checks, &HashMap::new(), None), Default::default());
     }
     let limit = suite.grading.map_or(60, |g| g.setup_timeout_s);
     let server1 = lab.namespace(Lab::SERVER1).cloned();
@@ -196,7 +225,7 @@ async fn run(
     let (observations, output, sandbox) = match server1 {
         None => {
             infra.push("grading needs the lab's server1 (add a [lab] table to the suite)".into());
-            (HashMap::new(), String::new(), None)
+            (HashMap::new(), Default::default(), None)
         }
         Some(server1) => {
             let marker = content_hash(submission);
@@ -217,10 +246,13 @@ async fn run(
             match setup {
                 Err(e) => {
                     infra.push(format!("failed to start the submission's sandbox: {e}"));
-                    (HashMap::new(), String::new(), None)
+                    (HashMap::new(), Default::default(), None)
                 }
                 Ok((sandbox, outcome)) => {
                     let output = describe_setup(&outcome, limit);
+                    // What the script started in the background (`docker exec -d alpine1 nc -u -l -p 2020`)
+                    // comes up a moment after it returns, as a student typing the next command would see.
+                    tokio::time::sleep(SETTLE).await;
                     let observations = observe(&mut lab, suite, checks, &sandbox, opts, infra).await;
                     (observations, output, Some(sandbox))
                 }
@@ -319,17 +351,29 @@ async fn observe(
         }
         nodes.into_iter().find(|n| missing.contains(n))
     };
+    // A destination the submission gave no address (on the pinned interface) cannot be probed: that is the
+    // submission's doing, not the lab's, so it fails like a missing endpoint instead of being an error.
+    let addressless = |c: &crate::check::Check| match &c.action {
+        crate::check::Action::Icmp { to, by_name: false }
+        | crate::check::Action::Udp { to, .. }
+        | crate::check::Action::Tcp { to, .. } => inventory.candidates(&c.from, to).err(),
+        _ => None,
+    };
     let mut absent = HashMap::new();
     let mut probed = Vec::new();
     for c in checks {
-        match involves(c) {
-            Some(node) => {
+        match (involves(c), addressless(c)) {
+            (Some(node), _) => {
                 let what = if suite.container(&node).is_some() { "container" } else { "namespace" };
                 let outcome = Outcome::Assertion { holds: false, seen: format!("{node} missing") };
                 let why = format!("there is no running {what} {node}: setup.sh did not create it");
-                absent.insert(c.id, Observation::seen(outcome, why));
+                absent.insert(c.id, Observation::unsent(outcome, why));
             }
-            None => probed.push(c.clone()),
+            (None, Some(why)) => {
+                let outcome = Outcome::Assertion { holds: false, seen: why.clone() };
+                absent.insert(c.id, Observation::unsent(outcome, format!("no packet was sent: {why}")));
+            }
+            (None, None) => probed.push(c.clone()),
         }
     }
     let plan = Plan { steps: Vec::new(), checks: probed, requires: Default::default() };

@@ -26,6 +26,9 @@ struct Engine {
     machine: Option<bollard::Docker>,
     /// Containers that share server1's network stack.
     host_mode: Vec<String>,
+    /// Their first processes (a host-network container has no namespace of its own, but its processes are
+    /// still its own: a socket server1's table shows is the container's only if one of them holds it).
+    host_pids: BTreeMap<String, u32>,
 }
 
 /// A container's network namespace and first process.
@@ -145,7 +148,8 @@ impl KernelLab {
 
     /// A container's first process, if the node is a running container.
     pub fn container_pid(&self, node: &str) -> Option<u32> {
-        self.containers.get(node).map(|c| c.pid)
+        let host = || self.engine.as_ref().and_then(|e| e.host_pids.get(node).copied());
+        self.containers.get(node).map(|c| c.pid).or_else(host)
     }
 
     /// The engine's API, when the lab has one.
@@ -378,7 +382,14 @@ impl KernelLab {
             let socket = docker::machine_socket();
             self.notes
                 .push(format!("the machine's own Docker engine at {} (server1 is this machine)", socket.display()));
-            self.engine = Some(Engine { daemon: None, socket, docker, machine: None, host_mode: Vec::new() });
+            self.engine = Some(Engine {
+                daemon: None,
+                socket,
+                docker,
+                machine: None,
+                host_mode: Vec::new(),
+                host_pids: BTreeMap::new(),
+            });
             return Ok(());
         }
         let dir = daemon::engine_dir(&self.state_dir, &self.run_id);
@@ -392,7 +403,14 @@ impl KernelLab {
         self.notes.push(format!("private Docker engine in {netns} ready in {:.2} s", daemon.ready_in.as_secs_f64()));
         let machine = docker::machine_engine().await;
         let socket = daemon.socket.clone();
-        self.engine = Some(Engine { daemon: Some(daemon), socket, docker, machine, host_mode: Vec::new() });
+        self.engine = Some(Engine {
+            daemon: Some(daemon),
+            socket,
+            docker,
+            machine,
+            host_mode: Vec::new(),
+            host_pids: BTreeMap::new(),
+        });
         Ok(())
     }
 
@@ -468,7 +486,10 @@ impl KernelLab {
             return Ok(false);
         }
         if info.host_config.and_then(|h| h.network_mode).as_deref() == Some("host") {
-            self.engine.as_mut().expect("engine checked above").host_mode.push(name.into());
+            let pid = info.state.and_then(|s| s.pid).and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0);
+            let engine = self.engine.as_mut().expect("engine checked above");
+            engine.host_mode.push(name.into());
+            engine.host_pids.extend(pid.map(|p| (name.to_string(), p)));
             return Ok(true);
         }
         self.register_container(name).await?;
@@ -484,6 +505,9 @@ impl KernelLab {
         for name in names {
             if !self.engine()?.host_mode.contains(name) {
                 self.register_container(name).await?;
+            } else {
+                let running = docker::running(&self.engine()?.docker, name).await?;
+                self.engine.as_mut().expect("engine checked above").host_pids.insert(name.clone(), running.pid);
             }
         }
         Ok(())
@@ -686,7 +710,8 @@ impl KernelLab {
                 .map_err(ApplyError::from)?;
             let host_mode =
                 suite.containers.iter().filter(|c| c.attachment == Attachment::Host).map(|c| c.name.clone()).collect();
-            lab.engine = Some(Engine { daemon: None, socket, docker, machine: None, host_mode });
+            lab.engine =
+                Some(Engine { daemon: None, socket, docker, machine: None, host_mode, host_pids: BTreeMap::new() });
             for c in &suite.containers {
                 if c.attachment != Attachment::Host {
                     lab.register_container(&c.name).await?;

@@ -140,9 +140,15 @@ pub fn observe(assertion: &CaptureAssertion, r: &CaptureResult, inventory: &Inve
     );
     let artifacts = vec![r.pcap.display().to_string()];
     match assess(assertion, &r.packets, lost, inventory) {
-        Assessed::Decided(outcome) => {
-            Observation::Observed { outcome, detail, target: None, artifacts, dropped: Some(lost), why: Vec::new() }
-        }
+        Assessed::Decided(outcome) => Observation::Observed {
+            outcome,
+            detail,
+            target: None,
+            artifacts,
+            dropped: Some(lost),
+            why: Vec::new(),
+            sent: true,
+        },
         Assessed::Undecidable { seen } => Observation::Error {
             detail: format!("{losses}; this assertion cannot be judged (saw {seen}): {detail}"),
             artifacts,
@@ -173,6 +179,105 @@ pub async fn finish(running: Running, checks: &[Check], inventory: &Inventory) -
     out
 }
 
+/// Whether an assertion holds when nothing matches: a `max_packets` without a positive `min_packets`. Such a
+/// bound says something only when packets it is about were sent; see [`require_sent`].
+pub fn holds_when_silent(a: &CaptureAssertion) -> bool {
+    matches!(a, CaptureAssertion::Count { min: None | Some(0), max: Some(_) })
+}
+
+/// A frame as `check`'s probe sends it from `src` to `dst` (Ethernet, IPv4, then an echo request, a UDP
+/// datagram or a TCP SYN), to run a capture's filter program on.
+fn probe_frame(action: &Action, src: Ipv4Addr, dst: Ipv4Addr) -> Option<Vec<u8>> {
+    let (protocol, l4): (u8, Vec<u8>) = match action {
+        Action::Icmp { .. } => (1, vec![8, 0, 0, 0, 0, 1, 0, 1]),
+        Action::Udp { port, .. } => {
+            let mut d = vec![0x9c, 0x40];
+            d.extend_from_slice(&port.to_be_bytes());
+            d.extend_from_slice(&[0, 8, 0, 0]);
+            (17, d)
+        }
+        Action::Tcp { port, .. } => {
+            let mut d = vec![0x9c, 0x40];
+            d.extend_from_slice(&port.to_be_bytes());
+            d.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0xff, 0xff, 0, 0, 0, 0]);
+            (6, d)
+        }
+        _ => return None,
+    };
+    let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+    let total = (20 + l4.len()) as u16;
+    f.extend_from_slice(&[0x45, 0]);
+    f.extend_from_slice(&total.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x40, 0, 64, protocol, 0, 0]);
+    f.extend_from_slice(&src.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&l4);
+    Some(f)
+}
+
+/// The probes whose packets a capture's filter keeps: a frame as the probe sends it, from any address of its
+/// source to its target (or, when the target was never chosen, any address of its destination), kept by the
+/// compiled filter. Packets seen after NAT may differ; the filter decides about the packet as it was sent.
+pub fn producers<'a>(
+    program: &crate::filter::Program,
+    checks: &'a [Check],
+    observations: &HashMap<usize, Observation>,
+    inventory: &Inventory,
+) -> Vec<&'a Check> {
+    checks
+        .iter()
+        .filter(|c| {
+            let Some(to) = crate::plan::probe_destination(&c.action) else { return false };
+            let observed = match observations.get(&c.id) {
+                Some(Observation::Observed { target: Some(t), .. }) => Some(*t),
+                _ => c.target,
+            };
+            let targets = observed.map_or_else(|| inventory.addresses_of(&to.node), |t| vec![t]);
+            inventory.addresses_of(&c.from).iter().any(|src| {
+                targets.iter().any(|dst| probe_frame(&c.action, *src, *dst).is_some_and(|f| program.matches(&f)))
+            })
+        })
+        .collect()
+}
+
+/// A capture bound that holds when nothing matches ([`holds_when_silent`]) is not applicable unless a probe
+/// whose packets its filter keeps was sent: otherwise "no packets" proves nothing, and grading would award it to
+/// a submission that built nothing. Such an observation becomes [`Outcome::NotApplicable`], with the reason.
+pub fn require_sent(
+    suite: &Suite,
+    checks: &[Check],
+    observations: &mut HashMap<usize, Observation>,
+    inventory: &Inventory,
+) {
+    for check in checks {
+        let Action::Capture { capture, assertion } = &check.action else { continue };
+        if !holds_when_silent(assertion) {
+            continue;
+        }
+        if !matches!(observations.get(&check.id), Some(Observation::Observed { .. })) {
+            continue;
+        }
+        let resolve = |name: &str| Some(inventory.addresses_of(name));
+        let Ok(program) = suite.captures[*capture].filter.compile(&resolve) else { continue };
+        let producers = producers(&program, checks, observations, inventory);
+        if producers.iter().any(|p| observations.get(&p.id).is_some_and(Observation::was_sent)) {
+            continue;
+        }
+        let reason = if producers.is_empty() {
+            "no probe sent a packet this capture's filter keeps, so seeing none proves nothing".to_string()
+        } else {
+            let names: Vec<&str> = producers.iter().take(3).map(|p| p.name.as_str()).collect();
+            let more = if producers.len() > 3 { format!(" and {} more", producers.len() - 3) } else { String::new() };
+            format!(
+                "the probes whose packets this capture is about were never sent ({}{more}), so seeing none proves nothing",
+                names.join(", ")
+            )
+        };
+        let detail = format!("not applicable: {reason}");
+        observations.insert(check.id, Observation::unsent(Outcome::NotApplicable { reason }, detail));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -191,6 +296,66 @@ mod tests {
             Assessed::Decided(Outcome::Assertion { holds, .. }) => Some(*holds),
             _ => None,
         }
+    }
+
+    /// Two namespaces, a ping from a to b, and a capture on b that no packet from a may reach.
+    fn silent_suite(filter: &str) -> (Suite, Vec<Check>, Inventory) {
+        let text = format!(
+            r#"
+[[namespace]]
+name = "a"
+[[namespace]]
+name = "b"
+[[veth]]
+name = "va"
+netns = "a"
+address = "10.0.0.1/24"
+peer = {{ name = "vb", netns = "b", address = "10.0.0.2/24" }}
+[[matrix]]
+probe = "icmp"
+expect = """
+   a b
+a  - Y
+b  - -
+"""
+[[capture]]
+name = "quiet"
+on = "b:vb"
+filter = "{filter}"
+max_packets = 0
+"#
+        );
+        let suite = crate::suite::load_str(&text, "silent.toml").unwrap();
+        let checks = crate::plan::resolve(&suite).checks;
+        let inventory = Inventory::from_suite(&suite);
+        (suite, checks, inventory)
+    }
+
+    fn after(filter: &str, ping: Observation) -> Observation {
+        let (suite, checks, inventory) = silent_suite(filter);
+        let silent = Observation::seen(Outcome::Assertion { holds: true, seen: "0 packets".into() }, "0 frames");
+        let mut obs = HashMap::from([(0, ping), (1, silent)]);
+        require_sent(&suite, &checks, &mut obs, &inventory);
+        obs.remove(&1).unwrap()
+    }
+
+    fn not_applicable(o: &Observation) -> bool {
+        matches!(o, Observation::Observed { outcome: Outcome::NotApplicable { .. }, sent: false, .. })
+    }
+
+    #[test]
+    fn a_bound_that_holds_when_silent_needs_the_packets_it_is_about_sent() {
+        let reply = || Observation::seen(Outcome::Reachable, "echo reply");
+        let unsent = || Observation::unsent(Outcome::Unreachable, "no packet was sent: a has no route");
+        // The ping from a is what the filter is about: sent, the bound is judged; not sent, it proves nothing.
+        assert!(!not_applicable(&after("icmp and src host a", reply())));
+        let o = after("icmp and src host a", unsent());
+        assert!(not_applicable(&o), "{o:?}");
+        let Observation::Observed { detail, .. } = &o else { unreachable!() };
+        assert!(detail.contains("icmp a -> b"), "{detail}");
+        // No probe sends what the filter keeps (UDP; ICMP from b): nothing tested the bound.
+        assert!(not_applicable(&after("udp", reply())));
+        assert!(not_applicable(&after("icmp and src host b", reply())));
     }
 
     #[test]

@@ -68,8 +68,9 @@ pub fn answer(msg: &[u8], id: u16) -> Result<Vec<Ipv4Addr>, String> {
 
 /// Resolves `name` from inside container `from`. `Err` is the observation to report instead of a probe.
 pub async fn resolve(lab: &KernelLab, from: &str, name: &str, timeout_ms: u64) -> Result<Ipv4Addr, Observation> {
-    let unresolved =
-        |why: String| Err(Observation::seen(Outcome::Unresolved, format!("`{name}` did not resolve in {from}: {why}")));
+    let unresolved = |why: String| {
+        Err(Observation::unsent(Outcome::Unresolved, format!("`{name}` did not resolve in {from}: {why}")))
+    };
     let (Some(pid), Some(ns)) = (lab.container_pid(from), lab.namespace(from)) else {
         return Err(Observation::error(format!("{from} is not a running container")));
     };

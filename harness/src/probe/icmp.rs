@@ -263,12 +263,12 @@ fn decide(from: &str, target: Ipv4Addr, seen: &[Attempt], attempts: u32, timeout
     }) {
         return match errno {
             // The kernel's routing decided: nothing left the source.
-            Some(libc::ENETUNREACH | libc::EHOSTUNREACH) => Observation::seen(
+            Some(libc::ENETUNREACH | libc::EHOSTUNREACH) => Observation::unsent(
                 Outcome::Unreachable,
                 format!("no packet was sent: {from} cannot send to {target}: {text}"),
             ),
             // The source's own firewall (netfilter OUTPUT) refused the request.
-            Some(libc::EPERM) => Observation::seen(
+            Some(libc::EPERM) => Observation::unsent(
                 Outcome::Unreachable,
                 format!("no packet was sent: {from}'s firewall (netfilter OUTPUT) refused the echo request ({text})"),
             ),

@@ -188,21 +188,50 @@ pub async fn arm<'a>(
     Ok(Armed { src_ns, dst_ns, token, arrived, never: None })
 }
 
+/// A socket bound to a port, with the processes holding it (PID, command name).
+#[derive(Debug, Clone)]
+pub struct Holder {
+    /// The socket, from the namespace's socket table.
+    pub socket: crate::kernel::sockdiag::BoundSocket,
+    /// Who holds it, from /proc/PID/fd.
+    pub owners: Vec<(u32, String)>,
+}
+
+impl Holder {
+    /// E.g. `0.0.0.0:2020 (nc, pid 4242)`.
+    pub fn describe(&self) -> String {
+        let owners: Vec<String> = self.owners.iter().map(|(pid, comm)| format!("{comm}, pid {pid}")).collect();
+        let by = if owners.is_empty() { String::new() } else { format!(" ({})", owners.join("; ")) };
+        format!("{}:{}{by}", self.socket.addr, self.socket.port)
+    }
+}
+
+/// Several holders in words; `None` when there is none.
+pub fn describe(holders: &[Holder]) -> Option<String> {
+    (!holders.is_empty()).then(|| holders.iter().map(Holder::describe).collect::<Vec<_>>().join(", "))
+}
+
 /// The sockets of `ns` bound to `port` that a packet to `ip` would reach (UDP: bound; TCP: listening), read
-/// over sock_diag, with their owners: e.g. `0.0.0.0:2020 (nc, pid 4242)`; `None` when there is none.
-pub async fn bound(ns: &Netns, proto: Proto, port: u16, ip: std::net::Ipv4Addr) -> std::io::Result<Option<String>> {
+/// over sock_diag, with their owners.
+pub async fn holders(ns: &Netns, proto: Proto, port: u16, ip: std::net::Ipv4Addr) -> std::io::Result<Vec<Holder>> {
     use crate::kernel::sockdiag::{self, Transport};
     let transport = if proto == Proto::Udp { Transport::Udp } else { Transport::Tcp };
     let sockets = netns::within(ns, move || sockdiag::bound_here(transport, port)).await?;
-    let words: Vec<String> = sockets
-        .iter()
+    Ok(sockets
+        .into_iter()
         .filter(|s| s.accepts(ip))
-        .map(|s| {
-            let owners: Vec<String> =
-                sockdiag::owners(s.inode).into_iter().map(|(pid, comm)| format!("{comm}, pid {pid}")).collect();
-            let by = if owners.is_empty() { String::new() } else { format!(" ({})", owners.join("; ")) };
-            format!("{}:{}{by}", s.addr, s.port)
-        })
-        .collect();
-    Ok((!words.is_empty()).then(|| words.join(", ")))
+        .map(|socket| Holder { owners: sockdiag::owners(socket.inode), socket })
+        .collect())
+}
+
+/// [`holders`] in words, e.g. `0.0.0.0:2020 (nc, pid 4242)`; `None` when there is none.
+pub async fn bound(ns: &Netns, proto: Proto, port: u16, ip: std::net::Ipv4Addr) -> std::io::Result<Option<String>> {
+    Ok(describe(&holders(ns, proto, port, ip).await?))
+}
+
+/// Whether process `pid` runs in the PID namespace of process `of` (a container's first process): a process
+/// of that container (`docker run`'s command or anything `docker exec` started in it).
+pub fn same_pid_namespace(pid: u32, of: u32) -> bool {
+    let ns = |p: u32| std::fs::metadata(format!("/proc/{p}/ns/pid")).ok().map(|m| (m.dev(), m.ino()));
+    matches!((ns(pid), ns(of)), (Some(a), Some(b)) if a == b)
 }

@@ -6,6 +6,7 @@ pub mod captures;
 pub mod dns;
 pub mod guard;
 pub mod icmp;
+pub mod interface;
 pub mod listen;
 pub mod rule;
 pub mod tcp;
@@ -45,8 +46,8 @@ impl waves::NeighbourTable for LabNeighbours<'_> {
 /// For UDP and TCP, "no route" means the datagram or SYN was never delivered: dropped.
 fn undelivered(o: Observation) -> Observation {
     match o {
-        Observation::Observed { outcome: Outcome::Unreachable, detail, target, artifacts, dropped, why } => {
-            Observation::Observed { outcome: Outcome::Dropped, detail, target, artifacts, dropped, why }
+        Observation::Observed { outcome: Outcome::Unreachable, detail, target, artifacts, dropped, why, sent } => {
+            Observation::Observed { outcome: Outcome::Dropped, detail, target, artifacts, dropped, why, sent }
         }
         other => other,
     }
@@ -93,7 +94,7 @@ impl<'a> LabProber<'a> {
                 Clearance::NoRoute { errno } => {
                     let words = crate::kernel::netlink::RouteTo::no_route_words(errno);
                     let detail = format!("no packet was sent: {from} has {words} to {ip}");
-                    return Err(Observation::seen(Outcome::Unreachable, detail).at(ip));
+                    return Err(Observation::unsent(Outcome::Unreachable, detail).at(ip));
                 }
                 Clearance::Broadcast => broadcast.push(ip),
                 Clearance::Local => local.push(ip),
@@ -110,7 +111,7 @@ impl<'a> LabProber<'a> {
             "no packet was sent: {ip}, {}'s address, is a broadcast address of a subnet on {from}, so {from} cannot send a unicast packet to it (ping: \"Do you want to ping broadcast?\")",
             to.node
         );
-        Err(Observation::seen(Outcome::Unreachable, detail).at(ip))
+        Err(Observation::unsent(Outcome::Unreachable, detail).at(ip))
     }
 }
 
@@ -139,6 +140,9 @@ impl Prober for LabProber<'_> {
                 Err(o) => undelivered(o),
             },
             Action::Masquerade { subnet } => rule::masquerade(self.lab, &check.from, *subnet).await,
+            Action::InterfaceFlags { interface, promisc } => {
+                interface::flags(self.lab, &check.from, interface, *promisc).await
+            }
             Action::Capture { .. } => Observation::error("captures are judged from their packets, not probed"),
         }
     }

@@ -47,7 +47,7 @@ pub async fn connect(
             return Observation::seen(Outcome::Dropped, format!("connection to {target}:{port} failed: {e}"))
         }
         Ok(Err(e)) if e.raw_os_error() == Some(libc::EPERM) => {
-            return Observation::seen(
+            return Observation::unsent(
                 Outcome::Dropped,
                 format!("no packet was sent: {from}'s firewall (netfilter OUTPUT) refused the SYN ({e})"),
             )

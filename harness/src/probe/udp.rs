@@ -10,7 +10,7 @@
 
 use super::arrival;
 use super::icmp::ms;
-use super::listen::{arm, bound, payload, Dest, Listeners, Proto};
+use super::listen::{arm, describe, holders, payload, same_pid_namespace, Dest, Listeners, Proto};
 use crate::check::{Observation, Outcome};
 use crate::kernel::netns;
 use crate::lab::kernel::KernelLab;
@@ -58,15 +58,24 @@ pub async fn send(
     let data = payload(&token);
     // To a port reachlab does not listen on: what is bound there, and a watch for the datagram's arrival,
     // both set up before the first datagram leaves.
-    let (owner, mut arrival) = if listen {
-        (None, None)
+    let (owner, foreign, mut arrival) = if listen {
+        (None, None, None)
     } else {
-        let owner = match bound(dst_ns, Proto::Udp, port, target).await {
-            Ok(o) => o,
+        let found = match holders(dst_ns, Proto::Udp, port, target).await {
+            Ok(h) => h,
             Err(e) => return Observation::error(format!("failed to read the socket table of {to}: {e}")),
         };
+        // A container's port is open only through a socket a process of that container holds: in a host-network
+        // container's namespace (server1's), a socket of server1 itself is not the container's listener.
+        let (mine, theirs): (Vec<_>, Vec<_>) = match lab.container_pid(to) {
+            Some(init) => {
+                found.into_iter().partition(|h| h.owners.iter().any(|(pid, _)| same_pid_namespace(*pid, init)))
+            }
+            None => (found, Vec::new()),
+        };
+        let (owner, foreign) = (describe(&mine), describe(&theirs));
         match arrival::watch(dst_ns, port, data.clone().into_bytes()).await {
-            Ok(w) => (owner, Some(w)),
+            Ok(w) => (owner, foreign, Some(w)),
             Err(e) => return Observation::error(format!("failed to watch for arrivals in {to}: {e}")),
         }
     };
@@ -80,7 +89,7 @@ pub async fn send(
     let sock = match sock {
         Ok(s) => s,
         Err(e) if matches!(e.raw_os_error(), Some(libc::ENETUNREACH | libc::EHOSTUNREACH)) => {
-            return Observation::seen(
+            return Observation::unsent(
                 Outcome::Dropped,
                 format!("no packet was sent: {from} cannot send to {target}: {e}"),
             )
@@ -125,7 +134,7 @@ pub async fn send(
         () = refused => return port_unreachable(),
         sent = sending => return match sent {
             Ok(None) => port_unreachable(),
-            Ok(Some(why)) => Observation::seen(Outcome::Dropped, why),
+            Ok(Some(why)) => Observation::unsent(Outcome::Dropped, why),
             Err(e) => Observation::error(format!("failed to send a UDP datagram from {from} to {target}:{port}: {e}")),
         },
         () = tokio::time::sleep(timeout) => {}
@@ -154,10 +163,16 @@ pub async fn send(
             Outcome::Dropped,
             format!("UDP port {port} in {to} is bound by {owner}, but no datagram arrived in {to} {within}"),
         ),
-        (None, Some(iface)) => Observation::seen(
-            Outcome::Dropped,
-            format!("the datagram arrived on {iface} in {to}, where nothing is bound to UDP port {port}, but no refusal came back {within}"),
-        ),
+        (None, Some(iface)) => match foreign {
+            Some(other) => Observation::seen(
+                Outcome::Dropped,
+                format!("the datagram arrived on {iface}, but UDP port {port} there is bound by {other}, which is not a process of {to}: {to} itself does not listen"),
+            ),
+            None => Observation::seen(
+                Outcome::Dropped,
+                format!("the datagram arrived on {iface} in {to}, where nothing is bound to UDP port {port}, but no refusal came back {within}"),
+            ),
+        },
         (None, None) => Observation::seen(Outcome::Dropped, format!("no datagram arrived in {to} and no refusal came back {within}")),
     }
 }

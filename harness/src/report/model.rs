@@ -46,7 +46,7 @@ pub struct CheckReport {
 }
 
 /// A matrix, expected beside observed, for display.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct MatrixReport {
     /// Title.
     pub name: String,

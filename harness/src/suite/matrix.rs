@@ -109,9 +109,15 @@ fn words(line: &str, index: usize) -> Vec<Token> {
     out
 }
 
-/// Parses grid text. Blank lines are ignored; `|` may be used to draw column separators.
+/// Whether a line holds no word: only whitespace and `|` separators.
+fn blank(line: &str) -> bool {
+    line.chars().all(|c| c.is_whitespace() || c == '|')
+}
+
+/// Parses grid text. Blank lines (also lines of separators alone) are ignored; `|` may be used to draw column
+/// separators.
 pub fn parse(text: &str) -> Result<Grid, GridError> {
-    let mut lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
+    let mut lines = text.lines().enumerate().filter(|(_, l)| !blank(l));
     let Some((header_index, header)) = lines.next() else {
         return Err(GridError {
             line: 0,
@@ -226,6 +232,14 @@ mod tests {
     fn rejects_short_rows() {
         let err = parse("   a b\na  -\nb  Y -").unwrap_err();
         assert!(err.message.contains("has 1 cells but the header names 2"), "{err}");
+    }
+
+    #[test]
+    fn lines_of_separators_alone_are_blank() {
+        // Found by the grid fuzzer: a line of `|` only has no source name (it panicked).
+        let grid = parse("   a | b\n  |  |  \na  | - | Y\n|\nb  | Y | -").unwrap();
+        assert_eq!(grid.rows.len(), 2);
+        assert!(parse(" | | \n|").unwrap_err().message.contains("empty"));
     }
 
     #[test]

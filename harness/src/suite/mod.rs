@@ -61,6 +61,8 @@ pub struct Suite {
     pub captures: Vec<Capture>,
     /// NAT assertions.
     pub nats: Vec<Nat>,
+    /// Interface flag assertions.
+    pub interfaces: Vec<Interface>,
     /// Grading settings, when the suite grades submissions.
     pub grading: Option<Grading>,
 }
@@ -83,6 +85,8 @@ pub struct Scoring {
     pub points: Option<f64>,
     /// Hidden from students until released.
     pub hidden: bool,
+    /// Passes without any submission on purpose (the environment provides it): shown, never scored.
+    pub given: bool,
 }
 
 /// The emulated LAN of the lab.
@@ -233,6 +237,21 @@ pub struct Nat {
     pub node: String,
     /// Subnet that must be masqueraded.
     pub masquerade: Cidr,
+    /// Grading.
+    pub scoring: Scoring,
+    /// Hint when it fails.
+    pub hint: Option<String>,
+}
+
+/// An interface flag assertion (`ip link show NAME` must say PROMISC, or must not).
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Interface {
+    /// Node whose interface is read.
+    pub node: String,
+    /// Interface name in the node's namespace.
+    pub name: String,
+    /// Whether promiscuous mode must be on.
+    pub promisc: bool,
     /// Grading.
     pub scoring: Scoring,
     /// Hint when it fails.

@@ -54,6 +54,9 @@ pub struct SuiteFile {
     /// Assertions on NAT rules (`iptables -t nat -S`).
     #[serde(default)]
     pub nat: Vec<NatSpec>,
+    /// Assertions on an interface's flags as the kernel reports them (`ip link show`), e.g. promiscuous mode.
+    #[serde(default)]
+    pub interface: Vec<InterfaceSpec>,
     /// Grading: the submission builds the namespaces and Docker objects; the suite scores what it observes.
     pub grading: Option<GradingSpec>,
 }
@@ -263,6 +266,11 @@ pub struct CaptureSpec {
     /// Grading: hide its checks from students until released.
     #[serde(default)]
     pub hidden: bool,
+    /// Grading: these checks pass without any submission on purpose (an observation of the environment itself,
+    /// e.g. the MASQUERADE rule Docker creates when it starts): shown to the student, scored 0 points, and not
+    /// reported by calibration as grading nothing.
+    #[serde(default)]
+    pub given: bool,
     /// Grading: a hint shown when it fails.
     pub hint: Option<String>,
 }
@@ -283,6 +291,33 @@ pub struct NatSpec {
     /// Grading: hide its checks from students until released.
     #[serde(default)]
     pub hidden: bool,
+    /// Grading: these checks pass without any submission on purpose (an observation of the environment itself,
+    /// e.g. the MASQUERADE rule Docker creates when it starts): shown to the student, scored 0 points, and not
+    /// reported by calibration as grading nothing.
+    #[serde(default)]
+    pub given: bool,
+    /// Grading: a hint shown when it fails.
+    pub hint: Option<String>,
+}
+
+/// Flags an interface must have, read from the kernel (netlink), e.g. after `ip link set enp0s3 promisc on`.
+#[derive(Debug, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterfaceSpec {
+    /// `NODE:INTERFACE`, e.g. `server1:enp0s3`.
+    #[schemars(with = "String")]
+    pub on: Spanned<String>,
+    /// Promiscuous mode (`IFF_PROMISC`, what `ip link set NAME promisc on` sets) must be on (`true`) or off.
+    pub promisc: bool,
+    /// Grading: points for this check (overrides `[grading] points`).
+    #[schemars(with = "Option<f64>")]
+    pub points: Option<Spanned<f64>>,
+    /// Grading: hide it from students until released.
+    #[serde(default)]
+    pub hidden: bool,
+    /// Grading: it passes without any submission on purpose (shown, not scored).
+    #[serde(default)]
+    pub given: bool,
     /// Grading: a hint shown when it fails.
     pub hint: Option<String>,
 }
@@ -424,6 +459,11 @@ pub struct MatrixSpec {
     /// Grading: hide this matrix's checks from students until released.
     #[serde(default)]
     pub hidden: bool,
+    /// Grading: these checks pass without any submission on purpose (an observation of the environment itself,
+    /// e.g. the MASQUERADE rule Docker creates when it starts): shown to the student, scored 0 points, and not
+    /// reported by calibration as grading nothing.
+    #[serde(default)]
+    pub given: bool,
     /// Grading: hints shown when a cell fails, keyed `"FROM -> TO"`.
     #[serde(default)]
     #[schemars(with = "std::collections::BTreeMap<String, String>")]

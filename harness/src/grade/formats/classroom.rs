@@ -9,9 +9,14 @@
 //! top-level `max_score` of every runner whose `max_score` is non-zero and posts "Points X/Y" to the
 //! check run that GitHub Classroom records. So:
 //!
-//! - a graded submission: one test per visible check (score, message with the hint on failure). The job log is
-//!   readable by the student, so hidden checks are folded into one test, `hidden checks (N)`, that carries
-//!   their points and nothing else.
+//! - a graded submission: the reporter **prints** a runner's points as (tests passed / tests) × `max_score`
+//!   (`getTestScore` in `src/helpers/test-helpers.js`) but **sends** the sum of the tests' `score`
+//!   (`src/notify-classroom.js`, commit 43c2d9f). The two agree only when every test weighs the same, so each
+//!   check is emitted as equal units of the grade's common unit of points (the largest that divides every
+//!   check's points: 0.5 for a check of 1 point and a prediction of 0.5 gives a check of 2 units, `name (1/2)`,
+//!   `name (2/2)`), each unit passed or failed with its check; checks worth no points (given by the environment,
+//!   or voided by calibration) are left out. The job log is readable by the student, so hidden checks are folded
+//!   into units of `hidden checks`, passed as many as their points earned, and nothing else.
 //! - a submission that was not graded: `status: "error"`, one test with `status: "error"` and the reason, and
 //!   **no `max_score` and no `score`** — the reporter skips runners without `max_score`, so no points (and no
 //!   zero) are recorded, and the job fails with "Some tests errored."
@@ -41,14 +46,25 @@ pub fn render_json(grade: &SubmissionGrade) -> Value {
             }],
         });
     }
-    let mut tests: Vec<Value> = grade.checks.iter().filter(|c| c.visibility != Visibility::Hidden).map(test).collect();
-    let hidden: Vec<&GradedCheck> = grade.checks.iter().filter(|c| c.visibility == Visibility::Hidden).collect();
-    if !hidden.is_empty() {
-        let all_passed = hidden.iter().all(|c| c.status == CheckStatus::Pass);
+    let scored: Vec<&GradedCheck> = grade.checks.iter().filter(|c| c.max_score > 0.0).collect();
+    let unit = common_unit(scored.iter().map(|c| c.max_score));
+    let units = |x: f64| (x / unit).round() as usize;
+    let mut tests: Vec<Value> = Vec::new();
+    for c in scored.iter().filter(|c| c.visibility != Visibility::Hidden) {
+        let n = units(c.max_score);
+        for k in 1..=n {
+            let name = if n == 1 { c.name.clone() } else { format!("{} ({k}/{n})", c.name) };
+            tests.push(test(c, name, unit));
+        }
+    }
+    let hidden: Vec<&&GradedCheck> = scored.iter().filter(|c| c.visibility == Visibility::Hidden).collect();
+    let (earned, possible) =
+        (units(hidden.iter().map(|c| c.score).sum::<f64>()), units(hidden.iter().map(|c| c.max_score).sum::<f64>()));
+    for k in 1..=possible {
         tests.push(json!({
-            "name": format!("hidden checks ({})", hidden.len()),
-            "status": if all_passed { "pass" } else { "fail" },
-            "score": hidden.iter().map(|c| c.score).sum::<f64>(),
+            "name": format!("hidden checks ({k}/{possible})"),
+            "status": if k <= earned { "pass" } else { "fail" },
+            "score": if k <= earned { unit } else { 0.0 },
             "message": "Hidden checks are not shown; their points count.",
             "test_code": "hidden",
             "filename": "",
@@ -64,13 +80,31 @@ pub fn render_json(grade: &SubmissionGrade) -> Value {
     })
 }
 
+/// The largest number of points (in hundredths, as grades are written) that divides every check's points.
+fn common_unit(points: impl Iterator<Item = f64>) -> f64 {
+    fn gcd(a: u64, b: u64) -> u64 {
+        if b == 0 {
+            a
+        } else {
+            gcd(b, a % b)
+        }
+    }
+    let g = points.map(|p| (p * 100.0).round() as u64).filter(|&p| p > 0).fold(0, gcd);
+    if g == 0 {
+        1.0
+    } else {
+        g as f64 / 100.0
+    }
+}
+
 /// The step's `result` output: [`render_json`] serialized compactly and base64-encoded (standard alphabet,
 /// padded — what Node's `Buffer.from(s, "base64")` in the reporter decodes).
 pub fn render_base64(grade: &SubmissionGrade) -> String {
     base64(render_json(grade).to_string().as_bytes())
 }
 
-fn test(c: &GradedCheck) -> Value {
+/// One unit (`unit` points) of check `c`, passed when the check passed.
+fn test(c: &GradedCheck, name: String, unit: f64) -> Value {
     let (status, message) = match c.status {
         CheckStatus::Pass => ("pass", c.output.clone()),
         // A skip earns nothing and is never shown as a pass.
@@ -80,9 +114,9 @@ fn test(c: &GradedCheck) -> Value {
         CheckStatus::Error => ("error", c.output.clone()),
     };
     json!({
-        "name": c.name,
+        "name": name,
         "status": status,
-        "score": c.score,
+        "score": if status == "pass" { unit } else { 0.0 },
         "message": message,
         "test_code": c.kind,
         "filename": "",

@@ -20,6 +20,7 @@ pub fn render(grade: &SubmissionGrade) -> String {
         return md;
     }
     md.push_str(&score_line(grade));
+    md.push_str(&setup_line(grade));
     let shown: Vec<&GradedCheck> = grade.checks.iter().filter(|c| c.visibility != Visibility::Hidden).collect();
     md.push_str(&table(&shown, false));
     let hidden = grade.checks.len() - shown.len();
@@ -41,7 +42,10 @@ pub fn render_instructor(grade: &SubmissionGrade) -> String {
     ));
     match not_graded_reason(grade) {
         Some(reason) => md.push_str(&format!("**Not graded — rerun it.** Reason: {reason}\n")),
-        None => md.push_str(&score_line(grade)),
+        None => {
+            md.push_str(&score_line(grade));
+            md.push_str(&setup_line(grade));
+        }
     }
     let all: Vec<&GradedCheck> = grade.checks.iter().collect();
     if !all.is_empty() {
@@ -64,6 +68,14 @@ fn header(grade: &SubmissionGrade, title: &str) -> String {
 fn score_line(grade: &SubmissionGrade) -> String {
     let pct = percent(grade.score, grade.max_score).map(|p| format!(" ({p}%)")).unwrap_or_default();
     format!("**Score: {} / {}{pct}**\n", points(grade.score), points(grade.max_score))
+}
+
+/// Why setup ended early, when it did: what the checks below could see depends on it.
+fn setup_line(grade: &SubmissionGrade) -> String {
+    match &grade.setup_ended {
+        Some(why) => format!("\n**Setup ended early:** {why}. The checks below grade what it had built by then.\n"),
+        None => String::new(),
+    }
 }
 
 fn status_word(s: CheckStatus) -> &'static str {

@@ -95,21 +95,29 @@ fn test(index: usize, c: &GradedCheck) -> Value {
     })
 }
 
-/// The submission-level `output`: the score and what to look at, without naming hidden checks.
+/// The submission-level `output`: the score and what to look at. While any check is not yet visible, the spec
+/// hides the total from students ("If test cases are hidden, students will not be able to see their total
+/// score"), so this line must not give it away either: it counts only the visible checks' points, and neither
+/// names nor counts the others.
 fn summary(grade: &SubmissionGrade) -> String {
-    let failed = grade.checks.iter().filter(|c| c.status == CheckStatus::Fail).count();
-    let skipped = grade.checks.iter().filter(|c| c.status == CheckStatus::Skipped).count();
-    let mut s = format!(
-        "**{}** — {} / {} points from {} checks",
-        grade.suite,
-        points(grade.score),
-        points(grade.max_score),
-        grade.checks.len()
-    );
+    let shown: Vec<&GradedCheck> = grade.checks.iter().filter(|c| c.visibility == Visibility::Visible).collect();
+    let all_shown = shown.len() == grade.checks.len();
+    let failed = shown.iter().filter(|c| c.status == CheckStatus::Fail).count();
+    let skipped = shown.iter().filter(|c| c.status == CheckStatus::Skipped).count();
+    let (score, max): (f64, f64) = if all_shown {
+        (grade.score, grade.max_score)
+    } else {
+        (shown.iter().map(|c| c.score).sum(), shown.iter().map(|c| c.max_score).sum())
+    };
+    let what = if all_shown { "checks" } else { "visible checks" };
+    let mut s = format!("**{}** — {} / {} points from {} {what}", grade.suite, points(score), points(max), shown.len());
     if failed + skipped > 0 {
         s.push_str(&format!(" ({failed} failed, {skipped} skipped)"));
     }
     s.push_str(".\n");
+    if !all_shown {
+        s.push_str("Further checks are not shown yet; their points count toward your score.\n");
+    }
     s
 }
 

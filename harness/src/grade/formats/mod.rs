@@ -18,6 +18,7 @@ pub mod feedback;
 pub mod gradescope;
 pub mod junit;
 pub mod prairielearn;
+pub mod terminal;
 
 use super::model::{CheckStatus, GradeStatus, SubmissionGrade};
 
@@ -41,7 +42,7 @@ pub(crate) const NOT_GRADED: &str = "Not graded: an infrastructure problem stopp
 
 /// Points as people write them: `2`, `2.5`, `0.33` (at most two decimals, no trailing zeros). Used by the text
 /// formats; JSON formats carry the `f64` itself.
-pub(crate) fn points(x: f64) -> String {
+pub fn points(x: f64) -> String {
     if !x.is_finite() {
         return String::new();
     }
@@ -98,6 +99,7 @@ mod tests {
             visibility: Visibility::Visible,
             output: "no ICMP socket".into(),
             hint: None,
+            not_scored: None,
         }
     }
 
@@ -113,6 +115,8 @@ mod tests {
             checks,
             output: String::new(),
             duration_ms: 0,
+            setup_ended: None,
+            matrices: Vec::new(),
         }
     }
 

@@ -39,6 +39,32 @@ pub const OUTPUT_CAP: usize = 64 * 1024;
 const LINE_CAP: usize = 4096;
 /// Where the working copy is, inside.
 pub const WORKDIR: &str = "/submission";
+/// The bash start-up file (BASH_ENV) that reports the line `setup.sh` ended at, inside.
+const LINE_TRAP: &str = "/run/reachlab-line.sh";
+
+/// What the wrapper prints when `setup.sh` ends: its last line (`reachlab-setup-line:N:NONCE`, from the trap),
+/// then its status (`reachlab-setup-exit:CODE:NONCE`).
+struct Marker {
+    done: tokio::sync::mpsc::UnboundedSender<i32>,
+    nonce: String,
+    line: Arc<Mutex<Option<u32>>>,
+}
+
+impl Marker {
+    /// Whether `text` is one of the markers (then it is kept out of the output).
+    fn take(&self, text: &str) -> bool {
+        let Some(body) = text.trim_end().strip_suffix(self.nonce.as_str()) else { return false };
+        if let Some(code) = body.strip_prefix("reachlab-setup-exit:").and_then(|c| c.parse().ok()) {
+            let _ = self.done.send(code);
+            return true;
+        }
+        if let Some(n) = body.strip_prefix("reachlab-setup-line:") {
+            *self.line.lock().expect("line lock") = n.parse().ok();
+            return true;
+        }
+        false
+    }
+}
 
 /// What running `setup.sh` gave.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -53,6 +79,8 @@ pub struct SetupOutcome {
     pub truncated: bool,
     /// What the engine front refused, as "METHOD PATH: why".
     pub refusals: Vec<String>,
+    /// The line of `setup.sh` that ran last (where it exited or failed), as bash reported it.
+    pub line: Option<u32>,
 }
 
 /// What a sandbox is made of.
@@ -283,12 +311,21 @@ pub async fn run_setup(spec: SandboxSpec<'_>) -> io::Result<(Sandbox, SetupOutco
     let root = workdir.join("root");
     let ops =
         root_ops(&root, owner, proxy.as_ref().map(|_| workdir.join("docker.sock")).as_deref()).map_err(cleanup)?;
-    let wrapper = format!("bash ./setup.sh; echo \"reachlab-setup-exit:$?:{}\"; exec sleep infinity", spec.marker);
+    // One pipe for both streams, so the output keeps the order the script wrote it in (reruns are identical).
+    let wrapper =
+        format!("exec 2>&1; bash ./setup.sh; echo \"reachlab-setup-exit:$?:{}\"; exec sleep infinity", spec.marker);
     let mut env = vec![
         "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string(),
         format!("HOME={WORKDIR}"),
         "LANG=C.UTF-8".to_string(),
+        format!("BASH_ENV={LINE_TRAP}"),
     ];
+    // bash reads BASH_ENV before the script: it records the line of each command (functions included) and, on
+    // exit, prints the last one, so feedback can say where the script stopped. Children do not inherit it.
+    let line_trap = format!(
+        "unset BASH_ENV\nset -o functrace\ntrap '__rl_prev=$__rl_line; __rl_line=$LINENO' DEBUG\ntrap 'echo \"reachlab-setup-line:$__rl_prev:{}\"' EXIT\n",
+        spec.marker
+    );
     if proxy.is_some() {
         env.push("DOCKER_HOST=unix:///run/docker.sock".into());
     }
@@ -310,6 +347,8 @@ pub async fn run_setup(spec: SandboxSpec<'_>) -> io::Result<(Sandbox, SetupOutco
     std::thread::Builder::new().name("sandbox".into()).spawn(move || {
         let spawned = spawn::spawn(&prepared, |pid1| {
             copy_in(&submission, &PathBuf::from(format!("/proc/{pid1}/root{WORKDIR}")), owner)?;
+            // Owned by the machine's root (unmapped inside): readable, not changeable, by the script.
+            std::fs::write(format!("/proc/{pid1}/root{LINE_TRAP}"), &line_trap)?;
             if let Some(cg) = &cgroup {
                 cg.add("sandbox", pid1 as u32)?;
             }
@@ -327,10 +366,11 @@ pub async fn run_setup(spec: SandboxSpec<'_>) -> io::Result<(Sandbox, SetupOutco
     let sandbox = Sandbox { middle, first, holder: Some(spawned.pid1 as u32), workdir, proxy };
     let output = Arc::new(Mutex::new(Output::default()));
     let (tx, mut done) = tokio::sync::mpsc::unbounded_channel::<i32>();
-    let marker = format!(":{}", spec.marker);
+    let line = Arc::new(Mutex::new(None));
+    let marker = Marker { done: tx, nonce: format!(":{}", spec.marker), line: line.clone() };
     let stdout = tokio::net::unix::pipe::Receiver::from_owned_fd(spawned.stdout)?;
     let stderr = tokio::net::unix::pipe::Receiver::from_owned_fd(spawned.stderr)?;
-    spawn_reader(stdout, output.clone(), Some((tx, marker)));
+    spawn_reader(stdout, output.clone(), Some(marker));
     spawn_reader(stderr, output.clone(), None);
     let (exit, timed_out) = match tokio::time::timeout(spec.limit, done.recv()).await {
         Ok(Some(code)) => (Some(code), false),
@@ -342,7 +382,8 @@ pub async fn run_setup(spec: SandboxSpec<'_>) -> io::Result<(Sandbox, SetupOutco
         (String::from_utf8_lossy(&o.kept).into_owned(), o.dropped)
     };
     let refusals = sandbox.refusals();
-    Ok((sandbox, SetupOutcome { exit, timed_out, output: text, truncated, refusals }))
+    let line = *line.lock().expect("line lock");
+    Ok((sandbox, SetupOutcome { exit, timed_out, output: text, truncated, refusals, line }))
 }
 
 /// The output kept so far.
@@ -360,13 +401,13 @@ impl Output {
     }
 }
 
-/// Reads a pipe in chunks into the shared, capped output; reports the exit marker (and drops it from the
+/// Reads a pipe in chunks into the shared, capped output; reports the markers (and drops them from the
 /// output). A line longer than [`LINE_CAP`] is kept in pieces and cannot be the marker; reading goes on (and
 /// discards) past the cap so the script never blocks on a full pipe.
 fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
     mut pipe: R,
     out: Arc<Mutex<Output>>,
-    marker: Option<(tokio::sync::mpsc::UnboundedSender<i32>, String)>,
+    marker: Option<Marker>,
 ) {
     tokio::spawn(async move {
         let mut buf = vec![0u8; 16 * 1024];
@@ -393,15 +434,12 @@ fn spawn_reader<R: tokio::io::AsyncRead + Unpin + Send + 'static>(
                 if end.is_none() {
                     continue;
                 }
-                let code = marker.as_ref().filter(|_| !long).and_then(|(_, m)| {
-                    let text = std::str::from_utf8(&line).ok()?;
-                    text.trim_end().strip_suffix(m.as_str())?.strip_prefix("reachlab-setup-exit:")?.parse().ok()
-                });
-                match (code, &marker) {
-                    (Some(c), Some((tx, _))) => {
-                        let _ = tx.send(c);
-                    }
-                    _ => out.lock().expect("output lock").keep(&line),
+                let taken = marker
+                    .as_ref()
+                    .filter(|_| !long)
+                    .is_some_and(|m| std::str::from_utf8(&line).is_ok_and(|text| m.take(text)));
+                if !taken {
+                    out.lock().expect("output lock").keep(&line);
                 }
                 line.clear();
                 long = false;

@@ -22,6 +22,9 @@ pub(super) struct Held {
     pub at: usize,
 }
 
+/// A node that would answer for a destination: the address, the node and its interface.
+pub(super) type Answerer<'a> = (Ipv4Addr, &'a str, &'a str);
+
 /// The lab's segments and who holds each address in each.
 #[derive(Default)]
 pub(super) struct Segments {
@@ -51,10 +54,14 @@ impl Union {
 }
 
 impl Segments {
-    /// The node in `source`'s segment, other than `dest`, that would answer a probe to `dest` — with the address
-    /// — if any. `None` also when the nodes' addresses are only known at run time (containers).
-    pub(super) fn answered_by(&self, source: &str, dest: &Endpoint) -> Option<(Ipv4Addr, &str, &str)> {
-        let segment = *self.segment.get(source)?;
+    /// The segment a node is in (none for a node without links).
+    pub(super) fn segment_of(&self, node: &str) -> Option<usize> {
+        self.segment.get(node).copied()
+    }
+
+    /// The node in `segment`, other than `dest`, that would answer a probe to `dest` — with the address and
+    /// interface — if any. `None` also when the nodes' addresses are only known at run time (containers).
+    pub(super) fn answered_in(&self, segment: usize, dest: &Endpoint) -> Option<Answerer<'_>> {
         let candidates = self.addresses.get(&dest.node)?;
         let pinned = dest.via.as_deref();
         candidates.iter().filter(|(iface, _)| pinned.is_none_or(|p| p == iface)).find_map(|(_, addr)| {

@@ -76,7 +76,7 @@ impl Cx<'_> {
             max_packets: c.max_packets,
             src: c.src.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
             dst: c.dst.as_ref().map(|s| self.host_ref(s, nodes)).transpose()?,
-            scoring: Scoring { points, hidden: c.hidden },
+            scoring: Scoring { points, hidden: c.hidden, given: c.given },
             hint: c.hint.clone(),
         })
     }
@@ -86,7 +86,7 @@ impl Cx<'_> {
 /// it declares; a container has `eth0`, `eth1`, … one per network in the order it joins them (a host-network
 /// container has server1's); server1 has its declared ones and those its engine makes: `docker0`, a bridge per
 /// network (`br-<network id>` or the `com.docker.network.bridge.name` option) and host-side veths (`veth<id>`).
-fn capturable(node: &str, interface: &str, nodes: &Nodes) -> Result<(), (String, String)> {
+pub(super) fn capturable(node: &str, interface: &str, nodes: &Nodes) -> Result<(), (String, String)> {
     let declared = |n: &str| nodes.ifaces.get(n).into_iter().flat_map(|i| i.keys().map(String::as_str));
     let on_server1 = match nodes.container(node).map(|c| &c.attachment) {
         Some(Attachment::Networks(list)) => {

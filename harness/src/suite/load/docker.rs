@@ -15,6 +15,13 @@ impl Cx<'_> {
             None => Ok(default.parse().expect("valid default")),
         };
         let nic = |s: &Option<Spanned<String>>| s.as_ref().map_or(Ok("enp0s3".to_string()), |s| self.ifname(s));
+        if let Some(n) = spec.nic.as_ref().filter(|n| n.get_ref() == "docker0") {
+            return Err(self.span(
+                n,
+                "`docker0` in server1 is the bridge its Docker engine makes",
+                "name server1's NIC otherwise (the lab's is `enp0s3`)".to_string(),
+            ));
+        }
         let lab = Lab {
             server1: addr(&spec.server1, "192.168.56.3/24")?,
             server2: addr(&spec.server2, "192.168.56.4/24")?,

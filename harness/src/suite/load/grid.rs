@@ -133,6 +133,7 @@ impl Cx<'_> {
         let columns = grid.columns.iter().map(|c| endpoint(c, "destination")).collect::<Result<Vec<_>, _>>()?;
         let mut rows = Vec::new();
         let mut cells: Vec<Vec<Cell>> = Vec::new();
+        let mut answered: HashMap<(usize, usize), Option<addresses::Answerer>> = HashMap::new();
         for row in &grid.rows {
             let source = endpoint(&row.name, "source")?;
             if by == By::Name && nodes.container(&source.node).is_some_and(|c| c.attachment == Attachment::Host) {
@@ -142,7 +143,7 @@ impl Cx<'_> {
                     Some("probe by name from containers on user-defined networks".into()),
                 ));
             }
-            for ((cell, token), column) in row.cells.iter().zip(&columns) {
+            for (c, ((cell, token), column)) in row.cells.iter().zip(&columns).enumerate() {
                 if column.node == source.node && *cell != Cell::Unchecked {
                     return Err(self.at(
                         place(token.line, token.col),
@@ -150,8 +151,12 @@ impl Cx<'_> {
                         Some("put `-` on the diagonal: a node probing itself tests nothing in the lab".into()),
                     ));
                 }
-                if *cell != Cell::Unchecked && by == By::Address {
-                    if let Some((addr, node, iface)) = nodes.segments.answered_by(&source.node, column) {
+                let segment = nodes.segments.segment_of(&source.node);
+                if let (true, Some(segment)) = (*cell != Cell::Unchecked && by == By::Address, segment) {
+                    // Once per (segment, column): a destination with many addresses costs that many lookups once.
+                    let found =
+                        *answered.entry((segment, c)).or_insert_with(|| nodes.segments.answered_in(segment, column));
+                    if let Some((addr, node, iface)) = found {
                         let message = if node == source.node {
                             format!(
                                 "`{}` holds {}'s address {addr} itself: the probe would answer itself",
@@ -238,7 +243,7 @@ impl Cx<'_> {
             by,
             port,
             listen: listen.unwrap_or(true),
-            scoring: Scoring { points, hidden: m.hidden },
+            scoring: Scoring { points, hidden: m.hidden, given: m.given },
             hints,
         })
     }

@@ -67,7 +67,7 @@ impl Cx<'_> {
         }
         Err(self.at(
             limits.bytes,
-            format!("the suite is {} bytes long; a suite has at most {} bytes", self.src.len(), limits.bytes),
+            format!("the suite is longer than {} bytes, the most a suite may have", limits.bytes),
             Some("split it into several suites (a directory of suites runs as one)".into()),
         ))
     }

@@ -12,6 +12,13 @@ impl Cx<'_> {
         ifname: &str,
         addr: Option<Cidr>,
     ) -> Result<(), Diagnostic> {
+        if netns == Lab::SERVER1 && ifname == "docker0" {
+            return Err(self.span(
+                name,
+                "`docker0` in server1 is the bridge its Docker engine makes",
+                "pick another name".to_string(),
+            ));
+        }
         let slot = ifaces.entry(netns.to_string()).or_default();
         if slot.insert(ifname.to_string(), addr).is_some() {
             return Err(self.span(

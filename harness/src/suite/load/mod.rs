@@ -5,6 +5,7 @@ mod addresses;
 mod captures;
 mod docker;
 mod grid;
+mod interfaces;
 mod limits;
 mod links;
 mod names;
@@ -97,15 +98,31 @@ const EXCERPT: usize = 100;
 
 /// Reads and loads a suite file.
 pub fn load_file(path: &Path) -> Result<Suite, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
-    load_bytes(&bytes, &path.display().to_string())
+    load_bytes(&read_capped(path)?, &path.display().to_string())
 }
 
 /// Reads a suite file as text: bytes that are not UTF-8 are an error at the first bad byte's file:line:col.
 /// For callers that keep the text (e.g. to record its digest) before loading it with [`load_str`].
 pub fn read_source(path: &Path) -> Result<String, LoadError> {
-    let bytes = std::fs::read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
-    text(&bytes, &path.display().to_string()).map(str::to_string)
+    text(&read_capped(path)?, &path.display().to_string()).map(str::to_string)
+}
+
+/// The file's bytes, reading no more than one byte past the size limit (`/dev/zero` is not a suite).
+fn read_capped(path: &Path) -> Result<Vec<u8>, LoadError> {
+    use std::io::Read;
+    let read = |path: &Path| -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::fs::File::open(path)?.take(Limits::DEFAULT.bytes as u64 + 1).read_to_end(&mut bytes)?;
+        Ok(bytes)
+    };
+    let bytes = read(path).map_err(|source| LoadError::Read { path: path.display().to_string(), source })?;
+    if bytes.len() > Limits::DEFAULT.bytes {
+        let lossy = String::from_utf8_lossy(&bytes);
+        let file = path.display().to_string();
+        let cx = Cx { src: &lossy, file: &file };
+        cx.size(&Limits::DEFAULT).map_err(|d| LoadError::Invalid(Box::new(d)))?;
+    }
+    Ok(bytes)
 }
 
 /// Loads a suite from the bytes of a file; `file` names it in errors and reports.
@@ -501,11 +518,12 @@ impl Cx<'_> {
             nats.push(Nat {
                 node,
                 masquerade: self.cidr(&n.masquerade)?,
-                scoring: Scoring { points: self.points(&n.points)?, hidden: n.hidden },
+                scoring: Scoring { points: self.points(&n.points)?, hidden: n.hidden, given: n.given },
                 hint: n.hint.clone(),
             });
         }
-        if matrices.is_empty() && captures.is_empty() && nats.is_empty() {
+        let interfaces = raw.interface.iter().map(|i| self.interface(i, &nodes)).collect::<Result<Vec<_>, _>>()?;
+        if matrices.is_empty() && captures.is_empty() && nats.is_empty() && interfaces.is_empty() {
             return Err(self.at(
                 self.src.len(),
                 "the suite checks nothing",
@@ -528,6 +546,7 @@ impl Cx<'_> {
             containers,
             captures,
             nats,
+            interfaces,
             grading,
         })
     }

@@ -73,7 +73,7 @@ impl Cx<'_> {
         ip_range: Option<(&Spanned<String>, Cidr)>,
     ) -> Result<(), Diagnostic> {
         let subnet = self.prefix(s)?;
-        if let Some(why) = not_unicast(subnet.addr).filter(|_| subnet.prefix > 0) {
+        if let Some(why) = not_unicast(subnet.addr) {
             return Err(self.span(
                 s,
                 format!("`{subnet}` cannot be a network's subnet: it is {why}"),

@@ -1,0 +1,172 @@
+//! Calibration: a grade is fair only if every point it awards depends on the submission. reachlab grades the
+//! **empty submission** — the environment alone (server1 with its engine, the LAN, server2) and a `setup.sh`
+//! that does nothing — and every scored check that passes there "grades nothing: passes without any
+//! submission". `grade` then awards no points for those checks; a check the suite means to pass in the bare
+//! environment says so with `given = true` (shown, not scored).
+//!
+//! The result is kept per suite version in the state directory, so `reachlab list` can show it without building
+//! anything; `reachlab doctor SUITE` and `reachlab grade` (which needs it) compute it when it is missing.
+
+use super::model::{CheckStatus, GradeStatus, SubmissionGrade};
+use super::submission::{self, GradeOptions};
+use crate::kernel::features::Features;
+use crate::suite::Suite;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+/// What the empty submission got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Suite name.
+    pub suite: String,
+    /// Suite version (content hash of its file).
+    pub suite_version: String,
+    /// The reachlab version that calibrated (the environment it builds may change between versions).
+    pub reachlab: String,
+    /// Whether the empty submission could be graded at all.
+    pub status: GradeStatus,
+    /// Scored checks that pass without any submission: they grade nothing.
+    pub holes: Vec<String>,
+    /// Checks marked `given` that pass in the bare environment, as the suite says they do.
+    pub given: Vec<String>,
+    /// Points the empty submission would get once the holes are voided (0 for a fair suite).
+    pub score: f64,
+    /// Points possible (holes excluded).
+    pub max_score: f64,
+}
+
+impl Calibration {
+    /// Reads the calibration off the empty submission's grade (graded without any holes voided). Pure.
+    pub fn from_grade(suite_version: &str, g: &SubmissionGrade) -> Calibration {
+        let passed = |given: bool| -> Vec<String> {
+            g.checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Pass && c.not_scored.is_some() == given && c.kind != "prediction")
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        let holes = passed(false);
+        let voided: f64 = g.checks.iter().filter(|c| holes.contains(&c.name)).map(|c| c.max_score).sum();
+        Calibration {
+            suite: g.suite.clone(),
+            suite_version: suite_version.into(),
+            reachlab: env!("CARGO_PKG_VERSION").into(),
+            status: g.status.clone(),
+            given: passed(true),
+            score: g.score - voided,
+            max_score: g.max_score - voided,
+            holes,
+        }
+    }
+
+    /// The holes, for scoring.
+    pub fn hole_set(&self) -> BTreeSet<String> {
+        self.holes.iter().cloned().collect()
+    }
+}
+
+fn cache_path(state_dir: &Path, suite_version: &str) -> PathBuf {
+    state_dir.join("calibration").join(format!("{suite_version}.json"))
+}
+
+/// The calibration of this suite version, if one was made (by this reachlab version) and graded.
+pub fn cached(state_dir: &Path, suite_version: &str) -> Option<Calibration> {
+    let text = std::fs::read_to_string(cache_path(state_dir, suite_version)).ok()?;
+    let c: Calibration = serde_json::from_str(&text).ok()?;
+    (c.reachlab == env!("CARGO_PKG_VERSION") && c.status == GradeStatus::Graded).then_some(c)
+}
+
+/// Keeps a calibration for `list` and later runs (best effort: a state directory that cannot be written only
+/// means calibrating again).
+pub fn store(state_dir: &Path, c: &Calibration) {
+    let path = cache_path(state_dir, &c.suite_version);
+    if let Some(dir) = path.parent() {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let _ = std::fs::write(path, serde_json::to_string_pretty(c).expect("calibration serializes") + "\n");
+}
+
+/// Grades the empty submission against `suite` (its own lab, like any submission) and returns the calibration.
+pub async fn calibrate(suite: &Suite, suite_version: &str, features: &Features, state_dir: &Path) -> Calibration {
+    let scratch = std::env::temp_dir().join(format!("reachlab-calibration-{}", crate::runner::new_run_id()));
+    let empty = scratch.join("empty-submission");
+    let made = std::fs::create_dir_all(&empty).and_then(|()| std::fs::write(empty.join("setup.sh"), b""));
+    let grade = match made {
+        Ok(()) => {
+            let opts = GradeOptions { state_dir: state_dir.to_path_buf(), out_dir: scratch.join("out") };
+            submission::grade(suite, suite_version, &empty, features, &opts, &BTreeSet::new()).await
+        }
+        Err(e) => {
+            submission::not_graded(suite, suite_version, &empty, &format!("failed to write the empty submission: {e}"))
+        }
+    };
+    let _ = std::fs::remove_dir_all(&scratch);
+    Calibration::from_grade(suite_version, &grade)
+}
+
+/// The calibration for `suite`: the kept one unless `fresh`, else a new one (kept for next time).
+pub async fn get(
+    suite: &Suite,
+    suite_version: &str,
+    features: &Features,
+    state_dir: &Path,
+    fresh: bool,
+) -> Calibration {
+    if !fresh {
+        if let Some(c) = cached(state_dir, suite_version) {
+            return c;
+        }
+    }
+    let c = calibrate(suite, suite_version, features, state_dir).await;
+    if c.status == GradeStatus::Graded {
+        store(state_dir, &c);
+    }
+    c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::grade::model::{GradedCheck, Visibility};
+
+    fn check(name: &str, status: CheckStatus, given: bool) -> GradedCheck {
+        GradedCheck {
+            name: name.into(),
+            kind: "icmp".into(),
+            score: if status == CheckStatus::Pass && !given { 1.0 } else { 0.0 },
+            max_score: if given { 0.0 } else { 1.0 },
+            status,
+            visibility: Visibility::Visible,
+            output: String::new(),
+            hint: None,
+            not_scored: given.then(|| "given".to_string()),
+        }
+    }
+
+    #[test]
+    fn scored_checks_that_pass_empty_are_holes_and_given_ones_are_not() {
+        let g = SubmissionGrade {
+            student: "empty-submission".into(),
+            suite: "s".into(),
+            suite_version: "v".into(),
+            submission_version: "w".into(),
+            status: GradeStatus::Graded,
+            score: 1.0,
+            max_score: 2.0,
+            checks: vec![
+                check("icmp server1 -> server2", CheckStatus::Pass, false),
+                check("icmp alpine1 -> server2", CheckStatus::Fail, false),
+                check("rule server1", CheckStatus::Pass, true),
+            ],
+            output: String::new(),
+            duration_ms: 0,
+            setup_ended: None,
+            matrices: Vec::new(),
+        };
+        let c = Calibration::from_grade("v", &g);
+        assert_eq!(c.holes, vec!["icmp server1 -> server2".to_string()]);
+        assert_eq!(c.given, vec!["rule server1".to_string()]);
+        assert_eq!((c.score, c.max_score), (0.0, 1.0), "the voided hole counts for neither");
+    }
+}
