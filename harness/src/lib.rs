@@ -21,5 +21,6 @@ pub mod plan;
 pub mod probe;
 pub mod report;
 pub mod runner;
+pub mod select;
 pub mod suite;
 pub mod system;

@@ -69,6 +69,18 @@ fn ms_since(t: Instant) -> u64 {
 
 /// Runs one suite end to end. Infrastructure problems become `error` verdicts and suite errors, never failures.
 pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, events: &mut Reporters) -> SuiteReport {
+    let wall = std::time::SystemTime::now();
+    let mut report = run_suite_from_start(suite, features, opts, events).await;
+    report.started_at = Some(crate::report::junit_xml::utc(wall));
+    report
+}
+
+async fn run_suite_from_start(
+    suite: &Suite,
+    features: &Features,
+    opts: &RunOptions,
+    events: &mut Reporters,
+) -> SuiteReport {
     let started = Instant::now();
     events.emit(Event::SuiteStarted { name: &suite.name, file: &suite.file });
     let mut plan = plan::resolve(suite);
@@ -152,6 +164,7 @@ pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, ev
     }
     let results = judge(&plan.checks, &observations, None);
     let mut report = SuiteReport::new(suite, &results, None, errors);
+    report.set_durations(&results, &timings.1);
     report.notes = notes;
     report.setup_ms = setup_ms;
     report.duration_ms = ms_since(started);
@@ -193,10 +206,18 @@ pub(crate) async fn observe_timed(
         return o;
     }
     let running = timings.time("captures", captures::start(lab, suite, &inventory, dir)).await;
+    let capturing = Instant::now();
     let prober = LabProber::new(lab, inventory.clone());
+    let timed = crate::probe::timing::Timed::new(&prober);
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
-    let mut observations = timings.time("probes", probe_in_waves(&prober, &LabNeighbours(lab), &probes)).await;
+    let mut observations = timings.time("probes", probe_in_waves(&timed, &LabNeighbours(lab), &probes)).await;
     observations.extend(timings.time("captures", captures::finish(running, &plan.checks, &inventory)).await);
+    // Each check's own time (the reports' per-check `time`); a capture's is how long it ran.
+    timings.1.extend(timed.into_times());
+    let captured = ms_since(capturing);
+    for c in plan.checks.iter().filter(|c| matches!(c.action, Action::Capture { .. })) {
+        timings.1.insert(c.id, captured);
+    }
     // A bound that holds when nothing is sent says nothing unless the packets it is about were sent.
     captures::require_sent(suite, &plan.checks, &mut observations, &inventory);
     // What was observed in a lab that changed meanwhile says nothing about the lab the suite describes.

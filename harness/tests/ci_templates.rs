@@ -167,11 +167,12 @@ fn documented_commands() -> Vec<(String, String)> {
     rows
 }
 
-/// Global options, valid with every subcommand (README: "Global option `--state-dir DIR`").
+/// Global options, valid with every subcommand (README: "Global options: `--state-dir DIR` …; `--color …`").
 fn global_options() -> Vec<String> {
     let readme = read("README.md");
-    assert!(readme.contains("Global option `--state-dir DIR`"), "README's global options changed");
-    vec!["--state-dir".into()]
+    assert!(readme.contains("Global options: `--state-dir DIR`"), "README's global options changed");
+    assert!(readme.contains("`--color auto|always|never`"), "README's global options changed");
+    vec!["--state-dir".into(), "--color".into()]
 }
 
 /// Where nextest writes JUnit for the default profile, from `.config/nextest.toml`.

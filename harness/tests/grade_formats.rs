@@ -7,6 +7,9 @@ use reachlab::grade::formats::{classroom, csv, feedback, gradescope, junit, not_
 use reachlab::grade::model::{Batch, CheckStatus, GradeStatus, GradedCheck, SubmissionGrade, Visibility};
 use serde_json::Value;
 
+#[path = "common/consumers.rs"]
+mod consumers;
+
 const HIDDEN_NAME: &str = "prediction secret-q7";
 const HIDDEN_OUTPUT: &str = "answer was: server2 never sees the frame";
 
@@ -336,15 +339,31 @@ fn check_text(text: &str) {
 fn junit_is_well_formed_and_carries_points() {
     let graded = junit::render(&alice());
     assert_well_formed(&graded);
-    assert!(graded.contains(r#"<testsuite name="alice" tests="5" skipped="1" errors="0" failures="1""#), "{graded}");
+    assert!(graded.contains(r#"<testsuite name="alice" tests="5" failures="1" errors="0" skipped="1""#), "{graded}");
     assert!(graded.contains(r#"<property name="score" value="6"/>"#));
-    assert!(graded.contains(r#"<testcase name="icmp alpine1 -&gt; server1" classname="test3-macvlan">"#));
+    assert!(graded.contains(r#"<testcase name="icmp alpine1 -&gt; server1" classname="test3-macvlan" time="0.000">"#));
     assert!(graded.contains("Hint: macvlan children never reach"));
+    assert!(graded.contains("score: 0 / 3"), "each check's points are in its system-out: {graded}");
 
     let error = junit::render(&errored());
     assert_well_formed(&error);
-    assert!(error.contains(r#"errors="5" failures="0""#), "every testcase is an <error>: {error}");
+    assert!(error.contains(r#"failures="0" errors="5""#), "every testcase is an <error>: {error}");
     assert_eq!(error.matches(r#"type="infrastructure">"#).count(), 5);
+}
+
+#[test]
+fn junit_satisfies_jenkins_and_junitparser() {
+    let counted = consumers::check_junit_text(&junit::render(&alice()));
+    assert_eq!(
+        counted.iter().map(|c| (c.name.as_str(), c.tests, c.failures, c.errors, c.skipped)).collect::<Vec<_>>(),
+        vec![("alice", 5, 1, 0, 1)]
+    );
+    let counted = consumers::check_junit_text(&junit::render(&errored()));
+    assert_eq!((counted[0].tests, counted[0].errors, counted[0].failures), (5, 5, 0));
+    let mut empty = errored();
+    empty.checks.clear();
+    let counted = consumers::check_junit_text(&junit::render(&empty));
+    assert_eq!((counted[0].tests, counted[0].errors), (1, 1), "an ungraded submission with no checks still errors");
 }
 
 // ---------------------------------------------------------------- cross-format rules

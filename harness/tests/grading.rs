@@ -35,6 +35,7 @@ fn grade(s: &Scratch, out: &Path, extra: &[&str]) -> String {
         s.reachlab().args(["grade", "--suite", SUITE, CLASS, "--report-dir"]).arg(out).args(extra).output().unwrap();
     let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
     assert_eq!(o.status.code(), Some(0), "{stderr}");
+    consumers::check_grade_reports(out);
     stderr
 }
 
@@ -189,6 +190,37 @@ fn the_fixture_class_gets_its_reasoned_grades_reproducibly() {
     // Resumable: nothing changed, so nothing is graded again.
     let again = grade(&s, &two, &["--jobs", "2"]);
     assert!(again.contains("(9 reused, 0 to rerun)"), "{again}");
+    // Shards merge back into the class: each shard reuses the grades above (no lab), then `grade merge`.
+    let shards: Vec<PathBuf> = (1..=3).map(|k| s.dir.path().join(format!("shard-{k}"))).collect();
+    for (k, dir) in shards.iter().enumerate() {
+        let subs =
+            reachlab::grade::batch::submissions(&[repo().join(CLASS)], Some(format!("{}/3", k + 1).parse().unwrap()))
+                .unwrap();
+        std::fs::create_dir_all(dir).unwrap();
+        for sub in subs {
+            let name = sub.file_name().unwrap();
+            let cp = std::process::Command::new("cp").arg("-a").arg(one.join(name)).arg(dir.join(name)).status();
+            assert!(cp.unwrap().success());
+        }
+        let out = grade(&s, dir, &["--shard", &format!("{}/3", k + 1)]);
+        assert!(out.contains("(3 reused, 0 to rerun)"), "{out}");
+    }
+    let merged = s.dir.path().join("merged");
+    let missing = s
+        .reachlab()
+        .args(["grade", "merge"])
+        .arg(&shards[0])
+        .arg(&shards[2])
+        .arg("--report-dir")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&missing.stderr).contains("missing shard: 2/3"), "{missing:?}");
+    let o = s.reachlab().args(["grade", "merge"]).args(&shards).arg("--report-dir").arg(&merged).output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{o:?}");
+    assert_eq!(std::fs::read(merged.join("grades.csv")).unwrap(), std::fs::read(one.join("grades.csv")).unwrap());
+    consumers::check_grade_reports(&merged);
     // The hostile scripts changed nothing outside their sandboxes.
     assert_eq!(std::fs::read(SENTINEL).unwrap(), b"do not delete");
     assert!(!Path::new("/etc/reachlab-was-here").exists());

@@ -9,7 +9,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 fn main() {
-    let tests: [(&'static str, fn()); 10] = [
+    let tests: [(&'static str, fn()); 11] = [
         ("macvlan_private_mode_is_observed_not_echoed", macvlan_private_mode_is_observed_not_echoed),
         ("udp_and_tcp_tell_delivered_refused_and_dropped_apart", udp_and_tcp_tell_delivered_refused_and_dropped_apart),
         ("netns_suite_passes_and_honours_the_json_contract", netns_suite_passes_and_honours_the_json_contract),
@@ -23,6 +23,7 @@ fn main() {
         ),
         ("up_leaves_a_lab_to_explore_and_down_removes_it", up_leaves_a_lab_to_explore_and_down_removes_it),
         ("probes_that_would_leave_the_lab_are_refused", probes_that_would_leave_the_lab_are_refused),
+        ("a_filter_probes_only_the_selected_cells", a_filter_probes_only_the_selected_cells),
     ];
     run_trials("privileged", reachlab::kernel::privilege::unprivileged_reason(), &tests);
 }
@@ -193,18 +194,34 @@ fn up_leaves_a_lab_to_explore_and_down_removes_it() {
     let out = s.reachlab().args(["up", "test-suites/netns.toml"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "{text}");
-    let ns = machine_state()
-        .namespaces
-        .into_iter()
-        .find(|n| n.starts_with("rl-") && n.ends_with("-space1"))
-        .expect("space1 is up");
+    let id = text.split("run id ").nth(1).and_then(|t| t.get(..6)).expect("up names its run id").to_string();
+    let ns = format!("rl-{id}-space1");
+    assert!(machine_state().namespaces.contains(&ns), "space1 is up: {text}");
     assert!(text.contains(&format!("ip netns exec {ns}")), "{text}");
     // The kept lab is really there: ping with iproute2 + busybox is not assumed; look at the link instead.
     assert!(Command::new("ip").args(["-n", &ns, "link", "show", "veth-s1"]).output().unwrap().status.success());
     // clean leaves kept labs alone.
     assert!(s.reachlab().arg("clean").status().unwrap().success());
     assert!(machine_state().namespaces.contains(&ns));
-    assert!(s.reachlab().arg("down").status().unwrap().success());
+    // status lists it, with the suite's node names.
+    let out = s.reachlab().args(["status", "--json"]).output().unwrap();
+    let labs: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(labs[0]["run_id"].as_str(), Some(id.as_str()), "{labs}");
+    assert_eq!((labs[0]["state"].as_str(), labs[0]["suite"].as_str()), (Some("up"), Some("netns")), "{labs}");
+    assert_eq!(labs[0]["nodes"], serde_json::json!(["space1", "space2"]));
+    // exec enters the node's namespace by itself, and passes the command's exit code on.
+    let out = s.reachlab().args(["exec", &id, "space1", "--", "ip", "-o", "addr", "show", "veth-s1"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains("10.0.0.11/24"), "{out:?}");
+    let code = s.reachlab().args(["exec", &id, "space2", "--", "sh", "-c", "exit 7"]).status().unwrap().code();
+    assert_eq!(code, Some(7));
+    let out = s.reachlab().args(["exec", &id, "nowhere", "--", "true"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // The commands up printed work as printed: its own path, the state directory, no sudo it was not run with.
+    let bin = env!("CARGO_BIN_EXE_reachlab");
+    let down = format!("{bin} --state-dir {} down {id}", s.state().display());
+    assert!(text.lines().any(|l| l.trim_start().starts_with("when done:") && l.ends_with(&down)), "{text}");
+    assert!(!text.contains("sudo"), "{text}");
+    assert!(Command::new("sh").args(["-c", &down]).status().unwrap().success());
     assert_eq!(machine_state(), before);
 }
 
@@ -269,5 +286,18 @@ fn udp_and_tcp_tell_delivered_refused_and_dropped_apart() {
     assert_eq!(bad.len(), 1, "{bad:?}");
     assert_eq!((bad[0].1.as_str(), bad[0].2.as_str()), ("h1", "h2"));
     assert!(bad[0].3.starts_with("expected dropped, observed refused: ICMP port unreachable"), "{}", bad[0].3);
+    assert_eq!(machine_state(), before);
+}
+
+fn a_filter_probes_only_the_selected_cells() {
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    // Routed: h2's row only; h2 -> h4 is expected unreachable and is, so the run passes with h2's cells alone.
+    let (code, report, stderr) = s.run_json(&repo().join("fixtures/suites/routed.toml"), &["--filter", "routed:h2->*"]);
+    assert_eq!(code, 0, "{stderr}");
+    let checks = report["suites"][0]["checks"].as_array().unwrap();
+    assert!(!checks.is_empty() && checks.iter().all(|c| c["from"] == "h2"), "{report}");
+    assert_eq!(report["passed"].as_u64(), Some(checks.len() as u64));
     assert_eq!(machine_state(), before);
 }

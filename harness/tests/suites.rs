@@ -4,13 +4,17 @@
 //! diff.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use reachlab::event::Reporters;
+use reachlab::event::{Event, Reporter, Reporters};
 use reachlab::kernel::features::Decision;
 use reachlab::kernel::features::Features;
+use reachlab::report::reporters::FilesReporter;
 use reachlab::report::terminal;
 use reachlab::runner::{decide, default_state_dir, run_suite, RunOptions};
 use reachlab::{plan, suite};
 use std::path::Path;
+
+#[path = "common/consumers.rs"]
+mod consumers;
 
 fn main() {
     let args = Arguments::from_args();
@@ -67,6 +71,12 @@ fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
     };
     let before = ours();
     let report = rt.block_on(run_suite(s, features, &opts, &mut Reporters::default()));
+    // The reports a run of this suite writes, read by their consumers (Jenkins' schema, junitparser).
+    let run = reachlab::report::RunReport::new(vec![report.clone()], report.duration_ms);
+    let mut files = FilesReporter::new(opts.artifacts_dir.clone());
+    files.on_event(&Event::SuiteStarted { name: &s.name, file: &s.file }).map_err(|e| e.to_string())?;
+    files.on_event(&Event::RunFinished(&run)).map_err(|e| e.to_string())?;
+    consumers::check_run_reports(&opts.artifacts_dir);
     let text = terminal::render_suite(&report, false);
     let left: Vec<String> = ours().into_iter().filter(|n| !before.contains(n)).collect();
     if !left.is_empty() {

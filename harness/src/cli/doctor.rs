@@ -1,6 +1,6 @@
 //! `reachlab doctor`: can this machine run labs, and what will be skipped?
 
-use super::{exit, list::Args, load_all, CliError};
+use super::{exit, list::Paths as Args, load_all, CliError};
 use crate::kernel::features::{Availability, Decision, Features};
 use crate::kernel::privilege;
 use crate::plan;

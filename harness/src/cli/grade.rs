@@ -88,6 +88,17 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
         return Ok(code);
     };
     let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
+    // What this run graded, for `grade merge` to check the shards add up to the class.
+    let class = batch::submissions(&args.submissions, None).map_err(CliError::Usage)?.len();
+    let manifest = crate::grade::merge::Manifest {
+        suite: suite.name.clone(),
+        suite_version: outcome.batch.suite_version.clone(),
+        shard: args.shard.map(|s| [s.k, s.n]),
+        class,
+        students: outcome.batch.submissions.iter().map(|g| g.student.clone()).collect(),
+    };
+    crate::grade::merge::write_manifest(&report_dir, &manifest)
+        .map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
     for h in &outcome.calibration.holes {
         eprintln!(
             "reachlab: warning: `{h}` grades nothing: passes without any submission; its points were not awarded (mark it `given = true` in the suite if it is meant to pass in the bare environment)"

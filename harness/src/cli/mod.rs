@@ -2,15 +2,20 @@
 
 mod clean;
 mod doctor;
+mod exec;
 mod grade;
+mod grade_merge;
+mod graph;
 mod list;
+mod manual;
 mod mutate;
 mod probe;
 mod run;
 pub mod signals;
+mod status;
 mod up;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Exit codes (documented in the README).
@@ -66,6 +71,10 @@ struct Cli {
     /// Where run ledgers are kept (for teardown after a crash).
     #[arg(long, global = true, env = "REACHLAB_STATE_DIR", default_value = "/run/reachlab")]
     state_dir: PathBuf,
+    /// When to color the terminal view: `auto` colors a terminal unless NO_COLOR is set, or any output when
+    /// CLICOLOR_FORCE is set (not 0).
+    #[arg(long, global = true, value_enum, default_value = "auto", value_name = "WHEN")]
+    color: crate::report::terminal::ColorChoice,
     #[command(subcommand)]
     command: Command,
 }
@@ -77,23 +86,33 @@ enum Command {
     /// List suites and their checks without building anything.
     List(list::Args),
     /// Check privileges, kernel features and the container engine; say what would be skipped.
-    Doctor(list::Args),
+    Doctor(list::Paths),
     /// Build a suite's topology and leave it standing to explore.
     Up(up::UpArgs),
     /// Probe a lab left standing by `reachlab up` again, judge and report as `run` does; it stays standing.
     Probe(probe::Args),
     /// Tear down labs left standing by `reachlab up`.
     Down(up::DownArgs),
+    /// List the labs on this machine: left by `reachlab up`, running, or left by a stopped run.
+    Status(status::Args),
+    /// Run a command inside a node (namespace or container) of a lab left by `reachlab up`.
+    Exec(exec::Args),
     /// Remove what crashed or killed runs left behind (only what their ledgers name).
     Clean(clean::Args),
     /// Grade student submissions (each in its own sandboxed lab) and write LMS formats.
-    Grade(grade::GradeArgs),
+    Grade(grade_merge::GradeCommand),
     /// Check your own submission against a grading suite and print the feedback.
     Check(grade::CheckArgs),
     /// Mutation testing of a grading suite: grade mistakes derived from correct submissions; report survivors.
     Mutate(mutate::MutateArgs),
     /// Print the JSON Schema of suite files.
     Schema,
+    /// Print a suite's topology as SVG (or Graphviz DOT with --format dot); builds nothing.
+    Graph(graph::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(manual::CompletionsArgs),
+    /// Print the manual page (roff; `reachlab man | man -l -`).
+    Man,
 }
 
 /// Runs the command line and returns the exit code.
@@ -101,6 +120,7 @@ pub fn main() -> i32 {
     // Before anything else: a signal from here on stops the run cleanly instead of killing it mid-build.
     signals::install();
     let cli = Cli::parse();
+    crate::report::terminal::set_color_choice(cli.color);
     let state_dir = cli.state_dir.clone();
     let result = match cli.command {
         Command::Run(a) => run::run(a, &cli.state_dir),
@@ -109,14 +129,23 @@ pub fn main() -> i32 {
         Command::Up(a) => up::up(a, &cli.state_dir),
         Command::Probe(a) => probe::probe(a, &cli.state_dir),
         Command::Down(a) => up::down(a, &cli.state_dir),
+        Command::Status(a) => status::status(a, &cli.state_dir),
+        Command::Exec(a) => exec::exec(a, &cli.state_dir),
         Command::Clean(a) => clean::clean(a, &cli.state_dir),
-        Command::Grade(a) => grade::grade(a, &cli.state_dir),
+        Command::Grade(a) => match (a.sub, a.grade) {
+            (Some(grade_merge::GradeSub::Merge(m)), _) => grade_merge::merge(m),
+            (None, Some(g)) => grade::grade(g, &cli.state_dir),
+            (None, None) => Err(CliError::Usage("grade: give --suite SUITE and submissions (see --help)".into())),
+        },
         Command::Check(a) => grade::check(a, &cli.state_dir),
         Command::Mutate(a) => mutate::mutate(a, &cli.state_dir),
         Command::Schema => {
             print!("{}", crate::suite::schema::json());
             Ok(exit::PASS)
         }
+        Command::Graph(a) => graph::graph(a),
+        Command::Completions(a) => manual::completions(a, Cli::command()),
+        Command::Man => manual::man(Cli::command()),
     };
     let code = match result {
         Ok(code) => code,

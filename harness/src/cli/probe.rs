@@ -23,18 +23,23 @@ pub struct Args {
     /// Print the report JSON on stdout (and nothing else there); the terminal view goes to stderr.
     #[arg(long)]
     pub json: bool,
-    /// Where to write junit.xml, report.json and summary.md [default: reports/<suite>-<timestamp>].
+    /// Where to write junit.xml, report.json, summary.md and report.html [default: reports/<suite>-<timestamp>].
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
 }
 
-/// The ledger of a kept lab, and the suite it was built from (refused if its text changed since).
-fn kept_lab(run_id: &str, state_dir: &Path) -> Result<(PathBuf, crate::suite::Suite), CliError> {
+/// Where the ledger of run `run_id` is (whether or not it exists).
+pub(super) fn ledger_path(run_id: &str, state_dir: &Path) -> Result<PathBuf, CliError> {
     // A run id is what `up` made (hex digits); anything else cannot name a ledger file.
     if run_id.is_empty() || !run_id.chars().all(|c| c.is_ascii_alphanumeric()) {
         return Err(CliError::Usage(format!("`{run_id}` is not a run id")));
     }
-    let path = runs_dir(state_dir).join(format!("{run_id}.json"));
+    Ok(runs_dir(state_dir).join(format!("{run_id}.json")))
+}
+
+/// The ledger of a kept lab, and the suite it was built from (refused if its text changed since).
+pub(super) fn kept_lab(run_id: &str, state_dir: &Path) -> Result<(PathBuf, crate::suite::Suite), CliError> {
+    let path = ledger_path(run_id, state_dir)?;
     let record = Ledger::read(&path).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => {
             CliError::Usage(format!("no lab with run id {run_id} under {}", runs_dir(state_dir).display()))

@@ -19,7 +19,7 @@ pub struct Args {
     /// Print the report JSON on stdout (and nothing else there); the terminal view goes to stderr.
     #[arg(long)]
     pub json: bool,
-    /// Where to write junit.xml, report.json and summary.md [default: reports/<suite>-<timestamp>].
+    /// Where to write junit.xml, report.json, summary.md and report.html [default: reports/<suite>-<timestamp>].
     #[arg(long)]
     pub report_dir: Option<PathBuf>,
     /// Probe timeout in milliseconds, for every matrix (overrides the suites).
@@ -33,6 +33,13 @@ pub struct Args {
     /// are refused before anything starts).
     #[arg(long, value_enum, default_value = "private")]
     pub engine: EngineMode,
+    /// Only the checks a pattern selects: `SUITE[/MATRIX][:FROM->TO][#KIND]`, globs, `!` to exclude
+    /// (repeatable; see the README, *Picking checks*).
+    #[arg(long, value_name = "PATTERN")]
+    pub filter: Vec<String>,
+    /// Run only the K-th of N shares of the suites (whole suites, round-robin), e.g. 2/3.
+    #[arg(long, value_name = "K/N")]
+    pub partition: Option<crate::select::Partition>,
     /// Suites run at once (each is a lab of its own; output stays grouped per suite, in order)
     /// [default: the number of CPUs].
     #[arg(long, short = 'j')]
@@ -44,7 +51,17 @@ pub struct Args {
 }
 
 pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
-    let mut suites = load_all(&args.paths)?;
+    let filter = crate::select::Filter::parse(&args.filter).map_err(CliError::Usage)?;
+    let selected = crate::select::select(load_all(&args.paths)?, &filter, None);
+    if selected.is_empty() {
+        return Err(CliError::Usage("--filter selected no check".into()));
+    }
+    let mut suites = crate::select::select(selected, &Default::default(), args.partition);
+    if let (true, Some(p)) = (suites.is_empty(), args.partition) {
+        // An empty share of a split run is not an error: the other shares have the suites.
+        eprintln!("partition {}/{}: no suite falls into it", p.k, p.n);
+        return Ok(exit::PASS);
+    }
     require_privileges()?;
     let mut opts = RunOptions {
         state_dir: state_dir.to_path_buf(),

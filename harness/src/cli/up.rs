@@ -69,26 +69,62 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
             return Ok(code);
         }
     };
-    println!("lab {} is up (suite {}), run id {run_id}. Enter a namespace:", suite.name, suite.file);
+    let me = invocation(state_dir);
+    let root = sudo_prefix();
+    println!("lab {} is up (suite {}), run id {run_id}. Enter a node:", suite.name, suite.file);
     for ns in &suite.namespaces {
         let kname = KernelLab::kernel_name(&run_id, &ns.name);
-        println!("  {:<12} sudo ip netns exec {kname} bash      (or: sudo nsenter --net=/run/netns/{kname})", ns.name);
+        println!("  {:<12} {me} exec {run_id} {}      (or: {root}ip netns exec {kname} sh)", ns.name, ns.name);
     }
     for (name, pid) in containers {
         match pid {
-            Some(pid) => {
-                println!("  {name:<12} sudo nsenter --net=/proc/{pid}/ns/net sh    (the container's network namespace)")
-            }
-            None => println!("  {name:<12} shares server1's network namespace"),
+            Some(pid) => println!("  {name:<12} {me} exec {run_id} {name}      (or, its network namespace only: {root}nsenter --net=/proc/{pid}/ns/net sh)"),
+            None => println!("  {name:<12} shares server1's network namespace: {me} exec {run_id} {name}"),
         }
     }
     if let Some(socket) = socket {
-        println!("server1's Docker engine: sudo docker -H unix://{} ps", socket.display());
+        println!("server1's Docker engine: {root}docker -H unix://{} ps", socket.display());
     }
-    println!("probe it again: sudo reachlab probe {}", record.run_id);
-    println!("when done: sudo reachlab down {}", record.run_id);
+    println!("what is standing: {me} status");
+    println!("probe it again: {me} probe {}", record.run_id);
+    println!("when done: {me} down {}", record.run_id);
     Ok(exit::PASS)
 }
+
+/// `sudo ` when this process was started through sudo, so printed commands that need root say it the same way;
+/// nothing otherwise (already root, or privileges given another way).
+pub fn sudo_prefix() -> &'static str {
+    if std::env::var_os("SUDO_USER").is_some() && nix::unistd::geteuid().is_root() {
+        "sudo "
+    } else {
+        ""
+    }
+}
+
+/// How to run reachlab again as this process was run: through sudo if it was, by the path it was started with
+/// (argv[0]), with `--state-dir` when it is not the default (sudo drops `REACHLAB_STATE_DIR`).
+pub fn invocation(state_dir: &Path) -> String {
+    let argv0 = std::env::args_os().next().map_or_else(|| "reachlab".into(), |a| a.to_string_lossy().into_owned());
+    invocation_of(sudo_prefix(), &argv0, state_dir)
+}
+
+fn invocation_of(sudo: &str, argv0: &str, state_dir: &Path) -> String {
+    let quote = |s: &str| {
+        if s.chars().all(|c| c.is_ascii_alphanumeric() || "/._-+=:,@".contains(c)) {
+            s.to_string()
+        } else {
+            format!("'{}'", s.replace('\'', r"'\''"))
+        }
+    };
+    let mut out = format!("{sudo}{}", quote(argv0));
+    if state_dir != Path::new(DEFAULT_STATE_DIR) {
+        out.push_str(&format!(" --state-dir {}", quote(&state_dir.display().to_string())));
+    }
+    out
+}
+
+/// `--state-dir`'s default.
+pub const DEFAULT_STATE_DIR: &str = "/run/reachlab";
 
 pub fn down(args: DownArgs, state_dir: &Path) -> Result<i32, CliError> {
     let mut failures = Vec::new();
@@ -135,4 +171,20 @@ pub fn ledger_files(state_dir: &Path) -> Vec<PathBuf> {
         .collect();
     files.sort();
     files
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn printed_commands_are_the_invocation_itself() {
+        let default = Path::new(DEFAULT_STATE_DIR);
+        assert_eq!(invocation_of("", "reachlab", default), "reachlab");
+        assert_eq!(invocation_of("sudo ", "./target/release/reachlab", default), "sudo ./target/release/reachlab");
+        assert_eq!(
+            invocation_of("", "/opt/my tools/reachlab", Path::new("/tmp/st")),
+            "'/opt/my tools/reachlab' --state-dir /tmp/st"
+        );
+    }
 }

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod calibrate;
 pub mod formats;
+pub mod merge;
 pub mod model;
 pub mod mutate;
 pub mod sandbox;

@@ -10,6 +10,7 @@ pub mod interface;
 pub mod listen;
 pub mod rule;
 pub mod tcp;
+pub mod timing;
 pub mod udp;
 pub mod waves;
 pub mod wire;

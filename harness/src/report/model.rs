@@ -40,6 +40,9 @@ pub struct CheckReport {
     /// Captures only: frames that matched the filter but that the kernel dropped (0 when none were).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
+    /// How long observing it took, in milliseconds (a capture: the time it ran); absent when it was not probed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// A matrix, expected beside observed, for display.
@@ -83,6 +86,12 @@ pub struct SuiteReport {
     pub setup_ms: u64,
     /// Whole suite, in milliseconds.
     pub duration_ms: u64,
+    /// Its topology, for pictures (not part of the JSON).
+    #[serde(skip)]
+    pub graph: super::graph::Graph,
+    /// When it started (UTC, `2024-05-06T12:53:20Z`), when it ran.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub started_at: Option<String>,
     /// Where the time went, phase by phase in the order they first ran (`--timings` prints them).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub timings: Vec<Phase>,
@@ -98,9 +107,9 @@ pub struct Phase {
     pub ms: u64,
 }
 
-/// Accumulates [`Phase`]s.
+/// Accumulates [`Phase`]s (`.0`), and how long each check took to observe, by check id (`.1`).
 #[derive(Debug, Default, Clone)]
-pub struct Timings(pub Vec<Phase>);
+pub struct Timings(pub Vec<Phase>, pub std::collections::HashMap<usize, u64>);
 
 impl Timings {
     /// Adds `ms` to `phase`.
@@ -169,6 +178,7 @@ impl SuiteReport {
                 matrix: r.check.cell.map(|c| suite.matrices[c.matrix].name.clone()),
                 artifacts: r.artifacts.clone(),
                 dropped: r.dropped,
+                duration_ms: None,
             })
             .collect();
         let matrices = suite
@@ -220,7 +230,16 @@ impl SuiteReport {
             matrices,
             setup_ms: 0,
             duration_ms: 0,
+            graph: super::graph::Graph::of(suite),
+            started_at: None,
             timings: Vec::new(),
+        }
+    }
+
+    /// Records how long each check took to observe (by check id, in the order of `results`, which built this).
+    pub fn set_durations(&mut self, results: &[CheckResult], durations: &std::collections::HashMap<usize, u64>) {
+        for (c, r) in self.checks.iter_mut().zip(results) {
+            c.duration_ms = durations.get(&r.check.id).copied();
         }
     }
 

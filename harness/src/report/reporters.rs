@@ -1,6 +1,6 @@
 //! The reporters: terminal, report directory, JSON on stdout.
 
-use super::{json, junit, markdown, terminal};
+use super::{html, json, junit, junit_xml, markdown, terminal};
 use crate::event::{Event, Reporter};
 use crate::files::write_atomic;
 use std::io::Write;
@@ -54,24 +54,35 @@ impl<W: Write> Reporter for TerminalReporter<W> {
     }
 }
 
-/// Writes `junit.xml`, `report.json` and `summary.md` into a directory when the run finishes.
+/// Writes `junit.xml`, `report.json`, `summary.md` and `report.html` into a directory when the run finishes.
 pub struct FilesReporter {
     dir: PathBuf,
+    /// When each suite started, in order (JUnit's `timestamp`).
+    started: Vec<String>,
 }
 
 impl FilesReporter {
     /// Reports into `dir` (created if missing).
     pub fn new(dir: PathBuf) -> Self {
-        FilesReporter { dir }
+        FilesReporter { dir, started: Vec::new() }
     }
 }
 
 impl Reporter for FilesReporter {
     fn on_event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        if let Event::SuiteStarted { .. } = event {
+            self.started.push(junit_xml::utc_now());
+        }
         if let Event::RunFinished(r) = event {
             create_dir(&self.dir)?;
+            let ctx = junit::Context {
+                report_dir: Some(&self.dir),
+                hostname: junit_xml::hostname(),
+                started: self.started.clone(),
+            };
             // Each file whole or absent (a 0-byte junit.xml beside a complete report would read as a result).
-            write_atomic(&self.dir.join("junit.xml"), junit::render(r))?;
+            write_atomic(&self.dir.join("junit.xml"), junit::render_in(r, &ctx))?;
+            write_atomic(&self.dir.join("report.html"), html::render(r, Some(&self.dir)))?;
             write_atomic(&self.dir.join("report.json"), json::render(r))?;
             write_atomic(&self.dir.join("summary.md"), markdown::render(r))?;
         }

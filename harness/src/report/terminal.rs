@@ -11,9 +11,48 @@ const DIM: &str = "\x1b[2m";
 const BOLD: &str = "\x1b[1m";
 const RESET: &str = "\x1b[0m";
 
-/// Whether to color output written to a stream: only on a terminal, and never when `NO_COLOR` is set.
+/// `--color`: when the terminal view is colored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum ColorChoice {
+    /// On a terminal, unless `NO_COLOR` is set; also off a terminal when `CLICOLOR_FORCE` is set (not `0`).
+    #[default]
+    Auto,
+    /// Always, even into a pipe or a file.
+    Always,
+    /// Never.
+    Never,
+}
+
+impl ColorChoice {
+    /// Whether to color a stream, given whether it is a terminal and the environment's `NO_COLOR` and
+    /// `CLICOLOR_FORCE` (<https://no-color.org>, <https://bixense.com/clicolors>): an explicit choice wins, then
+    /// `NO_COLOR`, then `CLICOLOR_FORCE`, then whether the stream is a terminal.
+    pub fn decide(self, is_terminal: bool, no_color: Option<&str>, clicolor_force: Option<&str>) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto if no_color.is_some_and(|v| !v.is_empty()) => false,
+            ColorChoice::Auto if clicolor_force.is_some_and(|v| !v.is_empty() && v != "0") => true,
+            ColorChoice::Auto => is_terminal,
+        }
+    }
+}
+
+static CHOICE: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
+
+/// Sets the process's `--color` (once, from the command line).
+pub fn set_color_choice(choice: ColorChoice) {
+    let _ = CHOICE.set(choice);
+}
+
+/// Whether to color output written to a stream, by `--color` (default `auto`) and the environment.
 pub fn use_color(is_terminal: bool) -> bool {
-    is_terminal && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    let var = |k| std::env::var(k).ok();
+    CHOICE.get().copied().unwrap_or_default().decide(
+        is_terminal,
+        var("NO_COLOR").as_deref(),
+        var("CLICOLOR_FORCE").as_deref(),
+    )
 }
 
 fn paint(text: &str, style: &str, color: bool) -> String {
@@ -165,5 +204,23 @@ fn ms(v: u64) -> String {
         format!("{:.2} s", v as f64 / 1000.0)
     } else {
         format!("{v} ms")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::ColorChoice::*;
+
+    #[test]
+    fn color_follows_the_flag_then_no_color_then_clicolor_force_then_the_terminal() {
+        assert!(Always.decide(false, Some("1"), None));
+        assert!(!Never.decide(true, None, Some("1")));
+        assert!(Auto.decide(true, None, None));
+        assert!(!Auto.decide(false, None, None));
+        assert!(!Auto.decide(true, Some("1"), None));
+        assert!(Auto.decide(true, Some(""), None), "an empty NO_COLOR is unset");
+        assert!(!Auto.decide(true, Some("1"), Some("1")), "NO_COLOR wins over CLICOLOR_FORCE");
+        assert!(Auto.decide(false, None, Some("1")));
+        assert!(!Auto.decide(false, None, Some("0")));
     }
 }

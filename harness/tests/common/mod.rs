@@ -2,6 +2,8 @@
 
 #![allow(dead_code)]
 
+pub mod consumers;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Mutex, MutexGuard};
@@ -154,6 +156,10 @@ impl Scratch {
         let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
             panic!("stdout is not only JSON ({e}):\n{}\nstderr:\n{stderr}", String::from_utf8_lossy(&out.stdout))
         });
+        // Every junit.xml a run writes is read by its consumers as CI would.
+        if self.reports().join("junit.xml").exists() {
+            consumers::check_run_reports(&self.reports());
+        }
         (out.status.code().unwrap_or(-1), json, stderr)
     }
     /// Writes `text` as a suite file in the scratch directory.

@@ -1,100 +1,99 @@
-//! Per-submission `junit.xml` (quick-junit), for CI dashboards and the instructor — it shows every check,
-//! hidden ones included, with a `visibility` property.
+//! Per-submission `junit.xml`, for CI dashboards and the instructor — it shows every check, hidden ones
+//! included. Valid against the Jenkins schema (see [`crate::report::junit_xml`]).
 //!
-//! One `<testsuite>` named after the student, one `<testcase>` per check with `classname` = suite. Points are
-//! properties: `score`/`max_score` on each testcase, the totals on the testsuite (with `status`, the suite and
-//! submission versions). A failure carries the check's output and hint; a skip its reason.
+//! One `<testsuite>` named after the student, one `<testcase>` per check with `classname` = suite. The totals
+//! are the testsuite's properties (`status`, `score`, `max_score`, the suite and submission versions); each
+//! check's points, kind and visibility are lines of its `<system-out>` (`score: 2 / 2`), which is where the
+//! schema lets a testcase say more. A failure's message is its output's first line, its body the whole output
+//! and the hint; a skip carries its reason.
 //!
 //! A submission that was not graded turns every testcase into `<error type="infrastructure">` saying to rerun
-//! it, and carries no `score` property anywhere — only `max_score` — so nothing reads as a zero. If it has no
-//! checks at all, one testcase named `grading` carries that error, so the failure cannot go unnoticed.
+//! it, and carries no score anywhere — only `max_score` — so nothing reads as a zero. If it has no checks at
+//! all, one testcase named `grading` carries that error, so the failure cannot go unnoticed.
 
 use super::gradescope::visibility;
 use super::{not_graded_reason, output_with_hint, points, NOT_GRADED};
 use crate::grade::model::{CheckStatus, GradedCheck, SubmissionGrade};
-use quick_junit::{NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestSuite};
-use std::time::Duration;
+use crate::report::junit_xml::{self, Case, Outcome, Suite, Suites};
 
 /// Renders `junit.xml` for `grade`.
 pub fn render(grade: &SubmissionGrade) -> String {
     let reason = not_graded_reason(grade);
-    let mut suite = TestSuite::new(grade.student.as_str());
-    suite.set_time(Duration::from_millis(grade.duration_ms));
-    suite.add_property(Property::new("suite", grade.suite.as_str()));
-    suite.add_property(Property::new("suite_version", grade.suite_version.as_str()));
-    suite.add_property(Property::new("submission_version", grade.submission_version.as_str()));
+    let mut properties = vec![
+        ("suite".to_string(), grade.suite.clone()),
+        ("suite_version".into(), grade.suite_version.clone()),
+        ("submission_version".into(), grade.submission_version.clone()),
+    ];
     match &reason {
         Some(r) => {
-            suite.add_property(Property::new("status", "error"));
-            suite.add_property(Property::new("error", r.as_str()));
+            properties.push(("status".into(), "error".into()));
+            properties.push(("error".into(), r.clone()));
         }
         None => {
-            suite.add_property(Property::new("status", "graded"));
-            suite.add_property(Property::new("score", points(grade.score)));
+            properties.push(("status".into(), "graded".into()));
+            properties.push(("score".into(), points(grade.score)));
         }
     }
-    suite.add_property(Property::new("max_score", points(grade.max_score)));
+    properties.push(("max_score".into(), points(grade.max_score)));
 
-    for c in &grade.checks {
-        let status = match &reason {
-            Some(r) => infrastructure_error(r, Some(c)),
-            None => status(c),
-        };
-        let mut tc = TestCase::new(c.name.as_str(), status);
-        tc.set_classname(grade.suite.as_str());
-        tc.add_property(Property::new("kind", c.kind.as_str()));
-        tc.add_property(Property::new("visibility", visibility(c.visibility)));
-        if reason.is_none() {
-            tc.add_property(Property::new("score", points(c.score)));
-        }
-        tc.add_property(Property::new("max_score", points(c.max_score)));
-        if c.status == CheckStatus::Pass && !c.output.is_empty() {
-            tc.set_system_out(c.output.as_str());
-        }
-        suite.add_test_case(tc);
-    }
+    let mut cases: Vec<Case> = grade
+        .checks
+        .iter()
+        .map(|c| {
+            let outcome = match &reason {
+                Some(r) => infrastructure_error(r, Some(c)),
+                None => status(c),
+            };
+            let mut out = String::new();
+            if !c.output.is_empty() {
+                out.push_str(&c.output);
+                out.push('\n');
+            }
+            out.push_str(&format!("kind: {}\nvisibility: {}\n", c.kind, visibility(c.visibility)));
+            match reason {
+                None => out.push_str(&format!("score: {} / {}", points(c.score), points(c.max_score))),
+                Some(_) => out.push_str(&format!("max_score: {}", points(c.max_score))),
+            }
+            Case { name: c.name.clone(), classname: grade.suite.clone(), time_ms: 0, outcome, system_out: Some(out) }
+        })
+        .collect();
     if let (Some(r), true) = (&reason, grade.checks.is_empty()) {
-        let mut tc = TestCase::new("grading", infrastructure_error(r, None));
-        tc.set_classname(grade.suite.as_str());
-        suite.add_test_case(tc);
+        cases.push(Case {
+            name: "grading".into(),
+            classname: grade.suite.clone(),
+            outcome: infrastructure_error(r, None),
+            ..Case::default()
+        });
     }
-
-    let mut report = Report::new("reachlab-grade");
-    report.set_time(Duration::from_millis(grade.duration_ms));
-    report.add_test_suite(suite);
-    report.to_string().expect("junit serializes")
+    let suite = Suite {
+        name: grade.student.clone(),
+        time_ms: grade.duration_ms,
+        properties,
+        cases,
+        system_out: (!grade.output.is_empty()).then(|| grade.output.clone()),
+        ..Suite::default()
+    };
+    junit_xml::render(&Suites { name: "reachlab-grade".into(), time_ms: grade.duration_ms, suites: vec![suite] })
 }
 
-fn status(c: &GradedCheck) -> TestCaseStatus {
+fn status(c: &GradedCheck) -> Outcome {
     match c.status {
-        CheckStatus::Pass => TestCaseStatus::success(),
+        CheckStatus::Pass => Outcome::Pass,
+        // The attribute gets the first line; the body gets everything.
         CheckStatus::Fail => {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-            // The attribute gets the first line (attributes fold line breaks); the body gets everything.
-            s.set_type("fail")
-                .set_message(c.output.lines().next().unwrap_or_default())
-                .set_description(output_with_hint(&c.output, c.hint.as_deref()));
-            s
+            Outcome::Failure { kind: "fail".into(), text: output_with_hint(&c.output, c.hint.as_deref()) }
         }
-        CheckStatus::Skipped => {
-            let mut s = TestCaseStatus::skipped();
-            s.set_message(c.output.as_str());
-            s
-        }
+        CheckStatus::Skipped => Outcome::Skipped { message: c.output.clone() },
         // Unreachable: an error check makes the whole submission not graded.
-        CheckStatus::Error => {
-            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-            s.set_type("infrastructure").set_message(c.output.as_str());
-            s
-        }
+        CheckStatus::Error => Outcome::Error { kind: "infrastructure".into(), text: c.output.clone() },
     }
 }
 
-fn infrastructure_error(reason: &str, check: Option<&GradedCheck>) -> TestCaseStatus {
-    let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
-    s.set_type("infrastructure").set_message(format!("{NOT_GRADED} Reason: {reason}"));
+fn infrastructure_error(reason: &str, check: Option<&GradedCheck>) -> Outcome {
+    let mut text = format!("{NOT_GRADED} Reason: {reason}");
     if let Some(c) = check.filter(|c| !c.output.is_empty()) {
-        s.set_description(c.output.as_str());
+        text.push('\n');
+        text.push_str(&c.output);
     }
-    s
+    Outcome::Error { kind: "infrastructure".into(), text }
 }
