@@ -31,7 +31,10 @@ fn calibrate(s: &crate::suite::Suite, features: &Features, state_dir: &Path, usa
         return;
     };
     let version = crate::grade::submission::content_hash(Path::new(&s.file));
-    let c = rt.block_on(crate::grade::calibrate::get(s, &version, features, state_dir, true));
+    let calibrated =
+        super::block_on_interruptible(&rt, crate::grade::calibrate::get(s, &version, features, state_dir, true));
+    // Interrupted: the lab was torn down; main exits 130.
+    let Some(c) = calibrated else { return };
     match &c.status {
         crate::grade::model::GradeStatus::Error { reason } => {
             println!("FAIL calibration of {}: the empty submission could not be graded: {reason}", s.name)

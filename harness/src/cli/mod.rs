@@ -165,6 +165,21 @@ pub fn main() -> i32 {
     }
 }
 
+/// Runs `fut` on `rt` unless an interrupt comes first: then `None`, and dropping `fut` tears down whatever
+/// it built (its labs' guards run on drop).
+pub(crate) fn block_on_interruptible<T>(
+    rt: &tokio::runtime::Runtime,
+    fut: impl std::future::Future<Output = T>,
+) -> Option<T> {
+    rt.block_on(async {
+        tokio::select! {
+            biased;
+            _ = signals::interrupted() => None,
+            v = fut => Some(v),
+        }
+    })
+}
+
 /// The exit code after an interrupt: 130 when everything this process built is gone, 4 (with what is left and
 /// how to remove it) when a teardown did not finish.
 pub(crate) fn stopped(state_dir: &std::path::Path) -> i32 {
