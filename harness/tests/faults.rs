@@ -17,16 +17,28 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn main() {
-    let tests: [(&'static str, fn()); 6] = [
-        ("random_signals_leave_the_machine_as_found", random_signals_leave_the_machine_as_found),
-        ("a_signal_at_start_up_stops_cleanly_with_130", a_signal_at_start_up_stops_cleanly_with_130),
-        ("a_namespace_deleted_while_probing_is_an_error", a_namespace_deleted_while_probing_is_an_error),
-        ("a_stopped_engine_while_probing_is_an_error", a_stopped_engine_while_probing_is_an_error),
-        ("a_teardown_that_cannot_finish_says_what_is_left", a_teardown_that_cannot_finish_says_what_is_left),
-        ("a_full_disk_leaves_no_partial_report", a_full_disk_leaves_no_partial_report),
+    let root = reachlab::kernel::privilege::unprivileged_reason();
+    let docker = docker_skip(&[]);
+    let tests: [Trial; 6] = [
+        ("random_signals_leave_the_machine_as_found", random_signals_leave_the_machine_as_found, root.clone()),
+        ("a_signal_at_start_up_stops_cleanly_with_130", a_signal_at_start_up_stops_cleanly_with_130, root.clone()),
+        ("a_namespace_deleted_while_probing_is_an_error", a_namespace_deleted_while_probing_is_an_error, root.clone()),
+        ("a_stopped_engine_while_probing_is_an_error", a_stopped_engine_while_probing_is_an_error, docker.clone()),
+        ("a_teardown_that_cannot_finish_says_what_is_left", a_teardown_that_cannot_finish_says_what_is_left, docker),
+        ("a_full_disk_leaves_no_partial_report", a_full_disk_leaves_no_partial_report, root),
     ];
-    let skip = reachlab::kernel::privilege::unprivileged_reason();
-    run_trials("faults", skip, &tests);
+    run_trials_each("faults", &tests);
+}
+
+/// The run ended as a lab that changed under it must: exit 4, the change named, no check passed, nothing left.
+fn assert_changed_under_the_run(s: &Scratch, child: Child, said: &str, before: &Snapshot) {
+    let (code, err) = wait_text(child);
+    assert_eq!(code, Some(4), "{err}");
+    let report = std::fs::read_to_string(s.reports().join("report.json")).unwrap();
+    assert!(report.contains(said), "{report}");
+    assert!(!report.contains("\"verdict\": \"pass\""), "a check passed in a lab that changed: {report}");
+    assert_eq!(&snapshot(), before);
+    assert!(s.ledgers().is_empty());
 }
 
 /// `/tmp` entries that a run or its engine could make (console sockets `/tmp/ptyNNN`, containerd's stack dumps,
@@ -227,20 +239,10 @@ fn a_namespace_deleted_while_probing_is_an_error() {
     std::thread::sleep(Duration::from_millis(500));
     let ns = h4().unwrap();
     assert!(Command::new("ip").args(["netns", "del", &ns]).status().unwrap().success());
-    let (code, err) = wait_text(child);
-    assert_eq!(code, Some(4), "{err}");
-    let report = std::fs::read_to_string(s.reports().join("report.json")).unwrap();
-    assert!(report.contains("deleted while the lab was in use"), "{report}");
-    assert!(!report.contains("\"verdict\": \"pass\""), "a check passed in a lab that changed: {report}");
-    assert_eq!(snapshot(), before);
-    assert!(s.ledgers().is_empty());
+    assert_changed_under_the_run(&s, child, "deleted while the lab was in use", &before);
 }
 
 fn a_stopped_engine_while_probing_is_an_error() {
-    if let Some(why) = docker_skip(&[]) {
-        eprintln!("skipped: {why}");
-        return;
-    }
     let _g = serial();
     let s = Scratch::new();
     let before = snapshot();
@@ -249,20 +251,10 @@ fn a_stopped_engine_while_probing_is_an_error() {
     std::thread::sleep(Duration::from_millis(700));
     let pid: i32 = std::fs::read_to_string(engine_dirs(&s)[0].join("dockerd.pid")).unwrap().trim().parse().unwrap();
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), Signal::SIGTERM).unwrap();
-    let (code, err) = wait_text(child);
-    assert_eq!(code, Some(4), "{err}");
-    let report = std::fs::read_to_string(s.reports().join("report.json")).unwrap();
-    assert!(report.contains("changed under the run"), "{report}");
-    assert!(!report.contains("\"verdict\": \"pass\""), "a check passed in a lab that changed: {report}");
-    assert_eq!(snapshot(), before);
-    assert!(s.ledgers().is_empty());
+    assert_changed_under_the_run(&s, child, "changed under the run", &before);
 }
 
 fn a_teardown_that_cannot_finish_says_what_is_left() {
-    if let Some(why) = docker_skip(&[]) {
-        eprintln!("skipped: {why}");
-        return;
-    }
     let _g = serial();
     let s = Scratch::new();
     let before = snapshot();
@@ -275,8 +267,8 @@ fn a_teardown_that_cannot_finish_says_what_is_left() {
     if !chattr("+i") {
         signal(&child, Signal::SIGINT);
         let _ = wait_text(child);
-        eprintln!("skipped: this filesystem has no immutable files (chattr +i)");
-        return;
+        // Not a pass: without a pinned file nothing here checks an unfinished teardown.
+        panic!("cannot pin {} (chattr +i): this filesystem has no immutable files", pinned.display());
     }
     signal(&child, Signal::SIGINT);
     let (code, err) = wait_text(child);

@@ -195,14 +195,27 @@ pub fn not_passed(report: &serde_json::Value) -> Vec<(String, String, String, St
 /// Runs privileged tests as libtest-mimic trials: every one is listed, and all are ignored (never passed)
 /// when `skip` says why they cannot run here.
 pub fn run_trials(binary: &str, skip: Option<String>, tests: &[(&'static str, fn())]) -> ! {
-    let args = libtest_mimic::Arguments::from_args();
+    let each: Vec<_> = tests.iter().map(|&(name, f)| (name, f, skip.clone())).collect();
     if let Some(why) = &skip {
         eprintln!("{binary}: every test will be skipped: {why}");
     }
+    run_trials_each(binary, &each)
+}
+
+/// A test: its name, its body, and why it cannot run here (if it cannot).
+pub type Trial = (&'static str, fn(), Option<String>);
+
+/// [`run_trials`] with a reason to skip per test (say, only the ones that need a Docker Engine).
+pub fn run_trials_each(binary: &str, tests: &[Trial]) -> ! {
+    let args = libtest_mimic::Arguments::from_args();
     let trials = tests
         .iter()
-        .map(|&(name, f)| {
-            libtest_mimic::Trial::test(name, move || std::panic::catch_unwind(f).map_err(|e| panic_text(&*e).into()))
+        .map(|(name, f, skip)| {
+            if let Some(why) = skip {
+                eprintln!("{binary}: {name} will be skipped: {why}");
+            }
+            let f = *f;
+            libtest_mimic::Trial::test(*name, move || std::panic::catch_unwind(f).map_err(|e| panic_text(&*e).into()))
                 .with_ignored_flag(skip.is_some())
         })
         .collect();
