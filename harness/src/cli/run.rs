@@ -3,8 +3,7 @@
 use super::{exit, load_all, require_privileges, runtime, signals, utc_stamp, CliError};
 use crate::event::Reporters;
 use crate::kernel::features::Features;
-use crate::report::reporters::{FilesReporter, JsonReporter, TerminalReporter};
-use crate::report::terminal::use_color;
+use crate::reporters::{use_color, FilesReporter, JsonReporter, TerminalReporter};
 use crate::runner::{apply_overrides, run_suites, RunOptions};
 use crate::system::EngineMode;
 use std::io::IsTerminal;
@@ -94,7 +93,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     });
     opts.artifacts_dir = report_dir.clone();
 
-    let mut reporters = reporters(args.json, &report_dir, args.timings);
+    let reporters = reporters(args.json, &report_dir, args.timings);
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if jobs == 0 {
         return Err(CliError::Usage("--jobs must be at least 1".into()));
@@ -107,7 +106,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
             biased;
             // Dropping the run tears the lab down (its guard runs on drop).
             sig = signals::interrupted() => Err(sig),
-            report = run_suites(&suites, &features, &opts, &mut reporters, jobs) => Ok(report),
+            report = run_suites(&suites, &features, &opts, &reporters, jobs) => Ok(report),
         }
     });
     let report = match outcome {
@@ -141,18 +140,10 @@ pub(super) fn reporters(json: bool, report_dir: &Path, timings: bool) -> Reporte
 
 /// Says where the reports went and maps the run's statistics to the exit code (`run` and `probe` alike).
 pub(super) fn finish(report: &crate::report::RunReport, reporters: &Reporters, report_dir: &Path) -> i32 {
-    for e in &reporters.errors {
+    let errors = reporters.errors();
+    for e in &errors {
         eprintln!("reachlab: failed to write a report: {e}");
     }
     eprintln!("reports: {}", report_dir.display());
-    if !reporters.errors.is_empty() || report.errors > 0 || report.suites.iter().any(|s| !s.errors.is_empty()) {
-        exit::INFRASTRUCTURE
-    } else if report.failed > 0 {
-        exit::FAIL
-    } else if report.passed == 0 {
-        // Every check was skipped: nothing passed, so this is not a pass (as nextest's "no tests run").
-        exit::NOTHING_CHECKED
-    } else {
-        exit::PASS
-    }
+    exit::code(&exit::Statistics::of_run(report, errors.len()))
 }

@@ -46,14 +46,14 @@ pub trait Topology {
 
 /// Builds a plan's topology, in order, stopping at the first error (teardown removes what was made).
 pub async fn build(topology: &mut impl Topology, plan: &Plan) -> Result<(), ApplyError> {
-    build_timed(topology, plan, &mut crate::report::model::Timings::default()).await
+    build_timed(topology, plan, &mut crate::phases::Timings::default()).await
 }
 
 /// [`build`], adding the time of each step to its phase.
 pub async fn build_timed(
     topology: &mut impl Topology,
     plan: &Plan,
-    timings: &mut crate::report::model::Timings,
+    timings: &mut crate::phases::Timings<'_>,
 ) -> Result<(), ApplyError> {
     for step in &plan.steps {
         timings.time(step.phase(), topology.apply(step)).await?;

@@ -45,7 +45,7 @@ pub fn render_in(report: &RunReport, ctx: &Context<'_>) -> String {
             Suite {
                 name: s.name.clone(),
                 time_ms: s.duration_ms,
-                timestamp: s.started_at.clone().or_else(|| ctx.started.get(i).cloned()),
+                timestamp: s.started_at.clone().or_else(|| ctx.started.get(i).filter(|t| !t.is_empty()).cloned()),
                 hostname: ctx.hostname.clone(),
                 properties,
                 cases: s.checks.iter().map(|c| case(&s.name, c, ctx.report_dir)).collect(),
