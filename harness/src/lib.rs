@@ -20,6 +20,7 @@ pub mod lab;
 pub mod phases;
 pub mod plan;
 pub mod probe;
+pub mod reason;
 pub mod report;
 pub mod reporters;
 pub mod runner;

@@ -135,7 +135,12 @@ pub fn render_suite(s: &SuiteReport, color: bool) -> String {
                 (Some(t), true) => format!(" ({t})"),
                 _ => String::new(),
             };
-            out.push_str(&format!("   {:>5} {}{target}: {}\n", verdict_mark(c.verdict, color), c.name, c.detail));
+            out.push_str(&format!(
+                "   {:>5} {}{target}: {}\n",
+                verdict_mark(c.verdict, color),
+                c.name,
+                c.detail_and_why()
+            ));
             for a in &c.artifacts {
                 out.push_str(&format!("         {} {a}\n", paint("pcap:", DIM, color)));
             }
