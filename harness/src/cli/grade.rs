@@ -4,6 +4,7 @@ use super::{exit, require_privileges, runtime, utc_stamp, CliError};
 use crate::event::Reporters;
 use crate::grade::batch::{self, Shard};
 use crate::reporters::grading::{CheckViewReporter, Format, GradeFilesReporter, GradeLinesReporter, ShardOf};
+use crate::reporters::progress::{Mode, ProgressReporter};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `reachlab grade`.
@@ -71,6 +72,7 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
             .release_hidden(args.release_hidden)
             .shard(shard),
     );
+    reporters.add(ProgressReporter::new(std::io::stderr(), Mode::for_stderr()));
     reporters.add(GradeLinesReporter::new(std::io::stderr(), &report_dir));
     let rt = runtime()?;
     let graded =
@@ -112,6 +114,7 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     let rt = runtime()?;
     let mut reporters = Reporters::default();
     let color = crate::reporters::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    reporters.add(ProgressReporter::new(std::io::stderr(), Mode::for_stderr()));
     reporters.add(CheckViewReporter::new(std::io::stdout(), color));
     let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, false, &reporters);
     let outcome = rt.block_on(async {

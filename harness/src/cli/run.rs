@@ -3,7 +3,7 @@
 use super::{exit, load_all, require_privileges, runtime, signals, utc_stamp, CliError};
 use crate::event::Reporters;
 use crate::kernel::features::Features;
-use crate::reporters::{use_color, FilesReporter, JsonReporter, TerminalReporter};
+use crate::reporters::{progress, use_color, FilesReporter, JsonReporter, ProgressReporter, TerminalReporter};
 use crate::runner::{apply_overrides, run_suites, RunOptions};
 use crate::system::EngineMode;
 use std::io::IsTerminal;
@@ -122,10 +122,12 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     Ok(finish(&report, &reporters, &report_dir))
 }
 
-/// The reporters of `run` (and `probe`): the terminal view (on stderr with `--json`, which puts the report on
-/// stdout), and the report directory.
+/// The reporters of `run` (and `probe`): progress on stderr, the terminal view (on stderr with `--json`, which
+/// puts the report on stdout), and the report directory.
 pub(super) fn reporters(json: bool, report_dir: &Path, timings: bool) -> Reporters {
     let mut reporters = Reporters::default();
+    // First: its lines are erased before the terminal view writes a suite where they stood.
+    reporters.add(ProgressReporter::new(std::io::stderr(), progress::Mode::for_stderr()));
     if json {
         let terminal = TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal()));
         reporters.add(terminal.timings(timings));

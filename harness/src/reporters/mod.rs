@@ -7,11 +7,13 @@
 pub mod files;
 pub mod grading;
 pub mod json;
+pub mod progress;
 pub mod terminal;
 
 pub use files::FilesReporter;
 pub use grading::{CheckViewReporter, GradeFilesReporter, GradeLinesReporter};
 pub use json::JsonReporter;
+pub use progress::ProgressReporter;
 pub use terminal::TerminalReporter;
 
 use crate::report::terminal::ColorChoice;
