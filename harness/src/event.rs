@@ -1,12 +1,11 @@
 //! Execution emits events; reporters consume them. Nothing in the runner or the grader formats output or writes
 //! a report: the terminal view, the report directory, `--json`, progress lines, `grades.csv`, the LMS formats
-//! and the feedback files are all [`Reporter`]s of one stream (see [`crate::reporters`]).
+//! and the feedback files are all [`Reporter`]s of one stream (the `reporters` room).
 //!
 //! Every event carries when it happened ([`Event::at`], wall clock) and how far into the stream
 //! ([`Event::elapsed`]), and is about one thing: a suite's phase, one check, one submission.
 
-use crate::grade::calibrate::Calibration;
-use crate::grade::model::{Batch, SubmissionGrade};
+use crate::report::grade::{Batch, Calibration, SubmissionGrade};
 use crate::report::{CheckReport, RunReport, SuiteReport};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime};
@@ -86,7 +85,7 @@ impl SuitePhase {
     }
 }
 
-/// A suite's [`crate::phases::Watch`]: its phases and probe counts as [`EventKind::SuitePhase`] events.
+/// A suite's [`crate::timings::Watch`]: its phases and probe counts as [`EventKind::SuitePhase`] events.
 pub struct SuiteWatch<'a> {
     /// Where the events go.
     pub events: &'a Reporters,
@@ -94,7 +93,7 @@ pub struct SuiteWatch<'a> {
     pub name: &'a str,
 }
 
-impl crate::phases::Watch for SuiteWatch<'_> {
+impl crate::timings::Watch for SuiteWatch<'_> {
     fn phase(&self, phase: &str) {
         if let Some(phase) = SuitePhase::of_timing(phase) {
             self.events.emit(EventKind::SuitePhase { name: self.name, phase });

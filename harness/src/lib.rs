@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod check;
+pub mod cidr;
 pub mod cli;
 pub mod engine;
 pub mod event;
@@ -17,7 +18,6 @@ pub mod inventory;
 pub mod judge;
 pub mod kernel;
 pub mod lab;
-pub mod phases;
 pub mod plan;
 pub mod probe;
 pub mod reason;
@@ -27,3 +27,4 @@ pub mod runner;
 pub mod select;
 pub mod suite;
 pub mod system;
+pub mod timings;

@@ -1,7 +1,7 @@
 //! Why a probe did not get through, as data: each reason an enum variant with the facts it rests on (which
-//! container, which network, which interface, which router). Observations carry them ([`crate::check`]); the lab
-//! derives them from what it read back ([`crate::explain`]); reporters make the words ([`fmt::Display`], and
-//! [`joined`] for the `DETAIL — why: REASON; REASON` every report shows).
+//! container, which network, which interface, which router). Observations carry them (`check.rs`); `explain.rs`
+//! derives them from what the lab read back; renderers make the words ([`fmt::Display`], and [`joined`] for the
+//! `DETAIL — why: REASON; REASON` every report shows).
 
 use serde::Serialize;
 use std::fmt;

@@ -1,17 +1,18 @@
 //! The runner: for each suite, plan → (skip | build → probe → judge) → teardown, emitting events.
 
 use crate::check::{Action, Check, Observation, Outcome};
+use crate::engine::EngineMode;
 use crate::event::{EventKind, Reporters, SuiteWatch};
 use crate::judge::judge;
 use crate::kernel::features::{Decision, Features};
 use crate::lab::kernel::KernelLab;
-use crate::phases::{Timings, Watch};
 use crate::plan::{self, Plan};
 use crate::probe::waves::probe_in_waves;
 use crate::probe::{captures, LabNeighbours, LabProber};
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
-use crate::system::EngineMode;
+use crate::timings::Timings;
+use crate::timings::Watch;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -172,7 +173,7 @@ async fn run_suite_from_start(
             };
             let started_teardown = Instant::now();
             watch.phase("teardown");
-            errors.extend(lab.teardown().iter().map(|e| format!("teardown: {e}")));
+            errors.extend(lab.teardown_blocking().await.iter().map(|e| format!("teardown: {e}")));
             timings.add("teardown", ms_since(started_teardown));
             observations
         }

@@ -7,6 +7,7 @@
 use super::CliError;
 use crate::lab::kernel::KernelLab;
 use crate::lab::ledger::{runs_dir, Entry, Ledger};
+use crate::probe::nodes::Nodes;
 use std::fs::File;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};

@@ -1,11 +1,11 @@
 //! `reachlab run`.
 
 use super::{exit, load_all, require_privileges, runtime, signals, utc_stamp, CliError};
+use crate::engine::EngineMode;
 use crate::event::Reporters;
 use crate::kernel::features::Features;
 use crate::reporters::{progress, use_color, FilesReporter, JsonReporter, ProgressReporter, TerminalReporter};
 use crate::runner::{apply_overrides, run_suites, RunOptions};
-use crate::system::EngineMode;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 

@@ -4,6 +4,7 @@ use super::{exit, require_privileges, runtime, CliError};
 use crate::lab::kernel::KernelLab;
 use crate::lab::ledger::{runs_dir, suite_digest, Ledger};
 use crate::lab::teardown::teardown;
+use crate::probe::nodes::Nodes;
 use crate::runner::new_run_id;
 use std::path::{Path, PathBuf};
 

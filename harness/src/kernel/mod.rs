@@ -8,5 +8,6 @@ pub mod neigh;
 pub mod netlink;
 pub mod netns;
 pub mod privilege;
+pub mod request;
 pub mod sockdiag;
 pub mod userns;

@@ -7,6 +7,7 @@ use super::ApplyError;
 use crate::explain::{LabFacts, PathFacts};
 use crate::inventory::Inventory;
 use crate::kernel::netns;
+use crate::probe::nodes::Nodes;
 use crate::suite::Lab;
 use std::net::Ipv4Addr;
 

@@ -1,7 +1,9 @@
-//! Reports: the [`RunReport`] model built from judged checks, and one renderer per format (text, XML, JSON,
-//! Markdown, HTML, SVG). Pure: nothing here reads the clock, the environment or the disk; the reporters
-//! ([`crate::reporters`]) feed these renderers from the event stream and write what they return.
+//! Reports: the [`RunReport`] model built from judged checks, the grading model ([`grade`], whose LMS renderers
+//! are in `grade/formats/`), and one renderer per format (text, XML, JSON, Markdown, HTML, SVG). Pure: nothing
+//! here reads the clock, the environment or the disk; the reporters (the `reporters` room) feed these renderers
+//! from the event stream and write what they return.
 
+pub mod grade;
 pub mod graph;
 pub mod html;
 pub mod json;

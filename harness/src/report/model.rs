@@ -102,15 +102,7 @@ pub struct SuiteReport {
     pub timings: Vec<Phase>,
 }
 
-/// Time spent in one phase of a suite's run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Phase {
-    /// `namespaces`, `links`, `engine`, `image`, `networks`, `containers`, `settle`, `probes`, `captures`,
-    /// `teardown`.
-    pub phase: String,
-    /// Milliseconds.
-    pub ms: u64,
-}
+pub use crate::timings::Phase;
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -18,11 +18,7 @@ pub use terminal::TerminalReporter;
 
 use crate::report::terminal::ColorChoice;
 
-/// Creates a report directory; the error names it.
-pub fn create_dir(dir: &std::path::Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(dir)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("failed to create {}: {e}", dir.display())))
-}
+pub use crate::files::create_dir;
 
 static CHOICE: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
 

@@ -1,8 +1,16 @@
-//! Where a suite's time goes: [`Timings`] adds up each phase (namespaces, links, engine, … probes, teardown) and
-//! each check's time as the run goes, and tells a [`Watch`] as each phase begins (the runner's watch turns that
-//! into progress events). The totals end up in the report as [`Phase`]s.
+//! Where a suite's time went, phase by phase (`run --timings`, `timings` in report.json): [`Timings`] adds up
+//! each phase and each check's time as the run goes, and tells a [`Watch`] as each phase begins (the runner's
+//! watch turns that into progress events); the totals end up in the report as [`Phase`]s.
 
-use crate::report::model::Phase;
+/// Time spent in one phase of a suite's run.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Phase {
+    /// `namespaces`, `links`, `engine`, `image`, `networks`, `containers`, `settle`, `probes`, `captures`,
+    /// `teardown`.
+    pub phase: String,
+    /// Milliseconds.
+    pub ms: u64,
+}
 
 /// Told when a phase of a suite's run begins and how far its probes are (the runner's watch turns them into
 /// events).
