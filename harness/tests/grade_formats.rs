@@ -24,6 +24,7 @@ fn check(name: &str, kind: &str, status: CheckStatus, points: (f64, f64), visibi
         output: String::new(),
         hint: None,
         not_scored: None,
+        duration_ms: None,
     }
 }
 
@@ -518,7 +519,8 @@ fn the_grade_files_reporter_writes_what_the_renderers_render() {
         .formats(&[Format::Gradescope, Format::Classroom, Format::Prairielearn])
         .shard(ShardOf { shard: Some([1, 2]), class: 4 });
     events.add(files);
-    let (a, e) = (alice(), errored());
+    let (mut a, e) = (alice(), errored());
+    a.checks[0].duration_ms = Some(1234);
     let elapsed = std::time::Duration::from_secs(3);
     events.emit(EventKind::SubmissionStarted { student: &a.student });
     events.emit(EventKind::SubmissionGraded { grade: &a, reused: false, elapsed });
@@ -542,6 +544,7 @@ fn the_grade_files_reporter_writes_what_the_renderers_render() {
     let timestamp = xml.split("timestamp=\"").nth(1).and_then(|t| t.split('"').next()).unwrap_or_default();
     assert_eq!(timestamp.len(), "2024-05-06T12:53:20Z".len(), "the testsuite says when grading started: {xml}");
     assert!(xml.contains(" hostname=\""), "and where: {xml}");
+    assert!(xml.contains(r#"classname="test3-macvlan" time="1.234">"#), "a probed check says how long it took: {xml}");
     // Without the time and host, the same text as the pure renderer.
     let strip = |x: &str| {
         let mut x = x.replace(&format!(" timestamp=\"{timestamp}\""), "");

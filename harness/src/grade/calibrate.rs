@@ -91,6 +91,7 @@ mod tests {
             output: String::new(),
             hint: None,
             not_scored: given.then(|| "given".to_string()),
+            duration_ms: None,
         }
     }
 

@@ -147,6 +147,7 @@ pub fn score(
             output: output(r),
             hint: (status == CheckStatus::Fail).then(|| hint.cloned()).flatten(),
             not_scored,
+            duration_ms: None,
         });
     }
     let per_prediction = suite.grading.map_or(0.0, |g| g.prediction_points);
@@ -210,6 +211,7 @@ fn prediction_checks(
                 ),
                 hint: None,
                 not_scored: None,
+                duration_ms: None,
             });
         }
         return out;
@@ -232,6 +234,7 @@ fn prediction_checks(
                 output: format!("{said}, observed {}", observed.map_or("nothing".to_string(), |o| o.to_string())),
                 hint: None,
                 not_scored: None,
+                duration_ms: None,
             }
         })
         .collect()

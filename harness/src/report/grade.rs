@@ -54,6 +54,9 @@ pub struct GradedCheck {
     /// calibration found it passes without any submission (it grades nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_scored: Option<String>,
+    /// How long observing it took, in milliseconds, when it was probed (JUnit's testcase `time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// Whether a submission could be graded.

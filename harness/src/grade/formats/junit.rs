@@ -69,7 +69,8 @@ pub fn render_in(grade: &SubmissionGrade, ctx: &Context) -> String {
                 None => out.push_str(&format!("score: {} / {}", points(c.score), points(c.max_score))),
                 Some(_) => out.push_str(&format!("max_score: {}", points(c.max_score))),
             }
-            Case { name: c.name.clone(), classname: grade.suite.clone(), time_ms: 0, outcome, system_out: Some(out) }
+            let time_ms = c.duration_ms.unwrap_or(0);
+            Case { name: c.name.clone(), classname: grade.suite.clone(), time_ms, outcome, system_out: Some(out) }
         })
         .collect();
     if let (Some(r), true) = (&reason, grade.checks.is_empty()) {
