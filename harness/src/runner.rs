@@ -5,10 +5,10 @@ use crate::engine::EngineMode;
 use crate::event::{EventKind, Reporters, SuiteWatch};
 use crate::judge::judge;
 use crate::kernel::features::{Decision, Features};
-use crate::lab::kernel::KernelLab;
+use crate::lab::live::LiveLab;
 use crate::plan::{self, Plan};
 use crate::probe::waves::probe_in_waves;
-use crate::probe::{captures, LabNeighbours, LabProber};
+use crate::probe::{capture_checks, LabNeighbours, LabProber};
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
 use crate::timings::Timings;
@@ -145,8 +145,8 @@ async fn run_suite_from_start(
     let mut timings = Timings::watched(&watch);
     let run_id = new_run_id();
     let lab = match opts.engine {
-        EngineMode::Private => KernelLab::new(&opts.state_dir, &run_id, &suite.name),
-        EngineMode::System => KernelLab::new_system(&opts.state_dir, &run_id, &suite.name).await,
+        EngineMode::Private => LiveLab::new(&opts.state_dir, &run_id, &suite.name),
+        EngineMode::System => LiveLab::new_system(&opts.state_dir, &run_id, &suite.name).await,
     };
     let mut observations = match lab {
         Err(e) => {
@@ -200,7 +200,7 @@ const READY_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Probes every check of a built lab, with the suite's captures running around the probes.
 pub(crate) async fn observe(
-    lab: &KernelLab,
+    lab: &LiveLab,
     suite: &Suite,
     plan: &Plan,
     inventory: crate::inventory::Inventory,
@@ -211,7 +211,7 @@ pub(crate) async fn observe(
 
 /// [`observe`], adding the time of each phase (settle, probes, captures) to `timings`.
 pub(crate) async fn observe_timed(
-    lab: &KernelLab,
+    lab: &LiveLab,
     suite: &Suite,
     plan: &Plan,
     inventory: crate::inventory::Inventory,
@@ -226,14 +226,14 @@ pub(crate) async fn observe_timed(
     if let Some(o) = lab_changed(lab, plan).await {
         return o;
     }
-    let running = timings.time("captures", captures::start(lab, suite, &inventory, dir)).await;
+    let running = timings.time("captures", capture_checks::start(lab, suite, &inventory, dir)).await;
     let capturing = Instant::now();
     let prober = LabProber::new(lab, inventory.clone());
     let timed = crate::probe::timing::Timed::new(&prober);
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
     let counted = Counted::new(&timed, probes.len(), timings.watch());
     let mut observations = timings.time("probes", probe_in_waves(&counted, &LabNeighbours(lab), &probes)).await;
-    observations.extend(timings.time("captures", captures::finish(running, &plan.checks, &inventory)).await);
+    observations.extend(timings.time("captures", capture_checks::finish(running, &plan.checks, &inventory)).await);
     // Each check's own time (the reports' per-check `time`); a capture's is how long it ran.
     drop(counted);
     timings.checks.extend(timed.into_times());
@@ -242,7 +242,7 @@ pub(crate) async fn observe_timed(
         timings.checks.insert(c.id, captured);
     }
     // A bound that holds when nothing is sent says nothing unless the packets it is about were sent.
-    captures::require_sent(suite, &plan.checks, &mut observations, &inventory);
+    capture_checks::require_sent(suite, &plan.checks, &mut observations, &inventory);
     // What was observed in a lab that changed meanwhile says nothing about the lab the suite describes.
     if let Some(o) = lab_changed(lab, plan).await {
         return o;
@@ -251,8 +251,8 @@ pub(crate) async fn observe_timed(
     observations
 }
 
-/// Every check as an error when the lab changed under the run (see [`KernelLab::changed`]).
-async fn lab_changed(lab: &KernelLab, plan: &Plan) -> Option<HashMap<usize, Observation>> {
+/// Every check as an error when the lab changed under the run (see [`LiveLab::changed`]).
+async fn lab_changed(lab: &LiveLab, plan: &Plan) -> Option<HashMap<usize, Observation>> {
     let changes = lab.changed().await;
     if changes.is_empty() {
         return None;
@@ -264,7 +264,7 @@ async fn lab_changed(lab: &KernelLab, plan: &Plan) -> Option<HashMap<usize, Obse
 /// Gives every probe that did not get through the reasons the lab as built shows (read back only when some
 /// probe needs them).
 async fn explain(
-    lab: &KernelLab,
+    lab: &LiveLab,
     plan: &Plan,
     inventory: &crate::inventory::Inventory,
     observations: &mut HashMap<usize, Observation>,

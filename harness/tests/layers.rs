@@ -134,7 +134,7 @@ fn every_room_uses_only_lower_layers() {
 #[test]
 fn the_check_sees_an_upward_arrow() {
     // The parser itself must find what the layering forbids.
-    let found = uses("use crate::{lab::kernel::KernelLab, probe::{self, Nodes}};\nfn f() { crate::cli::main(); }");
+    let found = uses("use crate::{lab::live::LiveLab, probe::{self, Nodes}};\nfn f() { crate::cli::main(); }");
     assert_eq!(found, BTreeSet::from(["cli".to_string(), "lab".to_string(), "probe".to_string()]));
 }
 
@@ -143,6 +143,6 @@ fn no_probe_file_names_the_concrete_lab() {
     let probe = Path::new(env!("CARGO_MANIFEST_DIR")).join("src/probe");
     for e in std::fs::read_dir(probe).unwrap().flatten() {
         let text = std::fs::read_to_string(e.path()).unwrap();
-        assert!(!text.contains("KernelLab"), "{} names the concrete lab", e.path().display());
+        assert!(!text.contains("LiveLab"), "{} names the concrete lab", e.path().display());
     }
 }

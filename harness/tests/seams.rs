@@ -255,7 +255,7 @@ async fn the_machines_engine_is_never_asked_to_reuse_a_name_it_already_has() {
     let mut ledger = Ledger::create(dir.path(), "t2", "suite").unwrap();
     let calls = Calls::default();
     let mut kernel = RecordingKernel::new(ledger.path(), calls.clone());
-    // With the machine's engine, server1 is the machine: opened, never created (KernelLab::new_system).
+    // With the machine's engine, server1 is the machine: opened, never created (LiveLab::new_system).
     kernel.namespaces.insert("server1".into(), "/proc/self/ns/net".into());
     let mut engine = RecordingEngine::new(ledger.path(), calls.clone());
     engine.private = false;

@@ -3,19 +3,19 @@
 //! ledgered: they live and die with the submission's sandbox.
 
 use crate::engine::docker;
-use crate::lab::kernel::KernelLab;
+use crate::lab::live::LiveLab;
 use crate::lab::ops::{KernelOps, Started};
 use crate::lab::ApplyError;
 use std::path::Path;
 
 /// Takes in a namespace the submission made (`path` is where it can be opened).
-pub async fn namespace(lab: &mut KernelLab, name: &str, path: &Path) -> Result<(), ApplyError> {
+pub async fn namespace(lab: &mut LiveLab, name: &str, path: &Path) -> Result<(), ApplyError> {
     lab.handles_mut().open_namespace(name, name, path).await
 }
 
 /// Takes in a container the submission made in the lab's engine; `false` when there is no running container of
 /// that name.
-pub async fn container(lab: &mut KernelLab, name: &str) -> Result<bool, ApplyError> {
+pub async fn container(lab: &mut LiveLab, name: &str) -> Result<bool, ApplyError> {
     let docker = lab.engine_mut().running()?.docker.clone();
     let Some(found) = docker::find_running(&docker, name).await else { return Ok(false) };
     if found.host {

@@ -11,7 +11,7 @@ use crate::judge::judge;
 use crate::kernel::cgroup::{LabCgroup, Limits};
 use crate::kernel::features::Features;
 use crate::kernel::userns::{self, UserNs};
-use crate::lab::kernel::KernelLab;
+use crate::lab::live::LiveLab;
 use crate::plan::{self, Plan, Touches};
 use crate::probe::nodes::Nodes;
 use crate::suite::{Lab, Suite};
@@ -190,7 +190,7 @@ async fn run(
         return (judge(checks, &HashMap::new(), None), Default::default());
     }
     let run_id = crate::runner::new_run_id();
-    let mut lab = match KernelLab::new(&opts.state_dir, &run_id, &suite.name) {
+    let mut lab = match LiveLab::new(&opts.state_dir, &run_id, &suite.name) {
         Ok(l) => l,
         Err(e) => {
             infra.push(format!("failed to write the ledger: {e}"));
@@ -274,7 +274,7 @@ pub const ENGINE_DATA_MIB: u64 = 512;
 
 /// Prepares the lab's confinement before anything is built: server1 will be the network namespace of a fresh
 /// user namespace, and the lab's cgroup (ledgered first) holds the engine.
-fn confine(lab: &mut KernelLab, run_id: &str) -> std::io::Result<Confined> {
+fn confine(lab: &mut LiveLab, run_id: &str) -> std::io::Result<Confined> {
     let slot = u32::from_str_radix(&content_hash_str(run_id)[..4], 16).unwrap_or(0);
     let userns = UserNs::create(userns::base_for(slot))?;
     lab.provide_namespace(Lab::SERVER1, userns.net.try_clone()?);
@@ -291,7 +291,7 @@ fn content_hash_str(text: &str) -> String {
 
 /// Adopts the suite's endpoints from what the submission built, then probes them.
 async fn observe(
-    lab: &mut KernelLab,
+    lab: &mut LiveLab,
     suite: &Suite,
     checks: &[crate::check::Check],
     sandbox: &Sandbox,

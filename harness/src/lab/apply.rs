@@ -1,6 +1,6 @@
 //! One plan step, carried out: whatever the step creates is written to the ledger first, then made through the
 //! kernel's or the engine's side ([`super::ops`]). The decisions live here, over traits, so they are tested with
-//! recording fakes; the real lab ([`super::kernel::KernelLab`]) only holds what this builds.
+//! recording fakes; the real lab ([`super::live::LiveLab`]) only holds what this builds.
 
 use super::ledger::{Entry, Ledger};
 use super::ops::{EngineOps, KernelOps};

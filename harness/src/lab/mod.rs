@@ -2,11 +2,11 @@
 //! exists and its teardown.
 
 pub mod apply;
+pub mod engine_side;
 pub mod facts;
-pub mod handles;
-pub mod kernel;
-pub mod lab_engine;
+pub mod kernel_side;
 pub mod ledger;
+pub mod live;
 pub mod ops;
 pub mod ready;
 pub mod reopen;

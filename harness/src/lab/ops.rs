@@ -1,6 +1,6 @@
 //! The two sides a lab is built from, as small traits: the kernel's (namespaces and links, by the suite's node
 //! names, over the netlink wrapper's own request types) and the engine's (every Engine API call). The real
-//! ones are [`super::handles::NodeHandles`] and [`super::lab_engine::LabEngine`]; tests drive
+//! ones are [`super::kernel_side::KernelSide`] and [`super::engine_side::EngineSide`]; tests drive
 //! [`super::apply::apply`] with recording fakes, so "recorded in the ledger before it is created" is a unit
 //! test.
 

@@ -1,9 +1,9 @@
 //! Reopening a standing lab (`reachlab probe`, `reachlab exec`): this only opens what a ledger names and never
 //! creates or removes anything.
 
-use super::kernel::KernelLab;
-use super::lab_engine::Running;
+use super::engine_side::Running;
 use super::ledger::{Entry, Ledger};
+use super::live::LiveLab;
 use super::ops::{KernelOps, Started};
 use super::ApplyError;
 use crate::engine::{docker, EngineMode};
@@ -21,22 +21,22 @@ pub enum ReopenError {
     Apply(#[from] ApplyError),
 }
 
-impl KernelLab {
+impl LiveLab {
     /// Takes up a lab left standing by `reachlab up` (its ledger at `ledger_path`): opens the namespaces of
     /// `suite` and, if it has containers, the private engine and its containers, exactly as the ledger names
     /// them. Creates nothing; dropping the returned lab removes nothing (only an explicit
-    /// [`KernelLab::teardown`] would).
-    pub async fn reopen(state_dir: &Path, ledger_path: &Path, suite: &Suite) -> Result<KernelLab, ReopenError> {
+    /// [`LiveLab::teardown`] would).
+    pub async fn reopen(state_dir: &Path, ledger_path: &Path, suite: &Suite) -> Result<LiveLab, ReopenError> {
         let ledger = Ledger::reopen(ledger_path)
             .map_err(|source| ApplyError::Io { op: format!("read the ledger {}", ledger_path.display()), source })?;
         let record = ledger.record_ref().clone();
-        let mut lab = KernelLab::with_ledger(ledger, EngineMode::Private, state_dir, &record.run_id, &suite.name);
+        let mut lab = LiveLab::with_ledger(ledger, EngineMode::Private, state_dir, &record.run_id, &suite.name);
         lab.lan_nic = suite.lab.as_ref().map(|l| l.nic.clone());
         lab.notes.push(format!("probed the standing lab {} (built by `reachlab up`)", record.run_id));
         // Never torn down on drop: the lab stays standing for `reachlab down`.
         lab.done = true;
         for ns in &suite.namespaces {
-            let kname = KernelLab::kernel_name(&record.run_id, &ns.name);
+            let kname = LiveLab::kernel_name(&record.run_id, &ns.name);
             let path = record
                 .entries
                 .iter()

@@ -2,7 +2,7 @@
 //! file per probe kind. Captures run around the probes and are judged from their packets.
 
 pub mod arrival;
-pub mod captures;
+pub mod capture_checks;
 pub mod dns;
 pub mod guard;
 pub mod icmp;

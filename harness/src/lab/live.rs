@@ -1,10 +1,10 @@
-//! The real lab: what [`super::apply`] built — the nodes' namespace handles and netlink sockets
-//! ([`NodeHandles`]), the lab's engine ([`LabEngine`]) — and the ledger of everything made. It answers probes
+//! A live lab (built, being built, or left standing on this machine): what [`super::apply`] built — the nodes' namespace handles and netlink sockets
+//! ([`KernelSide`]), the lab's engine ([`EngineSide`]) — and the ledger of everything made. It answers probes
 //! ([`Nodes`]) and tears everything down when dropped.
 
 use super::apply::{self, Run};
-use super::handles::NodeHandles;
-use super::lab_engine::LabEngine;
+use super::engine_side::EngineSide;
+use super::kernel_side::KernelSide;
 use super::ledger::{Entry, Ledger, Record};
 use super::teardown::{teardown, TeardownError};
 use super::{ApplyError, Topology};
@@ -20,14 +20,14 @@ use std::path::{Path, PathBuf};
 
 /// A lab being built or standing: the suite's namespaces and containers (by the suite's names), their netlink
 /// sockets, the lab's engine, and the ledger. Dropping it tears everything down.
-pub struct KernelLab {
+pub struct LiveLab {
     run_id: String,
     suite: String,
     ledger: Ledger,
     /// The nodes' handles (the kernel side of building).
-    pub(super) nodes: NodeHandles,
+    pub(super) nodes: KernelSide,
     /// The lab's engine (the engine side of building).
-    pub(super) engine: LabEngine,
+    pub(super) engine: EngineSide,
     /// server1's NIC on the emulated LAN, once the switch is set up.
     pub(super) lan_nic: Option<String>,
     pub(super) notes: Vec<String>,
@@ -35,20 +35,20 @@ pub struct KernelLab {
     pub(super) done: bool,
 }
 
-impl KernelLab {
+impl LiveLab {
     /// Starts an empty lab whose ledger is persisted under `state_dir`, with a private engine.
-    pub fn new(state_dir: &Path, run_id: &str, suite: &str) -> std::io::Result<KernelLab> {
+    pub fn new(state_dir: &Path, run_id: &str, suite: &str) -> std::io::Result<LiveLab> {
         let ledger = Ledger::create(state_dir, run_id, suite)?;
         Ok(Self::with_ledger(ledger, EngineMode::Private, state_dir, run_id, suite))
     }
 
     pub(super) fn with_ledger(ledger: Ledger, mode: EngineMode, state_dir: &Path, run_id: &str, suite: &str) -> Self {
-        KernelLab {
+        LiveLab {
             run_id: run_id.into(),
             suite: suite.into(),
             ledger,
-            nodes: NodeHandles::default(),
-            engine: LabEngine::new(mode, state_dir, run_id),
+            nodes: KernelSide::default(),
+            engine: EngineSide::new(mode, state_dir, run_id),
             lan_nic: None,
             notes: Vec::new(),
             done: false,
@@ -57,8 +57,8 @@ impl KernelLab {
 
     /// A lab that drives the machine's own engine, with server1 = this machine's network namespace (neither
     /// recorded nor ever removed).
-    pub async fn new_system(state_dir: &Path, run_id: &str, suite: &str) -> std::io::Result<KernelLab> {
-        let mut lab = KernelLab::new(state_dir, run_id, suite)?;
+    pub async fn new_system(state_dir: &Path, run_id: &str, suite: &str) -> std::io::Result<LiveLab> {
+        let mut lab = LiveLab::new(state_dir, run_id, suite)?;
         lab.engine.mode = EngineMode::System;
         let machine = Netns::open("server1 (this machine)", Path::new("/proc/self/ns/net"))?;
         let nl = Netlink::open(&machine).await?;
@@ -104,12 +104,12 @@ impl KernelLab {
     }
 
     /// The kernel side of the lab (grading takes in what a submission built through it).
-    pub fn handles_mut(&mut self) -> &mut NodeHandles {
+    pub fn handles_mut(&mut self) -> &mut KernelSide {
         &mut self.nodes
     }
 
     /// The engine side of the lab.
-    pub fn engine_mut(&mut self) -> &mut LabEngine {
+    pub fn engine_mut(&mut self) -> &mut EngineSide {
         &mut self.engine
     }
 
@@ -220,7 +220,7 @@ impl KernelLab {
     }
 
     /// Records the suite file the lab is built from and the digest of its text (`reachlab up`), so
-    /// [`KernelLab::reopen`] can find it and tell whether it changed.
+    /// [`LiveLab::reopen`] can find it and tell whether it changed.
     pub fn record_source(&mut self, file: &Path, sha256: &str) -> std::io::Result<()> {
         self.ledger.set_source(file, sha256)
     }
@@ -240,7 +240,7 @@ impl KernelLab {
         self.remove()
     }
 
-    /// [`KernelLab::teardown`] on a blocking thread: removal waits on the kernel and on processes to die (an
+    /// [`LiveLab::teardown`] on a blocking thread: removal waits on the kernel and on processes to die (an
     /// engine's purge polls until its mounts let go), which must not stall an async worker.
     pub async fn teardown_blocking(self) -> Vec<TeardownError> {
         match tokio::task::spawn_blocking(move || self.teardown()).await {
@@ -261,7 +261,7 @@ impl KernelLab {
     }
 }
 
-impl Drop for KernelLab {
+impl Drop for LiveLab {
     fn drop(&mut self) {
         if !self.done {
             for e in self.remove() {
@@ -271,7 +271,7 @@ impl Drop for KernelLab {
     }
 }
 
-impl Topology for KernelLab {
+impl Topology for LiveLab {
     async fn apply(&mut self, step: &Step) -> Result<(), ApplyError> {
         let run = Run { id: &self.run_id, suite: &self.suite };
         let note = apply::apply(&mut self.ledger, &mut self.nodes, &mut self.engine, run, step).await?;
@@ -283,7 +283,7 @@ impl Topology for KernelLab {
     }
 }
 
-impl Nodes for KernelLab {
+impl Nodes for LiveLab {
     fn mode(&self) -> EngineMode {
         self.engine.mode
     }

@@ -27,7 +27,7 @@ pub struct ContainerNode {
 
 /// The namespaces and containers of a lab, with a netlink socket in each.
 #[derive(Default)]
-pub struct NodeHandles {
+pub struct KernelSide {
     /// Suite namespaces (and server1 = the machine with `--engine system`).
     pub namespaces: BTreeMap<String, Netns>,
     /// Netlink inside each namespace and container.
@@ -38,7 +38,7 @@ pub struct NodeHandles {
     pub provided: BTreeMap<String, std::fs::File>,
 }
 
-impl NodeHandles {
+impl KernelSide {
     fn nl(&self, node: &str) -> Result<&Netlink, ApplyError> {
         self.netlink.get(node).ok_or_else(|| ApplyError::Io {
             op: format!("use namespace {node}"),
@@ -76,7 +76,7 @@ impl NodeHandles {
     }
 }
 
-impl KernelOps for NodeHandles {
+impl KernelOps for KernelSide {
     fn namespace_path(&self, node: &str) -> Result<PathBuf, ApplyError> {
         Ok(self.namespace(node)?.path.clone())
     }

@@ -39,7 +39,7 @@ impl Running {
 }
 
 /// The lab's engine, before and after it starts.
-pub struct LabEngine {
+pub struct EngineSide {
     /// Which engine.
     pub mode: EngineMode,
     state_dir: PathBuf,
@@ -50,10 +50,10 @@ pub struct LabEngine {
     pub running: Option<Running>,
 }
 
-impl LabEngine {
+impl EngineSide {
     /// A lab's engine, not started yet: its directory goes under `state_dir`.
-    pub fn new(mode: EngineMode, state_dir: &Path, run_id: &str) -> LabEngine {
-        LabEngine {
+    pub fn new(mode: EngineMode, state_dir: &Path, run_id: &str) -> EngineSide {
+        EngineSide {
             mode,
             state_dir: state_dir.into(),
             run_id: run_id.into(),
@@ -110,7 +110,7 @@ impl LabEngine {
     }
 }
 
-impl EngineOps for LabEngine {
+impl EngineOps for EngineSide {
     fn private(&self) -> bool {
         self.mode == EngineMode::Private
     }
