@@ -47,7 +47,7 @@ pub struct CheckArgs {
 }
 
 pub(super) fn load(suite: &Path) -> Result<crate::suite::Suite, CliError> {
-    let s = crate::suite::load_file(suite).map_err(|e| CliError::Usage(e.to_string()))?;
+    let s = crate::suite::load_file(suite)?;
     if s.grading.is_none() {
         return Err(CliError::Usage(format!("{} is not a grading suite: it has no [grading] table", suite.display())));
     }

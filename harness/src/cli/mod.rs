@@ -172,13 +172,19 @@ pub enum CliError {
     /// Something broke that is not the suite's fault.
     #[error("{0}")]
     Infrastructure(String),
+    /// A suite file that does not load (kept typed to here: the located diagnostic is rendered only now).
+    #[error(transparent)]
+    Suite(#[from] crate::suite::LoadError),
+    /// Suite files that do not load: every one of them, not only the first.
+    #[error("invalid suite:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n\n"))]
+    Suites(Vec<crate::suite::LoadError>),
 }
 
 impl CliError {
     /// The process exit code.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) => exit::USAGE,
+            CliError::Usage(_) | CliError::Suite(_) | CliError::Suites(_) => exit::USAGE,
             CliError::Environment(_) => exit::ENVIRONMENT,
             CliError::Infrastructure(_) => exit::INFRASTRUCTURE,
         }
@@ -352,13 +358,13 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<crate::suite::Suite>, CliError>
     for f in suite_files(paths)? {
         match crate::suite::load_file(&f) {
             Ok(s) => suites.push(s),
-            Err(e) => broken.push(e.to_string()),
+            Err(e) => broken.push(e),
         }
     }
     if broken.is_empty() {
         Ok(suites)
     } else {
-        Err(CliError::Usage(format!("invalid suite:\n{}", broken.join("\n\n"))))
+        Err(CliError::Suites(broken))
     }
 }
 

@@ -61,8 +61,7 @@ pub(super) fn kept_lab(run_id: &str, state_dir: &Path) -> Result<(PathBuf, crate
             file.display()
         )));
     }
-    let suite =
-        crate::suite::load_str(&text, &file.display().to_string()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let suite = crate::suite::load_str(&text, &file.display().to_string())?;
     Ok((path, suite))
 }
 
