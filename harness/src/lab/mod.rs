@@ -73,7 +73,7 @@ pub async fn build(topology: &mut impl Topology, plan: &Plan) -> Result<(), Appl
 pub async fn build_timed(
     topology: &mut impl Topology,
     plan: &Plan,
-    timings: &mut crate::timings::Timings,
+    timings: &mut crate::timings::Timings<'_>,
 ) -> Result<(), ApplyError> {
     // The plan opens with its namespaces (and their forwarding switches): they are independent of each other,
     // so they are made together; forwarding is switched on once they exist, in the plan's order.
