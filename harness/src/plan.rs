@@ -88,7 +88,12 @@ impl Step {
             | Step::SwitchPolicy { netns, .. }
             | Step::SetPromisc { netns, .. } => Touches::Namespaces(vec![netns]),
             Step::CreateVeth { netns, peer_netns, .. } => Touches::Namespaces(vec![netns, peer_netns]),
-            Step::CreateLink { link } => Touches::Namespaces(vec![&link.netns]),
+            // Its own namespace, and its parent's (a macvlan on server1's NIC changes server1 too).
+            Step::CreateLink { link } => {
+                let mut ns = vec![link.netns.as_str()];
+                ns.extend(link.parent.as_ref().map(|(parent_ns, _)| parent_ns.as_str()).filter(|p| *p != link.netns));
+                Touches::Namespaces(ns)
+            }
             Step::StartEngine { .. } | Step::EnsureImage { .. } => Touches::Engine,
             Step::CreateNetwork { .. }
             | Step::CreateContainer { .. }

@@ -18,7 +18,32 @@ fn host_mode(suite: &Suite, node: &str) -> bool {
 pub fn refusals(suite: &Suite, plan: &Plan) -> Vec<String> {
     let mut out = Vec::new();
     let touches_lan = |n: &str| LAN.contains(&n);
+    // A link on one of the lab's own machines (a macvlan off server1's NIC, say) is not built here: server1 is
+    // this machine and its NIC a real one. Nothing that its namespace sends or receives can be checked.
+    let on_machine: Vec<(&str, String)> = suite
+        .links
+        .iter()
+        .filter_map(|l| {
+            let parent = l.parent.as_ref().filter(|(ns, _)| Lab::ENVIRONMENT.contains(&ns.as_str()));
+            match parent {
+                Some((ns, dev)) => Some((l.netns.as_str(), format!("its link {} hangs off {ns}'s {dev}", l.name))),
+                None if Lab::ENVIRONMENT.contains(&l.netns.as_str()) => {
+                    Some((l.netns.as_str(), format!("its link {} would be made on {}", l.name, l.netns)))
+                }
+                None => None,
+            }
+        })
+        .collect();
+    let machine_link = |node: &str| on_machine.iter().find(|(ns, _)| *ns == node).map(|(_, why)| why.clone());
     for c in &plan.checks {
+        let to_node = match &c.action {
+            Action::Icmp { to, .. } | Action::Udp { to, .. } | Action::Tcp { to, .. } => Some(to.node.as_str()),
+            _ => None,
+        };
+        if let Some(why) = machine_link(&c.from).or_else(|| to_node.and_then(machine_link)) {
+            out.push(format!("{}: {why}, which with --engine system is this machine's own interface", check_name(c)));
+            continue;
+        }
         let why = match &c.action {
             Action::Icmp { to, .. } | Action::Udp { to, .. } | Action::Tcp { to, .. }
                 if touches_lan(&c.from) || touches_lan(&to.node) =>
@@ -98,6 +123,49 @@ mod tests {
         let s = load("test-suites/test2-host-network.toml");
         let r = refusals(&s, &crate::plan::resolve(&s));
         assert!(r.iter().any(|l| l.contains("udp server2 -> alpine1")), "{r:#?}");
+    }
+
+    #[test]
+    fn a_link_off_server1s_nic_is_neither_built_nor_checked() {
+        let s = crate::suite::load_str(
+            r#"
+name = "m"
+[lab]
+server1 = "192.168.56.3/24"
+server2 = "192.168.56.4/24"
+nic = "enp0s3"
+[[namespace]]
+name = "m"
+[[namespace]]
+name = "n"
+[[veth]]
+name = "vn"
+netns = "n"
+address = "10.9.0.1/24"
+peer = { name = "vm", netns = "m", address = "10.9.0.2/24" }
+[[link]]
+kind = "macvlan"
+name = "mv0"
+netns = "m"
+parent = "enp0s3"
+parent_netns = "server1"
+address = "192.168.56.50/24"
+[[matrix]]
+probe = "icmp"
+expect = """
+    m  n
+m   -  Y
+n   Y  -
+"""
+"#,
+            "inline.toml",
+        )
+        .unwrap();
+        let plan = without_lan(crate::plan::resolve(&s));
+        assert!(!plan.steps.iter().any(|st| matches!(st, Step::CreateLink { .. })), "{:#?}", plan.steps);
+        let r = refusals(&s, &plan);
+        assert_eq!(r.len(), 2, "both cells involve m, whose macvlan is on the machine's NIC: {r:#?}");
+        assert!(r.iter().all(|l| l.contains("its link mv0 hangs off server1's enp0s3")), "{r:#?}");
     }
 
     #[test]

@@ -35,7 +35,7 @@ enum Target {
 
 /// The namespace file of `node` in the ledger, if it is a namespace of the lab.
 fn namespace_path(entries: &[Entry], run_id: &str, node: &str) -> Option<PathBuf> {
-    let kname = LiveLab::kernel_name(run_id, node);
+    let kname = crate::lab::apply::kernel_name(run_id, node);
     entries.iter().find_map(|e| match e {
         Entry::Namespace { name, path } if *name == kname => Some(path.clone()),
         _ => None,

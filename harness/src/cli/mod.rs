@@ -11,6 +11,7 @@ mod manual;
 mod mutate;
 mod probe;
 mod run;
+mod self_check;
 pub mod signals;
 mod status;
 mod up;
@@ -232,7 +233,7 @@ enum Command {
     /// Grade student submissions (each in its own sandboxed lab) and write LMS formats.
     Grade(grade_merge::GradeCommand),
     /// Check your own submission against a grading suite and print the feedback.
-    Check(grade::CheckArgs),
+    Check(self_check::Args),
     /// Mutation testing of a grading suite: grade mistakes derived from correct submissions; report survivors.
     Mutate(mutate::MutateArgs),
     /// Print the JSON Schema of suite files.
@@ -267,7 +268,7 @@ pub fn main() -> i32 {
             (None, Some(g)) => grade::grade(g, &cli.state_dir),
             (None, None) => Err(CliError::Usage("grade: give --suite SUITE and submissions (see --help)".into())),
         },
-        Command::Check(a) => grade::check(a, &cli.state_dir),
+        Command::Check(a) => self_check::check(a, &cli.state_dir),
         Command::Mutate(a) => mutate::mutate(a, &cli.state_dir),
         Command::Schema => {
             print!("{}", crate::suite::schema::json());
@@ -313,6 +314,9 @@ pub(crate) fn block_on_interruptible<T>(
 /// The exit code after an interrupt: 130 when everything this process built is gone, 4 (with what is left and
 /// how to remove it) when a teardown did not finish.
 pub(crate) fn stopped(state_dir: &std::path::Path) -> i32 {
+    // A teardown under way on a blocking thread is finished first (the interrupted future is gone, its thread
+    // is not); what remains after it is what did not come down.
+    crate::lab::inflight::TEARDOWNS.wait_idle(std::time::Duration::from_secs(60));
     let left = crate::lab::ledger::left_by_this_process(state_dir);
     if left.is_empty() {
         return exit::INTERRUPTED;

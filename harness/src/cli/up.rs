@@ -73,7 +73,7 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     let root = sudo_prefix();
     println!("lab {} is up (suite {}), run id {run_id}. Enter a node:", suite.name, suite.file);
     for ns in &suite.namespaces {
-        let kname = LiveLab::kernel_name(&run_id, &ns.name);
+        let kname = crate::lab::apply::kernel_name(&run_id, &ns.name);
         println!("  {:<12} {me} exec {run_id} {}      (or: {root}ip netns exec {kname} sh)", ns.name, ns.name);
     }
     for (name, pid) in containers {

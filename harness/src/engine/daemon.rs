@@ -196,7 +196,8 @@ impl Daemon {
 }
 
 impl Drop for Daemon {
-    /// Only a daemon dropped without [`Daemon::stop`] (a lab that never reached its teardown) purges here.
+    /// A last-resort safety net: every lab stops its daemon and purges through the ledger, so only a daemon
+    /// dropped on some other path (none today) purges here.
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
             for e in purge(&self.dir, &self.cgroup) {

@@ -63,8 +63,8 @@ pub fn scoring_of<'a>(suite: &'a Suite, check: &crate::check::Check) -> (&'a Sco
 
 static NO_SCORING: Scoring = Scoring { points: None, hidden: false, given: false };
 
-/// What a student reads for one check: observed words and the topology's reason, never timings (grades are
-/// byte-identical across runs).
+/// What a student reads for one check: observed words and the topology's reason, never timings (scores and
+/// texts are identical across runs; the time a check took is its own field).
 fn output(r: &CheckResult) -> String {
     // The reasons the lab gives, after the words (`… — why: REASON; REASON`), from the typed field.
     let why = crate::reason::joined("", &r.why);

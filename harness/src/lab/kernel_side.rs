@@ -110,6 +110,12 @@ impl KernelOps for KernelSide {
                             None => netns::create(&name),
                         }
                     };
+                    // Counted until made, even if this future is dropped: teardown waits for it.
+                    let making = super::inflight::CREATIONS.enter();
+                    let create = move || {
+                        let _making = making;
+                        create()
+                    };
                     let ns = tokio::task::spawn_blocking(create)
                         .await
                         .map_err(|e| std::io::Error::other(e.to_string()))

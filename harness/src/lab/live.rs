@@ -67,11 +67,6 @@ impl LiveLab {
         Ok(lab)
     }
 
-    /// The run-scoped kernel name of a suite namespace: concurrent runs of one suite never collide.
-    pub fn kernel_name(run_id: &str, netns: &str) -> String {
-        apply::kernel_name(run_id, netns)
-    }
-
     /// The run id.
     pub fn run_id(&self) -> &str {
         &self.run_id
@@ -243,13 +238,24 @@ impl LiveLab {
     /// [`LiveLab::teardown`] on a blocking thread: removal waits on the kernel and on processes to die (an
     /// engine's purge polls until its mounts let go), which must not stall an async worker.
     pub async fn teardown_blocking(self) -> Vec<TeardownError> {
-        match tokio::task::spawn_blocking(move || self.teardown()).await {
+        // Counted until it ends, even if this future is dropped (an interrupt): the command line waits for it
+        // before saying whether the lab is gone.
+        let running = super::inflight::TEARDOWNS.enter();
+        match tokio::task::spawn_blocking(move || {
+            let _running = running;
+            self.teardown()
+        })
+        .await
+        {
             Ok(errors) => errors,
             Err(e) => vec![TeardownError { what: "the lab".into(), source: std::io::Error::other(e.to_string()) }],
         }
     }
 
     fn remove(&mut self) -> Vec<TeardownError> {
+        // A namespace still being made on a blocking thread (the build was interrupted) is in the ledger
+        // already; wait until it exists, so the walk below removes it.
+        super::inflight::CREATIONS.wait_idle(std::time::Duration::from_secs(30));
         self.engine.stop();
         // Close our sockets first so the namespaces can go as soon as their mounts do.
         self.nodes.close();

@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod engine_side;
 pub mod facts;
+pub mod inflight;
 pub mod kernel_side;
 pub mod ledger;
 pub mod live;

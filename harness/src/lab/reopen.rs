@@ -36,7 +36,7 @@ impl LiveLab {
         // Never torn down on drop: the lab stays standing for `reachlab down`.
         lab.done = true;
         for ns in &suite.namespaces {
-            let kname = LiveLab::kernel_name(&record.run_id, &ns.name);
+            let kname = crate::lab::apply::kernel_name(&record.run_id, &ns.name);
             let path = record
                 .entries
                 .iter()
@@ -66,7 +66,8 @@ impl LiveLab {
                 let running = docker::running(&docker, &c.name).await.map_err(ApplyError::from)?;
                 let started =
                     Started { name: c.name.clone(), pid: running.pid, host: false, own_sysctls: running.own_sysctls };
-                lab.nodes.add_container(&started, true).await?;
+                // Their settings were given at `up`; what was changed since (by `exec`, say) is the lab now.
+                lab.nodes.add_container(&started, false).await?;
             }
         }
         Ok(lab)

@@ -62,12 +62,27 @@ pub struct ProgressReporter<W: Write> {
     width: usize,
     /// Submissions in the batch, and how many have started.
     batch: Option<(usize, usize)>,
+    /// When live mode last drew: probe counts redraw at most every [`REDRAW`].
+    last_draw: Option<std::time::Instant>,
 }
+
+/// How often live mode redraws for probe counts alone. Events are reported from inside the probing task, so a
+/// redraw per answered probe would put a terminal write on the probes' path (and a paused terminal would hold
+/// them); phase changes and results always draw.
+const REDRAW: Duration = Duration::from_millis(100);
 
 impl<W: Write> ProgressReporter<W> {
     /// Progress to `out`, shown as `mode` says.
     pub fn new(out: W, mode: Mode) -> Self {
-        ProgressReporter { out, mode, lines: Vec::new(), drawn: 0, width: terminal_width().unwrap_or(100), batch: None }
+        ProgressReporter {
+            out,
+            mode,
+            lines: Vec::new(),
+            drawn: 0,
+            width: terminal_width().unwrap_or(100),
+            batch: None,
+            last_draw: None,
+        }
     }
 
     fn set(&mut self, name: &str, doing: String) -> Option<usize> {
@@ -106,6 +121,7 @@ impl<W: Write> ProgressReporter<W> {
             writeln!(self.out, "{}", cut(&text, self.width.saturating_sub(1)))?;
         }
         self.drawn = self.lines.len();
+        self.last_draw = Some(std::time::Instant::now());
         self.out.flush()
     }
 
@@ -135,14 +151,19 @@ impl<W: Write> ProgressReporter<W> {
     }
 }
 
-impl<W: Write> Reporter for ProgressReporter<W> {
-    fn on_event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+impl<W: Write> ProgressReporter<W> {
+    fn show(&mut self, event: &Event<'_>) -> std::io::Result<()> {
         match &event.kind {
             EventKind::SuiteStarted { name, .. } => self.update(event, name, "starting".into()),
             EventKind::SuitePhase { name, phase } => {
                 // Plain lines say when probing starts and ends, not every probe between.
                 let quiet = matches!(phase, SuitePhase::Probes { done, total } if *done != 0 && done != total);
                 if quiet && self.mode == Mode::Lines {
+                    return Ok(());
+                }
+                if quiet && self.last_draw.is_some_and(|t| t.elapsed() < REDRAW) {
+                    // Remembered, drawn with the next frame.
+                    self.set(name, phase.label());
                     return Ok(());
                 }
                 self.update(event, name, phase.label())
@@ -168,6 +189,15 @@ impl<W: Write> Reporter for ProgressReporter<W> {
             EventKind::SubmissionGraded { grade, .. } => self.done(&grade.student),
             _ => Ok(()),
         }
+    }
+}
+
+impl<W: Write> Reporter for ProgressReporter<W> {
+    /// Progress is a courtesy: a closed or broken stderr is not a reporting failure (it never turns a run's
+    /// exit code into an infrastructure error); the results' own reporters say what matters.
+    fn on_event(&mut self, event: &Event<'_>) -> std::io::Result<()> {
+        let _ = self.show(event);
+        Ok(())
     }
 }
 

@@ -16,8 +16,8 @@ use super::{not_graded_reason, output_with_hint, points, NOT_GRADED};
 use crate::grade::model::{CheckStatus, GradedCheck, SubmissionGrade};
 use crate::report::junit_xml::{self, Case, Outcome, Suite, Suites};
 
-/// When and where a submission was graded: what the grading model itself does not hold (it is the same on every
-/// run, so that grades are byte-identical).
+/// When and where a submission was graded: what the grading model itself does not hold (its scores and texts
+/// are the same on every run; only the checks' `duration_ms` differ).
 #[derive(Debug, Clone, Default)]
 pub struct Context {
     /// When grading it started (ISO 8601, UTC): the testsuite's `timestamp`.
