@@ -759,7 +759,19 @@ fn classroom_template_hands_classroom_b64_to_the_reporter_under_the_name_it_read
         let file = [format!("{dir}/*/classroom.b64"), format!("\"{dir}\"/*/classroom.b64")];
         assert!(file.iter().any(|f| run.contains(f.as_str())), "{run}");
         assert!(run.contains("echo \"result=$b64\" >> \"$GITHUB_OUTPUT\""), "{run}");
+        // Nothing that grades comes from the student's checkout: not the suite, not reachlab itself.
+        let suite = grade.option("--suite").expect("--suite");
+        let submission = grade.args.last().expect("a submission").clone();
+        assert!(!suite.starts_with(submission.as_str()), "the suite is read from the submission: {suite}");
     }
+    for (i, step) in steps.iter().enumerate() {
+        assert!(!run_of(step).contains("cargo"), "step {i} builds reachlab from the student's repository");
+    }
+    let course = find_step(&steps, name, "checks out the course's suite", |s| {
+        uses(s).is_some_and(|u| u.starts_with("actions/checkout@"))
+            && s.get("with").is_some_and(|w| w.get("repository").is_some())
+    });
+    assert!(steps[course].get("with").and_then(|w| w.get("ref")).is_some(), "the course's suite is pinned to a ref");
 }
 
 #[test]
