@@ -1,9 +1,9 @@
-//! `reachlab grade` and `reachlab check`.
+//! `reachlab grade`: a class's submissions, each in its own sandboxed lab.
 
 use super::{exit, require_privileges, runtime, utc_stamp, CliError};
 use crate::event::Reporters;
 use crate::grade::batch::{self, Shard};
-use crate::reporters::grading::{CheckViewReporter, Format, GradeFilesReporter, GradeLinesReporter, ShardOf};
+use crate::reporters::grading::{Format, GradeFilesReporter, GradeLinesReporter, ShardOf};
 use crate::reporters::progress::{Mode, ProgressReporter};
 use std::path::{Path, PathBuf};
 
@@ -34,16 +34,6 @@ pub struct GradeArgs {
     /// Show hidden checks in the students' feedback.md (release them).
     #[arg(long)]
     pub release_hidden: bool,
-}
-
-/// Arguments of `reachlab check`.
-#[derive(clap::Args)]
-pub struct CheckArgs {
-    /// The grading suite.
-    #[arg(long)]
-    pub suite: PathBuf,
-    /// Your submission directory (with setup.sh, and answers.toml if you predict).
-    pub submission: PathBuf,
 }
 
 pub(super) fn load(suite: &Path) -> Result<crate::suite::Suite, CliError> {
@@ -104,33 +94,4 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
         return Ok(exit::PASS);
     }
     Ok(exit::code(&exit::Statistics::of_batch(&outcome.batch, errors.len())))
-}
-
-pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
-    let suite = load(&args.suite)?;
-    let subs = batch::submissions(std::slice::from_ref(&args.submission), None).map_err(CliError::Usage)?;
-    require_privileges()?;
-    let scratch = std::env::temp_dir().join(format!("reachlab-check-{}", crate::runner::new_run_id()));
-    let rt = runtime()?;
-    let mut reporters = Reporters::default();
-    let color = crate::reporters::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    reporters.add(ProgressReporter::new(std::io::stderr(), Mode::for_stderr()));
-    reporters.add(CheckViewReporter::new(std::io::stdout(), color));
-    let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, false, &reporters);
-    let outcome = rt.block_on(async {
-        tokio::select! {
-            biased;
-            _ = super::signals::interrupted() => None,
-            o = graded => Some(o),
-        }
-    });
-    let _ = std::fs::remove_dir_all(&scratch);
-    let Some(outcome) = outcome else {
-        return Ok(super::stopped(state_dir));
-    };
-    let errors = reporters.errors();
-    for e in &errors {
-        eprintln!("reachlab: failed to show the grade: {e}");
-    }
-    Ok(exit::code(&exit::Statistics::of_submission(&outcome.batch.submissions[0], errors.len())))
 }
