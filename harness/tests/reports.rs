@@ -261,15 +261,15 @@ fn report_html_renders_in_chromium_with_the_picture_and_the_matrices() {
     assert!(dom.contains("expected unreachable, observed reachable"), "the failing cell's detail is shown");
     // What is on the screen: the failing cell (red) and passing cells (green) of the observed grid, and the red
     // arrow of the failing cell on the topology.
-    let [bad, ok, arrow, node_border] =
-        pixels_near(&shot, &[[0xfe, 0xca, 0xca], [0xdc, 0xfc, 0xe7], [0xdc, 0x26, 0x26], [0x1e, 0x29, 0x3b]])[..]
-    else {
-        unreachable!()
-    };
+    let colors = [[0xfe, 0xca, 0xca], [0xdc, 0xfc, 0xe7], [0xdc, 0x26, 0x26], [0x1e, 0x29, 0x3b], [0x16, 0xa3, 0x4a]];
+    let [bad, ok, arrow, node_border, reached] = pixels_near(&shot, &colors)[..] else { unreachable!() };
     assert!(bad > 200, "no red cell on the screenshot ({bad} pixels)");
     assert!(ok > 800, "no green cells on the screenshot ({ok} pixels)");
     assert!(arrow > 50, "no red arrow on the topology ({arrow} pixels)");
     assert!(node_border > 100, "no nodes drawn ({node_border} pixels)");
+    // The observed reachability: the pairs that got through as expected, as green arrows.
+    assert!(dom.contains("stroke=\"#16a34a\""), "no pair observed to reach is drawn");
+    assert!(reached > 30, "no green arrow on the topology ({reached} pixels)");
 }
 
 #[test]

@@ -67,6 +67,8 @@ pub struct Arrow {
     pub to: String,
     /// Color (CSS).
     pub color: &'static str,
+    /// Dashed (a cell that differs from the expectation) or solid (a pair observed to reach).
+    pub dashed: bool,
     /// Tooltip.
     pub title: String,
 }
@@ -252,9 +254,10 @@ impl Graph {
             let (Some((x1, y1)), Some((x2, y2))) = (at(&f.id), at(&t.id)) else { continue };
             // Bowed, so the arrows of a pair in both directions do not overlap.
             let (mx, my) = ((x1 + x2) / 2.0 - (y2 - y1) * 0.15, (y1 + y2) / 2.0 + (x2 - x1) * 0.15);
+            let (width, dash) = if a.dashed { ("2", " stroke-dasharray=\"6 3\"") } else { ("1.5", "") };
             let _ = writeln!(
                 out,
-                "<path class=\"arrow\" d=\"M{x1:.1},{y1:.1} Q{mx:.1},{my:.1} {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"{}\" stroke-width=\"2\" stroke-dasharray=\"6 3\" marker-end=\"url(#head)\"><title>{}</title></path>",
+                "<path class=\"arrow\" d=\"M{x1:.1},{y1:.1} Q{mx:.1},{my:.1} {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"{}\" stroke-width=\"{width}\"{dash} marker-end=\"url(#head)\"><title>{}</title></path>",
                 a.color,
                 esc(&a.title)
             );
@@ -334,7 +337,8 @@ h2  Y   -
         assert!(g.edges.iter().any(|e| e.a == "ns:h1" && e.b == "br:lan/br0" && e.label == "eth0 10.0.0.1/24 — p1"));
         let dot = g.dot();
         assert!(dot.starts_with("graph \"routed\" {") && dot.contains("\"ns:h1\" -- \"br:lan/br0\""), "{dot}");
-        let svg = g.svg(&[Arrow { from: "h1".into(), to: "h2".into(), color: "#dc2626", title: "x".into() }]);
+        let svg =
+            g.svg(&[Arrow { from: "h1".into(), to: "h2".into(), color: "#dc2626", dashed: true, title: "x".into() }]);
         assert_eq!(svg.matches("<g class=\"node\"").count(), 4);
         assert_eq!(svg.matches("class=\"arrow\"").count(), 1);
     }

@@ -1,6 +1,6 @@
 //! `report.html`, beside `junit.xml`: one self-contained page (inline CSS and SVG, no script, nothing fetched)
-//! for people who look rather than read — per suite the topology with the failing cells drawn on it as red
-//! arrows, the expected and observed matrices colored cell by cell, every check that did not pass with its
+//! for people who look rather than read — per suite the topology with the observed reachability drawn on it
+//! (green arrows: pairs seen to get through; red dashed arrows: cells that differ from the expectation), the expected and observed matrices colored cell by cell, every check that did not pass with its
 //! detail and why, and links to the pcaps (relative to the report directory).
 
 use super::graph::{esc, Arrow};
@@ -53,17 +53,39 @@ fn suite(out: &mut String, s: &SuiteReport, report_dir: Option<&Path>) {
     for e in &s.errors {
         let _ = writeln!(out, "<p class=\"error\">infrastructure error: {}</p>", esc(e));
     }
-    let arrows: Vec<Arrow> = s
-        .checks
-        .iter()
-        .filter(|c| c.verdict == Verdict::Fail && c.matrix.is_some())
-        .map(|c| Arrow { from: c.from.clone(), to: c.to.clone(), color: "#dc2626", title: c.detail_and_why() })
-        .collect();
+    // The observed reachability on the topology: a solid green arrow for each matrix pair seen to get through
+    // as expected, a dashed red one for each cell that differs (drawn last, on top).
+    let reached = |c: &&super::CheckReport| {
+        c.verdict == Verdict::Pass
+            && c.matrix.is_some()
+            && matches!(c.observed.as_deref(), Some("reachable" | "delivered" | "open"))
+    };
+    let green = s.checks.iter().filter(reached).map(|c| Arrow {
+        from: c.from.clone(),
+        to: c.to.clone(),
+        color: "#16a34a",
+        dashed: false,
+        title: format!("{}: {}", c.name, c.observed.as_deref().unwrap_or_default()),
+    });
+    let red = s.checks.iter().filter(|c| c.verdict == Verdict::Fail && c.matrix.is_some()).map(|c| Arrow {
+        from: c.from.clone(),
+        to: c.to.clone(),
+        color: "#dc2626",
+        dashed: true,
+        title: c.detail_and_why(),
+    });
+    let arrows: Vec<Arrow> = green.chain(red).collect();
+    let failing = arrows.iter().any(|a| a.dashed);
     if !s.graph.nodes.is_empty() {
         let _ = writeln!(
             out,
             "<figure><figcaption>topology{}</figcaption>\n{}</figure>",
-            if arrows.is_empty() { "" } else { " — red arrows: cells that differ from the expectation" },
+            match (arrows.is_empty(), failing) {
+                (true, _) => "",
+                (false, false) => " — green arrows: pairs observed to get through",
+                (false, true) =>
+                    " — green arrows: pairs observed to get through; red dashed: cells that differ from the expectation",
+            },
             s.graph.svg(&arrows)
         );
     }
