@@ -8,6 +8,7 @@ pub mod guard;
 pub mod icmp;
 pub mod interface;
 pub mod listen;
+pub mod path;
 pub mod rule;
 pub mod tcp;
 pub mod timing;
