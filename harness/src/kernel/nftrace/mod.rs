@@ -320,6 +320,24 @@ impl TraceStep {
     }
 }
 
+/// The probe's packet arriving at one of the tracer's own hooks: it reached this namespace's netfilter (also
+/// where the namespace has no rules of its own).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Arrival {
+    /// Which of the probe's packets.
+    pub leg: Leg,
+    /// `prerouting` (it came in) or `output` (the namespace sent it).
+    pub hook: String,
+    /// The input interface.
+    pub iif: Option<String>,
+    /// The output interface.
+    pub oif: Option<String>,
+    /// The IPv4 source, as it came (before any NAT of this namespace).
+    pub src: Option<Ipv4Addr>,
+    /// The IPv4 destination, likewise.
+    pub dst: Option<Ipv4Addr>,
+}
+
 /// What a tracer saw in one namespace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Trace {
@@ -327,7 +345,10 @@ pub struct Trace {
     pub namespace: String,
     /// The probe traced.
     pub key: ProbeKey,
-    /// The steps of the probe's packets, in the order the kernel reported them.
+    /// Where the probe's packets entered this namespace's netfilter (the tracer's own hooks).
+    pub arrivals: Vec<Arrival>,
+    /// The steps of the probe's packets through the namespace's own rules, in the order the kernel reported
+    /// them (the tracer's table left out).
     pub steps: Vec<TraceStep>,
     /// Whether the kernel dropped events because the socket's buffer was full (the steps are incomplete).
     pub lost_events: bool,
@@ -344,9 +365,9 @@ impl Trace {
         self.steps.iter().filter(|s| s.is_nat())
     }
 
-    /// Whether any packet of `leg` was traced at all.
+    /// Whether the packet of `leg` reached this namespace's netfilter at all.
     pub fn saw(&self, leg: Leg) -> bool {
-        self.steps.iter().any(|s| s.leg == leg)
+        self.arrivals.iter().any(|a| a.leg == leg) || self.steps.iter().any(|s| s.leg == leg)
     }
 }
 
@@ -370,16 +391,17 @@ fn ipv4_addresses(network: &[u8]) -> Option<(Ipv4Addr, Ipv4Addr)> {
     Some((a(12), a(16)))
 }
 
-/// The probe's steps from the events read (pure): events of packets that are not the probe's are left out
-/// (told apart by the headers the kernel sends with each packet's first event in a base chain), and so are
-/// the events of the tracer's own table `own_table`.
+/// The probe's arrivals and steps from the events read (pure): events of packets that are not the probe's
+/// are left out, told apart by the headers the kernel sends with a packet's first event in each base chain
+/// (the pseudo-id may change from one base chain to the next, so each is matched on its own); the events of
+/// the tracer's own table `own_table` become arrivals.
 pub fn steps(
     events: &[RawEvent],
     key: &ProbeKey,
     own_table: &str,
     ruleset: &Ruleset,
     names: &BTreeMap<u32, String>,
-) -> Vec<TraceStep> {
+) -> (Vec<Arrival>, Vec<TraceStep>) {
     let mut legs: BTreeMap<u32, Leg> = BTreeMap::new();
     for e in events {
         if let (Some(n), Some(t)) = (&e.network, &e.transport) {
@@ -396,7 +418,7 @@ pub fn steps(
         addresses: Option<(Ipv4Addr, Ipv4Addr)>,
     }
     let mut states: BTreeMap<u32, State> = BTreeMap::new();
-    let mut out = Vec::new();
+    let (mut arrivals, mut out) = (Vec::new(), Vec::new());
     for e in events {
         let Some(&leg) = legs.get(&e.id) else { continue };
         let family = family_name(e.family);
@@ -416,6 +438,16 @@ pub fn steps(
             state.base = Some((e.chain.clone(), None));
         }
         if e.family == 1 && e.table == own_table {
+            if e.network.is_some() {
+                arrivals.push(Arrival {
+                    leg,
+                    hook: e.chain.clone(),
+                    iif: state.iif.clone(),
+                    oif: state.oif.clone(),
+                    src: state.addresses.map(|a| a.0),
+                    dst: state.addresses.map(|a| a.1),
+                });
+            }
             continue;
         }
         let (decider, verdict) = match e.kind {
@@ -449,7 +481,7 @@ pub fn steps(
             dst: state.addresses.map(|a| a.1),
         });
     }
-    out
+    (arrivals, out)
 }
 
 /// Why a trace could not be made.
@@ -725,8 +757,8 @@ impl Tracer {
             stderr,
         })?;
         removed?;
-        let steps = steps(&events, &self.key, &self.table, &listing.ruleset, &listing.names);
-        Ok(Trace { namespace, key: self.key, steps, lost_events: lost })
+        let (arrivals, steps) = steps(&events, &self.key, &self.table, &listing.ruleset, &listing.names);
+        Ok(Trace { namespace, key: self.key, arrivals, steps, lost_events: lost })
     }
 
     async fn remove_blocking(&mut self) -> Result<(), TraceError> {
@@ -852,15 +884,20 @@ mod tests {
         dgram.extend(message(2, 5, "filter", "ISOLATE", 3, Some(6), Some((0, None)), None));
         let events = events::parse_datagram(&dgram);
         let names = BTreeMap::from([(3, "vma".to_string())]);
-        let steps = steps(&events, &key, own, &ruleset, &names);
+        let (arrivals, steps) = steps(&events, &key, own, &ruleset, &names);
         assert_eq!(steps.len(), 2, "{steps:#?}");
+        assert_eq!(arrivals.len(), 1);
+        assert_eq!(
+            (arrivals[0].leg, arrivals[0].hook.as_str(), arrivals[0].iif.as_deref()),
+            (Leg::Request, "prerouting", Some("vma"))
+        );
         assert_eq!(steps[0].summary(), "FORWARD JUMP ISOLATE");
         let drop = &steps[1];
         assert_eq!((drop.base_chain.as_deref(), drop.hook.as_deref()), (Some("FORWARD"), Some("forward")));
         assert_eq!(drop.iif.as_deref(), Some("vma"));
         assert_eq!((drop.src, drop.dst), (Some(Ipv4Addr::new(10, 1, 0, 2)), Some(Ipv4Addr::new(10, 2, 0, 2))));
         assert_eq!(drop.summary(), "FORWARD ISOLATE DROP");
-        let trace = Trace { namespace: "m".into(), key, steps: steps.clone(), lost_events: false };
+        let trace = Trace { namespace: "m".into(), key, arrivals, steps: steps.clone(), lost_events: false };
         assert_eq!(trace.dropped(Leg::Request), Some(drop));
         assert_eq!(trace.dropped(Leg::Reply), None);
 
