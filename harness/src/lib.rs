@@ -6,6 +6,7 @@
 
 pub mod capture;
 pub mod check;
+pub mod cidr;
 pub mod cli;
 pub mod engine;
 pub mod event;
@@ -24,3 +25,4 @@ pub mod runner;
 pub mod select;
 pub mod suite;
 pub mod system;
+pub mod timings;

@@ -9,64 +9,16 @@ use crate::suite::{
 use serde::Serialize;
 use std::collections::BTreeSet;
 
-/// A capability of the machine a suite needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Feature {
-    /// veth pairs.
-    Veth,
-    /// Linux bridges.
-    Bridge,
-    /// A Docker Engine (`dockerd`) that reachlab can start privately in server1's namespace.
-    Docker,
-    /// macvlan interfaces.
-    Macvlan,
-    /// ipvlan interfaces.
-    Ipvlan,
-    /// 802.1Q VLAN interfaces.
-    Vlan,
-    /// VXLAN interfaces.
-    Vxlan,
-    /// dummy interfaces.
-    Dummy,
-}
+pub use crate::kernel::features::Feature;
 
-impl Feature {
-    /// Every feature reachlab knows how to detect.
-    pub const ALL: [Feature; 8] = [
-        Feature::Veth,
-        Feature::Bridge,
-        Feature::Docker,
-        Feature::Macvlan,
-        Feature::Ipvlan,
-        Feature::Vlan,
-        Feature::Vxlan,
-        Feature::Dummy,
-    ];
-
-    /// The name used in reports (the kernel's link kind, for link features).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Feature::Veth => "veth",
-            Feature::Bridge => "bridge",
-            Feature::Docker => "docker",
-            Feature::Macvlan => "macvlan",
-            Feature::Ipvlan => "ipvlan",
-            Feature::Vlan => "vlan",
-            Feature::Vxlan => "vxlan",
-            Feature::Dummy => "dummy",
-        }
-    }
-
-    /// The feature a link kind needs.
-    pub fn of(kind: LinkKind) -> Feature {
-        match kind {
-            LinkKind::Macvlan => Feature::Macvlan,
-            LinkKind::Ipvlan => Feature::Ipvlan,
-            LinkKind::Vlan => Feature::Vlan,
-            LinkKind::Vxlan => Feature::Vxlan,
-            LinkKind::Dummy => Feature::Dummy,
-        }
+/// The feature a link kind needs.
+pub fn link_feature(kind: LinkKind) -> Feature {
+    match kind {
+        LinkKind::Macvlan => Feature::Macvlan,
+        LinkKind::Ipvlan => Feature::Ipvlan,
+        LinkKind::Vlan => Feature::Vlan,
+        LinkKind::Vxlan => Feature::Vxlan,
+        LinkKind::Dummy => Feature::Dummy,
     }
 }
 
@@ -111,7 +63,40 @@ pub enum Step {
     StartContainers { containers: Vec<String> },
 }
 
+/// What a step changes: namespaces (by the suite's names), the engine itself, or objects inside the engine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Touches<'a> {
+    /// The namespaces it changes (both ends of a veth).
+    Namespaces(Vec<&'a str>),
+    /// The engine (starting it, giving it an image).
+    Engine,
+    /// Networks and containers inside the engine.
+    DockerObjects,
+}
+
 impl Step {
+    /// What the step changes; plans are filtered by this (see [`Plan::retain`]).
+    pub fn touches(&self) -> Touches<'_> {
+        match self {
+            Step::CreateNamespace { netns }
+            | Step::EnableForwarding { netns }
+            | Step::CreateBridge { netns, .. }
+            | Step::SetMaster { netns, .. }
+            | Step::AddAddress { netns, .. }
+            | Step::SetUp { netns, .. }
+            | Step::AddRoute { netns, .. }
+            | Step::SwitchPolicy { netns, .. }
+            | Step::SetPromisc { netns, .. } => Touches::Namespaces(vec![netns]),
+            Step::CreateVeth { netns, peer_netns, .. } => Touches::Namespaces(vec![netns, peer_netns]),
+            Step::CreateLink { link } => Touches::Namespaces(vec![&link.netns]),
+            Step::StartEngine { .. } | Step::EnsureImage { .. } => Touches::Engine,
+            Step::CreateNetwork { .. }
+            | Step::CreateContainer { .. }
+            | Step::ConnectContainer { .. }
+            | Step::StartContainers { .. } => Touches::DockerObjects,
+        }
+    }
+
     /// The phase of a run this step belongs to, for `--timings`.
     pub fn phase(&self) -> &'static str {
         match self {
@@ -142,6 +127,15 @@ pub struct Plan {
     pub checks: Vec<Check>,
     /// Machine features the steps need.
     pub requires: BTreeSet<Feature>,
+}
+
+impl Plan {
+    /// Keeps the steps for which `keep` says yes, judged by what each step changes. The one place plans are cut
+    /// down: `--engine system` drops the emulated LAN, grading keeps only the lab's environment.
+    pub fn retain(mut self, keep: impl Fn(&Touches<'_>) -> bool) -> Plan {
+        self.steps.retain(|s| keep(&s.touches()));
+        self
+    }
 }
 
 fn expected(probe: ProbeKind, cell: Cell) -> Option<Expected> {
@@ -181,7 +175,7 @@ fn topology_steps(suite: &Suite, steps: &mut Vec<Step>, requires: &mut BTreeSet<
         });
     }
     for l in &suite.links {
-        requires.insert(Feature::of(l.kind));
+        requires.insert(link_feature(l.kind));
         steps.push(Step::CreateLink { link: l.clone() });
     }
     let ends: Vec<_> = suite.veths.iter().flat_map(|v| [&v.a, &v.b]).collect();

@@ -1,17 +1,17 @@
 //! The runner: for each suite, plan → (skip | build → probe → judge) → teardown, emitting events.
 
 use crate::check::{Action, Check, Observation, Outcome};
+use crate::engine::EngineMode;
 use crate::event::{Event, Reporters};
 use crate::judge::judge;
 use crate::kernel::features::{Decision, Features};
-use crate::lab::kernel::KernelLab;
+use crate::lab::live::LiveLab;
 use crate::plan::{self, Plan};
 use crate::probe::waves::probe_in_waves;
-use crate::probe::{captures, LabNeighbours, LabProber};
-use crate::report::model::Timings;
+use crate::probe::{capture_checks, LabNeighbours, LabProber};
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
-use crate::system::EngineMode;
+use crate::timings::Timings;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -124,8 +124,8 @@ async fn run_suite_from_start(
     let mut timings = Timings::default();
     let run_id = new_run_id();
     let lab = match opts.engine {
-        EngineMode::Private => KernelLab::new(&opts.state_dir, &run_id, &suite.name),
-        EngineMode::System => KernelLab::new_system(&opts.state_dir, &run_id, &suite.name).await,
+        EngineMode::Private => LiveLab::new(&opts.state_dir, &run_id, &suite.name),
+        EngineMode::System => LiveLab::new_system(&opts.state_dir, &run_id, &suite.name).await,
     };
     let mut observations = match lab {
         Err(e) => {
@@ -151,7 +151,7 @@ async fn run_suite_from_start(
                 }
             };
             let started_teardown = Instant::now();
-            errors.extend(lab.teardown().iter().map(|e| format!("teardown: {e}")));
+            errors.extend(lab.teardown_blocking().await.iter().map(|e| format!("teardown: {e}")));
             timings.add("teardown", ms_since(started_teardown));
             observations
         }
@@ -179,7 +179,7 @@ const READY_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Probes every check of a built lab, with the suite's captures running around the probes.
 pub(crate) async fn observe(
-    lab: &KernelLab,
+    lab: &LiveLab,
     suite: &Suite,
     plan: &Plan,
     inventory: crate::inventory::Inventory,
@@ -190,7 +190,7 @@ pub(crate) async fn observe(
 
 /// [`observe`], adding the time of each phase (settle, probes, captures) to `timings`.
 pub(crate) async fn observe_timed(
-    lab: &KernelLab,
+    lab: &LiveLab,
     suite: &Suite,
     plan: &Plan,
     inventory: crate::inventory::Inventory,
@@ -205,13 +205,13 @@ pub(crate) async fn observe_timed(
     if let Some(o) = lab_changed(lab, plan).await {
         return o;
     }
-    let running = timings.time("captures", captures::start(lab, suite, &inventory, dir)).await;
+    let running = timings.time("captures", capture_checks::start(lab, suite, &inventory, dir)).await;
     let capturing = Instant::now();
     let prober = LabProber::new(lab, inventory.clone());
     let timed = crate::probe::timing::Timed::new(&prober);
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
     let mut observations = timings.time("probes", probe_in_waves(&timed, &LabNeighbours(lab), &probes)).await;
-    observations.extend(timings.time("captures", captures::finish(running, &plan.checks, &inventory)).await);
+    observations.extend(timings.time("captures", capture_checks::finish(running, &plan.checks, &inventory)).await);
     // Each check's own time (the reports' per-check `time`); a capture's is how long it ran.
     timings.1.extend(timed.into_times());
     let captured = ms_since(capturing);
@@ -219,7 +219,7 @@ pub(crate) async fn observe_timed(
         timings.1.insert(c.id, captured);
     }
     // A bound that holds when nothing is sent says nothing unless the packets it is about were sent.
-    captures::require_sent(suite, &plan.checks, &mut observations, &inventory);
+    capture_checks::require_sent(suite, &plan.checks, &mut observations, &inventory);
     // What was observed in a lab that changed meanwhile says nothing about the lab the suite describes.
     if let Some(o) = lab_changed(lab, plan).await {
         return o;
@@ -228,8 +228,8 @@ pub(crate) async fn observe_timed(
     observations
 }
 
-/// Every check as an error when the lab changed under the run (see [`KernelLab::changed`]).
-async fn lab_changed(lab: &KernelLab, plan: &Plan) -> Option<HashMap<usize, Observation>> {
+/// Every check as an error when the lab changed under the run (see [`LiveLab::changed`]).
+async fn lab_changed(lab: &LiveLab, plan: &Plan) -> Option<HashMap<usize, Observation>> {
     let changes = lab.changed().await;
     if changes.is_empty() {
         return None;
@@ -241,7 +241,7 @@ async fn lab_changed(lab: &KernelLab, plan: &Plan) -> Option<HashMap<usize, Obse
 /// Gives every probe that did not get through the reasons the lab as built shows (read back only when some
 /// probe needs them).
 async fn explain(
-    lab: &KernelLab,
+    lab: &LiveLab,
     plan: &Plan,
     inventory: &crate::inventory::Inventory,
     observations: &mut HashMap<usize, Observation>,

@@ -14,6 +14,28 @@
 use crate::check::{Action, Check};
 use crate::suite::{Cell, Suite};
 
+/// A shard: the K-th of N slices (of a class's submissions by sorted name, or of a run's checks).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 1-based index.
+    pub k: usize,
+    /// Number of shards.
+    pub n: usize,
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        let (k, n) = s.split_once('/').ok_or("write the shard as K/N, e.g. 2/3")?;
+        let (k, n): (usize, usize) =
+            (k.parse().map_err(|_| "K is not a number")?, n.parse().map_err(|_| "N is not a number")?);
+        if n == 0 || k == 0 || k > n {
+            return Err(format!("shard {k}/{n}: K must be between 1 and N"));
+        }
+        Ok(Shard { k, n })
+    }
+}
+
 /// One `--filter` pattern.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Pattern {
@@ -138,7 +160,7 @@ pub struct Partition {
 impl std::str::FromStr for Partition {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let shard: crate::grade::batch::Shard = s.strip_prefix("count:").unwrap_or(s).parse()?;
+        let shard: Shard = s.strip_prefix("count:").unwrap_or(s).parse()?;
         Ok(Partition { k: shard.k, n: shard.n })
     }
 }

@@ -4,18 +4,9 @@
 //! server1 and the containers reachlab creates. Pure: this file only decides.
 
 use crate::check::{Action, Check, CheckKind};
-use crate::plan::{Plan, Step};
+use crate::engine::docker_bridge;
+use crate::plan::{Plan, Touches};
 use crate::suite::{Attachment, HostRef, Lab, Suite};
-
-/// Which engine runs the suite's containers.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
-pub enum EngineMode {
-    /// A private dockerd in a fresh server1 namespace per run (default; hermetic).
-    #[default]
-    Private,
-    /// The machine's engine (`DOCKER_HOST` or the default socket); server1 is the machine itself.
-    System,
-}
 
 const LAN: [&str; 2] = [Lab::SERVER2, Lab::SWITCH];
 
@@ -45,10 +36,7 @@ pub fn refusals(suite: &Suite, plan: &Plan) -> Vec<String> {
                 let lan_host = hosts.into_iter().flatten().any(|h| matches!(h, HostRef::Node(n) if touches_lan(n)));
                 if touches_lan(&cap.node) || lan_host {
                     Some("it captures on or about the emulated LAN".to_string())
-                } else if (cap.node == Lab::SERVER1 || host_mode(suite, &cap.node))
-                    && cap.interface != "docker0"
-                    && !cap.interface.starts_with("br-")
-                {
+                } else if (cap.node == Lab::SERVER1 || host_mode(suite, &cap.node)) && !docker_bridge(&cap.interface) {
                     Some(format!("it would capture the machine's own traffic on {}", cap.interface))
                 } else {
                     None
@@ -77,28 +65,18 @@ pub fn suite_refusals(suite: &Suite) -> Vec<String> {
 
 /// The plan without the emulated LAN: no server1/server2/switch namespaces, cables or switch policy (server1
 /// is the machine; the others do not exist here).
-pub fn without_lan(mut plan: Plan) -> Plan {
-    let lab = [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH];
-    plan.steps.retain(|s| match s {
-        Step::CreateNamespace { netns } | Step::EnableForwarding { netns } | Step::CreateBridge { netns, .. } => {
-            !lab.contains(&netns.as_str())
-        }
-        Step::CreateVeth { netns, peer_netns, .. } => {
-            !lab.contains(&netns.as_str()) && !lab.contains(&peer_netns.as_str())
-        }
-        Step::SetMaster { netns, .. }
-        | Step::AddAddress { netns, .. }
-        | Step::SetUp { netns, .. }
-        | Step::AddRoute { netns, .. } => !lab.contains(&netns.as_str()),
-        Step::SwitchPolicy { .. } | Step::SetPromisc { .. } => false,
-        _ => true,
-    });
-    plan
+pub fn without_lan(plan: Plan) -> Plan {
+    let lan = |ns: &&str| Lab::ENVIRONMENT.contains(ns);
+    plan.retain(|t| match t {
+        Touches::Namespaces(ns) => !ns.iter().any(lan),
+        Touches::Engine | Touches::DockerObjects => true,
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Step;
 
     fn load(rel: &str) -> Suite {
         let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..").join(rel);

@@ -13,7 +13,7 @@ use reachlab::filter::{Filter, Program};
 use reachlab::inventory::Inventory;
 use reachlab::kernel::netlink::Netlink;
 use reachlab::kernel::netns::{self, Netns};
-use reachlab::probe::captures::observe;
+use reachlab::probe::capture_checks::observe;
 use reachlab::suite::Cidr;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, UdpSocket};

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 const GITHUB: &str = "ci/github/reachlab.yml";
 const GITLAB: &str = "ci/gitlab/.gitlab-ci.yml";
+const CLASSROOM: &str = "ci/github/classroom.yml";
+const ACTIONLINT: &str = ".github/actionlint.yaml";
 
 /// Subcommands the templates may use although the README's command table does not list them yet.
 const ANNOUNCED: &[&str] = &[];
@@ -228,6 +230,13 @@ fn all_scripts() -> Vec<(String, String, String)> {
         for step in steps(&job, &name) {
             if let Some(run) = step.get("run") {
                 out.push((GITHUB.to_string(), name.clone(), string(run, &name).to_string()));
+            }
+        }
+    }
+    for (name, job) in github_jobs(&load(CLASSROOM)) {
+        for step in steps(&job, &name) {
+            if let Some(run) = step.get("run") {
+                out.push((CLASSROOM.to_string(), name.clone(), string(run, &name).to_string()));
             }
         }
     }
@@ -714,4 +723,59 @@ fn gitlab_tests_job_is_partitioned_by_node_index() {
     assert!(script.contains("--partition count:${CI_NODE_INDEX}/${CI_NODE_TOTAL}"), "nextest partition");
     assert!(job["parallel"].as_u64().is_some_and(|n| n >= 2));
     assert_eq!(job["artifacts"]["reports"]["junit"].as_str(), Some(nextest_junit().as_str()));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// GitHub Classroom and actionlint
+
+#[test]
+fn classroom_template_hands_classroom_b64_to_the_reporter_under_the_name_it_reads() {
+    let doc = load(CLASSROOM);
+    let jobs = github_jobs(&doc);
+    let (name, job) = &jobs[0];
+    let steps = steps(job, name);
+    let reporter = find_step(&steps, name, "uses the Classroom reporter", |s| {
+        uses(s).is_some_and(|u| u.starts_with("classroom-resources/autograding-grading-reporter@"))
+    });
+    let runners: Vec<String> = with(&steps[reporter], "runners").split(',').map(|r| r.trim().to_string()).collect();
+    for runner in &runners {
+        // The reporter reads process.env[`${runner.trim().toUpperCase()}_RESULTS`] (its src/main.js) as base64.
+        let var = format!("{}_RESULTS", runner.to_uppercase());
+        let value = steps[reporter]
+            .get("env")
+            .and_then(|e| e.get(var.as_str()))
+            .and_then(Value::as_str)
+            .unwrap_or_else(|| panic!("the reporter step has no env {var}"));
+        assert_eq!(norm(value), format!("${{{{steps.{runner}.outputs.result}}}}"));
+        let grading = find_step(&steps, name, &format!("has id {runner}"), |s| {
+            s.get("id").and_then(Value::as_str) == Some(runner.as_str())
+        });
+        assert!(grading < reporter, "the grading step runs before the reporter");
+        let run = run_of(&steps[grading]);
+        let grade = invocations(run).into_iter().find(|i| i.sub == "grade").expect("the step runs reachlab grade");
+        assert_eq!(grade.option("--format"), Some("classroom"), "classroom.b64 is written by --format classroom");
+        let dir = grade.option("--report-dir").expect("--report-dir");
+        // Its output `result` is the classroom.b64 reachlab wrote for the one submission, under --report-dir.
+        let file = [format!("{dir}/*/classroom.b64"), format!("\"{dir}\"/*/classroom.b64")];
+        assert!(file.iter().any(|f| run.contains(f.as_str())), "{run}");
+        assert!(run.contains("echo \"result=$b64\" >> \"$GITHUB_OUTPUT\""), "{run}");
+    }
+}
+
+#[test]
+fn actionlint_knows_every_custom_runner_label_the_workflows_use() {
+    // actionlint's own configuration format: self-hosted-runner.labels.
+    let config: Value = serde_yaml_ng::from_str(&read(ACTIONLINT)).unwrap();
+    let known = strings(&config["self-hosted-runner"]["labels"], "self-hosted-runner.labels");
+    // Labels GitHub defines itself (actionlint knows them).
+    let github_own = ["self-hosted", "linux", "macos", "windows", "x64", "arm", "arm64"];
+    for file in [GITHUB, CLASSROOM] {
+        for (name, job) in github_jobs(&load(file)) {
+            for label in strings(&job["runs-on"], &format!("{file}: jobs.{name}.runs-on")) {
+                if !github_own.contains(&label.to_lowercase().as_str()) {
+                    assert!(known.contains(&label), "{file}: jobs.{name} runs on `{label}`, unknown to {ACTIONLINT}");
+                }
+            }
+        }
+    }
 }

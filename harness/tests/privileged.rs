@@ -227,7 +227,7 @@ fn up_leaves_a_lab_to_explore_and_down_removes_it() {
 
 fn probes_that_would_leave_the_lab_are_refused() {
     use reachlab::check::Observation;
-    use reachlab::lab::kernel::KernelLab;
+    use reachlab::lab::live::LiveLab;
     use reachlab::probe::guard::clear;
     let _g = serial();
     let before = machine_state();
@@ -236,7 +236,7 @@ fn probes_that_would_leave_the_lab_are_refused() {
     let plan = reachlab::plan::resolve(&suite);
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        let mut lab = KernelLab::new(&s.state(), "feed00", "netns").unwrap();
+        let mut lab = LiveLab::new(&s.state(), "feed00", "netns").unwrap();
         reachlab::lab::build(&mut lab, &plan).await.unwrap();
         let lab_addresses = lab.inventory().await.unwrap().addresses();
         let space2: std::net::Ipv4Addr = "10.0.0.12".parse().unwrap();

@@ -67,7 +67,7 @@ fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
         timeout_ms: None,
         attempts: None,
         artifacts_dir,
-        engine: reachlab::system::EngineMode::Private,
+        engine: reachlab::engine::EngineMode::Private,
     };
     let before = ours();
     let report = rt.block_on(run_suite(s, features, &opts, &mut Reporters::default()));

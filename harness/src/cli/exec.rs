@@ -5,8 +5,9 @@
 //! `setns` in the child between fork and exec, so reachlab itself never changes namespace.
 
 use super::CliError;
-use crate::lab::kernel::KernelLab;
 use crate::lab::ledger::{runs_dir, Entry, Ledger};
+use crate::lab::live::LiveLab;
+use crate::probe::nodes::Nodes;
 use std::fs::File;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,7 @@ enum Target {
 
 /// The namespace file of `node` in the ledger, if it is a namespace of the lab.
 fn namespace_path(entries: &[Entry], run_id: &str, node: &str) -> Option<PathBuf> {
-    let kname = KernelLab::kernel_name(run_id, node);
+    let kname = LiveLab::kernel_name(run_id, node);
     entries.iter().find_map(|e| match e {
         Entry::Namespace { name, path } if *name == kname => Some(path.clone()),
         _ => None,
@@ -66,7 +67,7 @@ fn target(run_id: &str, node: &str, state_dir: &Path) -> Result<Target, CliError
     }
     let rt = super::runtime()?;
     let pid = rt.block_on(async {
-        let lab = KernelLab::reopen(state_dir, &ledger, &suite)
+        let lab = LiveLab::reopen(state_dir, &ledger, &suite)
             .await
             .map_err(|e| CliError::Infrastructure(format!("failed to reopen lab {run_id}: {e}")))?;
         lab.container_pid(node)

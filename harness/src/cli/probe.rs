@@ -8,8 +8,8 @@ use super::signals;
 use super::{exit, require_privileges, runtime, utc_stamp, CliError};
 use crate::event::Event;
 use crate::judge::judge;
-use crate::lab::kernel::KernelLab;
 use crate::lab::ledger::{runs_dir, suite_digest, Ledger};
+use crate::lab::live::LiveLab;
 use crate::report::{RunReport, SuiteReport};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -80,7 +80,7 @@ async fn probe_suite(
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut observations = HashMap::new();
-    match KernelLab::reopen(state_dir, ledger, suite).await {
+    match LiveLab::reopen(state_dir, ledger, suite).await {
         Err(e) => errors.push(e.to_string()),
         Ok(lab) => {
             notes.extend(lab.notes().iter().cloned());

@@ -1,12 +1,12 @@
 //! `reachlab run`.
 
 use super::{exit, load_all, require_privileges, runtime, signals, utc_stamp, CliError};
+use crate::engine::EngineMode;
 use crate::event::Reporters;
 use crate::kernel::features::Features;
 use crate::report::reporters::{FilesReporter, JsonReporter, TerminalReporter};
 use crate::report::terminal::use_color;
 use crate::runner::{apply_overrides, run_suites, RunOptions};
-use crate::system::EngineMode;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 

@@ -1,9 +1,10 @@
 //! `reachlab up` / `reachlab down`: build a lab and leave it standing to explore; tear kept labs down.
 
 use super::{exit, require_privileges, runtime, CliError};
-use crate::lab::kernel::KernelLab;
 use crate::lab::ledger::{runs_dir, suite_digest, Ledger};
+use crate::lab::live::LiveLab;
 use crate::lab::teardown::teardown;
+use crate::probe::nodes::Nodes;
 use crate::runner::new_run_id;
 use std::path::{Path, PathBuf};
 
@@ -34,7 +35,7 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     let run_id = new_run_id();
     let rt = runtime()?;
     let built = async {
-        let mut lab = KernelLab::new(state_dir, &run_id, &suite.name)
+        let mut lab = LiveLab::new(state_dir, &run_id, &suite.name)
             .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
         lab.record_source(&source, &suite_digest(&text))
             .map_err(|e| CliError::Infrastructure(format!("failed to write the ledger: {e}")))?;
@@ -73,7 +74,7 @@ pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     let root = sudo_prefix();
     println!("lab {} is up (suite {}), run id {run_id}. Enter a node:", suite.name, suite.file);
     for ns in &suite.namespaces {
-        let kname = KernelLab::kernel_name(&run_id, &ns.name);
+        let kname = LiveLab::kernel_name(&run_id, &ns.name);
         println!("  {:<12} {me} exec {run_id} {}      (or: {root}ip netns exec {kname} sh)", ns.name, ns.name);
     }
     for (name, pid) in containers {

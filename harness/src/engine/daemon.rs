@@ -182,18 +182,18 @@ impl Daemon {
         self.child.as_ref().is_some_and(|c| process_running(c.id()))
     }
 
-    /// Stops the engine and removes everything it made; reaps our child.
-    pub fn stop(mut self) -> Vec<io::Error> {
-        let errors = purge(&self.dir, &self.cgroup);
+    /// Stops the engine process and reaps it. What it made (containerd, shims, containers, mounts, its
+    /// directory) goes with the ledger's engine entry ([`purge`]), once, in the lab's teardown.
+    pub fn stop(mut self) {
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
         }
-        errors
     }
 }
 
 impl Drop for Daemon {
+    /// Only a daemon dropped without [`Daemon::stop`] (a lab that never reached its teardown) purges here.
     fn drop(&mut self) {
         if let Some(mut c) = self.child.take() {
             for e in purge(&self.dir, &self.cgroup) {

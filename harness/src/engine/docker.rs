@@ -34,6 +34,51 @@ pub async fn machine_engine() -> Option<Docker> {
     Some(docker)
 }
 
+/// Whether the engine answers its API within `limit` (a stopping engine closes its API first).
+pub async fn answers(docker: &Docker, limit: std::time::Duration) -> bool {
+    matches!(tokio::time::timeout(limit, docker.ping()).await, Ok(Ok(_)))
+}
+
+/// Whether the engine at `docker` answers; the error says where it did not.
+pub async fn ping(docker: &Docker, socket: &Path) -> Result<(), EngineError> {
+    docker.ping().await.map(|_| ()).map_err(EngineError::api(format!("reach the lab's engine at {}", socket.display())))
+}
+
+/// Whether the engine has a `kind` (`network`, else container) of this name.
+pub async fn name_taken(docker: &Docker, kind: &str, name: &str) -> bool {
+    match kind {
+        "network" => {
+            docker.inspect_network(name, None::<bollard::query_parameters::InspectNetworkOptions>).await.is_ok()
+        }
+        _ => docker.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>).await.is_ok(),
+    }
+}
+
+/// Whether the engine has the image.
+pub async fn image_present(docker: &Docker, image: &str) -> bool {
+    docker.inspect_image(image).await.is_ok()
+}
+
+/// A running container found by name (grading takes in what a submission made).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Found {
+    /// Its first process, when the engine says it.
+    pub pid: Option<u32>,
+    /// It shares server1's network stack.
+    pub host: bool,
+}
+
+/// The running container of that name, if there is one.
+pub async fn find_running(docker: &Docker, name: &str) -> Option<Found> {
+    let info = docker.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>).await.ok()?;
+    if !info.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
+        return None;
+    }
+    let host = info.host_config.and_then(|h| h.network_mode).as_deref() == Some("host");
+    let pid = info.state.and_then(|s| s.pid).and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0);
+    Some(Found { pid, host })
+}
+
 /// `docker network create`.
 pub async fn create_network(docker: &Docker, n: &Network, labels: &HashMap<String, String>) -> Result<(), EngineError> {
     let ipam = n.subnet.map(|subnet| Ipam {

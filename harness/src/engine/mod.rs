@@ -6,6 +6,21 @@ pub mod daemon;
 pub mod docker;
 pub mod image;
 
+/// Which engine runs the suite's containers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum EngineMode {
+    /// A private dockerd in a fresh server1 namespace per run (default; hermetic).
+    #[default]
+    Private,
+    /// The machine's engine (`DOCKER_HOST` or the default socket); server1 is the machine itself.
+    System,
+}
+
+/// Whether an interface of server1 is one of Docker's bridges (docker0, or br-<network id>).
+pub fn docker_bridge(name: &str) -> bool {
+    name == "docker0" || name.starts_with("br-")
+}
+
 /// Why the engine could not do something.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {

@@ -22,27 +22,7 @@ pub enum Format {
     Prairielearn,
 }
 
-/// A shard: the K-th of N slices of the class, by sorted submission name.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    /// 1-based index.
-    pub k: usize,
-    /// Number of shards.
-    pub n: usize,
-}
-
-impl std::str::FromStr for Shard {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        let (k, n) = s.split_once('/').ok_or("write the shard as K/N, e.g. 2/3")?;
-        let (k, n): (usize, usize) =
-            (k.parse().map_err(|_| "K is not a number")?, n.parse().map_err(|_| "N is not a number")?);
-        if n == 0 || k == 0 || k > n {
-            return Err(format!("shard {k}/{n}: K must be between 1 and N"));
-        }
-        Ok(Shard { k, n })
-    }
-}
+pub use crate::select::Shard;
 
 /// Submissions named by the arguments: a directory holding `setup.sh` is one; any other directory holds one per
 /// subdirectory that has a `setup.sh`. Sorted by name, then sharded.

@@ -1,6 +1,7 @@
 //! Grading student submissions: running each in its own sandbox, scoring checks and predictions, and writing
 //! LMS formats.
 
+pub mod adopt;
 pub mod batch;
 pub mod calibrate;
 pub mod formats;

@@ -11,8 +11,9 @@ use crate::judge::judge;
 use crate::kernel::cgroup::{LabCgroup, Limits};
 use crate::kernel::features::Features;
 use crate::kernel::userns::{self, UserNs};
-use crate::lab::kernel::KernelLab;
-use crate::plan::{self, Plan, Step};
+use crate::lab::live::LiveLab;
+use crate::plan::{self, Plan, Touches};
+use crate::probe::nodes::Nodes;
 use crate::suite::{Lab, Suite};
 use sha2::{Digest, Sha256};
 use std::collections::{BTreeSet, HashMap};
@@ -31,28 +32,12 @@ pub struct GradeOptions {
 /// The plan for grading: only what the lab's environment provides (the LAN's namespaces, cables and switch,
 /// server1's engine and images). The suite's own namespaces and Docker objects are the submission's to build.
 pub fn environment_plan(plan: Plan) -> Plan {
-    let lan = [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH];
-    let ours = |ns: &str| lan.contains(&ns);
-    let mut plan = plan;
-    plan.steps.retain(|s| match s {
-        Step::CreateNamespace { netns } | Step::EnableForwarding { netns } | Step::CreateBridge { netns, .. } => {
-            ours(netns)
-        }
-        Step::CreateVeth { netns, peer_netns, .. } => ours(netns) && ours(peer_netns),
-        Step::SetMaster { netns, .. }
-        | Step::AddAddress { netns, .. }
-        | Step::SetUp { netns, .. }
-        | Step::AddRoute { netns, .. } => ours(netns),
-        Step::CreateLink { link } => ours(&link.netns),
-        Step::CreateNetwork { .. }
-        | Step::CreateContainer { .. }
-        | Step::ConnectContainer { .. }
-        | Step::StartContainers { .. } => false,
-        Step::StartEngine { .. } | Step::EnsureImage { .. } | Step::SwitchPolicy { .. } | Step::SetPromisc { .. } => {
-            true
-        }
-    });
-    plan
+    let ours = |ns: &&str| Lab::ENVIRONMENT.contains(ns);
+    plan.retain(|t| match t {
+        Touches::Namespaces(ns) => ns.iter().all(ours),
+        Touches::Engine => true,
+        Touches::DockerObjects => false,
+    })
 }
 
 /// How long after `setup.sh` returns the lab is observed: what it started in the background binds its ports
@@ -197,7 +182,7 @@ async fn run(
         return (judge(checks, &HashMap::new(), None), Default::default());
     }
     let run_id = crate::runner::new_run_id();
-    let mut lab = match KernelLab::new(&opts.state_dir, &run_id, &suite.name) {
+    let mut lab = match LiveLab::new(&opts.state_dir, &run_id, &suite.name) {
         Ok(l) => l,
         Err(e) => {
             infra.push(format!("failed to write the ledger: {e}"));
@@ -208,14 +193,14 @@ async fn run(
         Ok(c) => c,
         Err(e) => {
             infra.push(format!("failed to confine the lab: {e}"));
-            let errors = lab.teardown();
+            let errors = lab.teardown_blocking().await;
             infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
             return (judge(checks, &HashMap::new(), None), Default::default());
         }
     };
     if let Err(e) = crate::lab::build(&mut lab, env).await {
         infra.push(e.to_string());
-        let errors = lab.teardown();
+        let errors = lab.teardown_blocking().await;
         infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
         return (judge(checks, &HashMap::new(), None), Default::default());
     }
@@ -261,7 +246,7 @@ async fn run(
     };
     // The sandbox goes first: its processes hold the namespaces the submission made.
     drop(sandbox);
-    let errors = lab.teardown();
+    let errors = lab.teardown_blocking().await;
     infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
     (judge(checks, &observations, None), output)
 }
@@ -281,7 +266,7 @@ pub const ENGINE_DATA_MIB: u64 = 512;
 
 /// Prepares the lab's confinement before anything is built: server1 will be the network namespace of a fresh
 /// user namespace, and the lab's cgroup (ledgered first) holds the engine.
-fn confine(lab: &mut KernelLab, run_id: &str) -> std::io::Result<Confined> {
+fn confine(lab: &mut LiveLab, run_id: &str) -> std::io::Result<Confined> {
     let slot = u32::from_str_radix(&content_hash_str(run_id)[..4], 16).unwrap_or(0);
     let userns = UserNs::create(userns::base_for(slot))?;
     lab.provide_namespace(Lab::SERVER1, userns.net.try_clone()?);
@@ -298,19 +283,19 @@ fn content_hash_str(text: &str) -> String {
 
 /// Adopts the suite's endpoints from what the submission built, then probes them.
 async fn observe(
-    lab: &mut KernelLab,
+    lab: &mut LiveLab,
     suite: &Suite,
     checks: &[crate::check::Check],
     sandbox: &Sandbox,
     opts: &GradeOptions,
     infra: &mut Vec<String>,
 ) -> HashMap<usize, Observation> {
-    let lan = [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH];
+    let lan = Lab::ENVIRONMENT;
     let mut missing = BTreeSet::new();
     for ns in suite.namespaces.iter().filter(|n| !lan.contains(&n.name.as_str())) {
         match sandbox.netns_path(&ns.name) {
             Some(path) => {
-                if let Err(e) = lab.adopt_namespace(&ns.name, &path).await {
+                if let Err(e) = super::adopt::namespace(lab, &ns.name, &path).await {
                     infra.push(e.to_string());
                 }
             }
@@ -320,7 +305,7 @@ async fn observe(
         }
     }
     for c in &suite.containers {
-        match lab.adopt_container(&c.name).await {
+        match super::adopt::container(lab, &c.name).await {
             Ok(true) => {}
             Ok(false) => {
                 missing.insert(c.name.clone());

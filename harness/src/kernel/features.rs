@@ -4,8 +4,57 @@
 use super::netlink::Netlink;
 use super::netns;
 use super::privilege;
-use crate::plan::Feature;
 use std::collections::BTreeMap;
+
+/// A capability of the machine a suite may need (link kinds, a Docker Engine).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Feature {
+    /// veth pairs.
+    Veth,
+    /// Linux bridges.
+    Bridge,
+    /// A Docker Engine (`dockerd`) that reachlab can start privately in server1's namespace.
+    Docker,
+    /// macvlan interfaces.
+    Macvlan,
+    /// ipvlan interfaces.
+    Ipvlan,
+    /// 802.1Q VLAN interfaces.
+    Vlan,
+    /// VXLAN interfaces.
+    Vxlan,
+    /// dummy interfaces.
+    Dummy,
+}
+
+impl Feature {
+    /// Every feature reachlab knows how to detect.
+    pub const ALL: [Feature; 8] = [
+        Feature::Veth,
+        Feature::Bridge,
+        Feature::Docker,
+        Feature::Macvlan,
+        Feature::Ipvlan,
+        Feature::Vlan,
+        Feature::Vxlan,
+        Feature::Dummy,
+    ];
+
+    /// The name used in reports (the kernel's link kind, for link features).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Feature::Veth => "veth",
+            Feature::Bridge => "bridge",
+            Feature::Docker => "docker",
+            Feature::Macvlan => "macvlan",
+            Feature::Ipvlan => "ipvlan",
+            Feature::Vlan => "vlan",
+            Feature::Vxlan => "vxlan",
+            Feature::Dummy => "dummy",
+        }
+    }
+}
 
 /// Whether a feature is usable here.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

@@ -9,5 +9,6 @@ pub mod netlink;
 pub mod netns;
 pub mod nftrace;
 pub mod privilege;
+pub mod request;
 pub mod sockdiag;
 pub mod userns;

@@ -2,7 +2,8 @@
 //! namespace. Each [`Netlink`] owns a socket created inside its namespace.
 
 use super::netns::{self, Netns};
-use crate::suite::{Cidr, Link, LinkKind, Route};
+use super::request::{LinkKind, LinkRequest, RouteRequest};
+use crate::cidr::Cidr;
 use futures::TryStreamExt;
 use netlink_packet_route::link::{InfoData, InfoVeth, IpVlanMode, LinkAttribute, MacVlanMode};
 use netlink_packet_route::route::{RouteAttribute, RouteProtocol, RouteScope};
@@ -243,37 +244,27 @@ impl Netlink {
 
     /// `ip link add` for macvlan, ipvlan, vlan, vxlan and dummy links. The request goes to this namespace
     /// (the parent's); `into` moves the new link to its own namespace in the same request.
-    pub async fn create_link(&self, link: &Link, into: Option<&Netns>) -> Result<(), NetlinkError> {
+    pub async fn create_link(&self, link: &LinkRequest, into: Option<&Netns>) -> Result<(), NetlinkError> {
         let parent = match &link.parent {
-            Some((_, p)) => Some(self.require(p).await?),
+            Some(p) => Some(self.require(p).await?),
             None => None,
         };
-        let index = || parent.expect("the loader requires a parent for this kind");
+        let needs_parent = || {
+            parent.ok_or_else(|| NetlinkError {
+                op: format!("create {} {}", link.kind.as_str(), link.name),
+                source: io::Error::other("this kind of link needs a parent device"),
+            })
+        };
         let mut msg = match link.kind {
-            LinkKind::Macvlan => {
-                let mode = match link.mode.as_deref() {
-                    Some("private") => MacVlanMode::Private,
-                    Some("vepa") => MacVlanMode::Vepa,
-                    Some("passthru") => MacVlanMode::Passthrough,
-                    _ => MacVlanMode::Bridge,
-                };
-                LinkMacVlan::new(&link.name, index(), mode).build()
-            }
-            LinkKind::Ipvlan => {
-                let mode = match link.mode.as_deref() {
-                    Some("l3") => IpVlanMode::L3,
-                    Some("l3s") => IpVlanMode::L3S,
-                    _ => IpVlanMode::L2,
-                };
-                LinkIpVlan::new(&link.name, index(), mode).build()
-            }
-            LinkKind::Vlan => LinkVlan::new(&link.name, index(), link.id.unwrap_or(1) as u16).build(),
-            LinkKind::Vxlan => {
-                let mut b = LinkVxlan::new(&link.name, link.id.unwrap_or(1)).port(link.dstport.unwrap_or(4789));
-                if let Some(r) = link.remote {
+            LinkKind::Macvlan { mode } => LinkMacVlan::new(&link.name, needs_parent()?, mode).build(),
+            LinkKind::Ipvlan { mode } => LinkIpVlan::new(&link.name, needs_parent()?, mode).build(),
+            LinkKind::Vlan { id } => LinkVlan::new(&link.name, needs_parent()?, id).build(),
+            LinkKind::Vxlan { vni, port, remote, local } => {
+                let mut b = LinkVxlan::new(&link.name, vni).port(port);
+                if let Some(r) = remote {
                     b = b.remote(r);
                 }
-                if let Some(l) = link.local {
+                if let Some(l) = local {
                     b = b.local(l);
                 }
                 if let Some(p) = parent {
@@ -293,8 +284,8 @@ impl Netlink {
     }
 
     /// Creates a throwaway link of a feature's kind (feature detection, in a scratch namespace).
-    pub async fn create_probe_link(&self, kind: crate::plan::Feature) -> Result<(), NetlinkError> {
-        use crate::plan::Feature;
+    pub async fn create_probe_link(&self, kind: super::features::Feature) -> Result<(), NetlinkError> {
+        use super::features::Feature;
         let lower = "rlprobe0";
         if self.index_of(lower).await?.is_none() {
             Self::wrap(
@@ -302,19 +293,12 @@ impl Netlink {
                 self.handle.link().add(LinkVeth::new(lower, "rlprobe1").build()).execute().await,
             )?;
         }
-        let link = |kind: LinkKind, parent: bool| Link {
-            kind,
+        let link = |kind: LinkKind, parent: bool| LinkRequest {
             name: format!("rlp{}", kind.as_str()),
-            netns: String::new(),
-            parent: parent.then(|| (String::new(), lower.to_string())),
-            mode: None,
-            id: Some(10),
-            remote: Some(Ipv4Addr::new(192, 0, 2, 1)),
-            local: None,
-            dstport: None,
-            address: None,
-            up: false,
+            kind,
+            parent: parent.then(|| lower.to_string()),
         };
+        let vxlan = LinkKind::Vxlan { vni: 10, port: 4789, remote: Some(Ipv4Addr::new(192, 0, 2, 1)), local: None };
         match kind {
             Feature::Veth => Ok(()),
             Feature::Bridge => Self::wrap(
@@ -322,10 +306,12 @@ impl Netlink {
                 self.handle.link().add(LinkBridge::new("rlpbridge").build()).execute().await,
             ),
             Feature::Docker => Ok(()),
-            Feature::Macvlan => self.create_link(&link(LinkKind::Macvlan, true), None).await,
-            Feature::Ipvlan => self.create_link(&link(LinkKind::Ipvlan, true), None).await,
-            Feature::Vlan => self.create_link(&link(LinkKind::Vlan, true), None).await,
-            Feature::Vxlan => self.create_link(&link(LinkKind::Vxlan, false), None).await,
+            Feature::Macvlan => {
+                self.create_link(&link(LinkKind::Macvlan { mode: MacVlanMode::Bridge }, true), None).await
+            }
+            Feature::Ipvlan => self.create_link(&link(LinkKind::Ipvlan { mode: IpVlanMode::L2 }, true), None).await,
+            Feature::Vlan => self.create_link(&link(LinkKind::Vlan { id: 10 }, true), None).await,
+            Feature::Vxlan => self.create_link(&link(vxlan, false), None).await,
             Feature::Dummy => self.create_link(&link(LinkKind::Dummy, false), None).await,
         }
     }
@@ -403,7 +389,7 @@ impl Netlink {
     }
 
     /// `ip route add TO [via VIA] [dev DEV]`.
-    pub async fn add_route(&self, route: &Route) -> Result<(), NetlinkError> {
+    pub async fn add_route(&self, route: &RouteRequest) -> Result<(), NetlinkError> {
         let mut builder =
             RouteMessageBuilder::<Ipv4Addr>::new().destination_prefix(route.to.network(), route.to.prefix);
         // As `ip route add` does: a route without a gateway reaches its destination on the link (scope link),

@@ -2,15 +2,16 @@
 //! networks and endpoints, the switch's port flags, and — per probe — the routes the kernels on its path
 //! would take. Only reads; never changes the lab.
 
-use super::kernel::KernelLab;
+use super::live::LiveLab;
 use super::ApplyError;
 use crate::explain::{LabFacts, PathFacts};
 use crate::inventory::Inventory;
 use crate::kernel::netns;
+use crate::probe::nodes::Nodes;
 use crate::suite::Lab;
 use std::net::Ipv4Addr;
 
-impl KernelLab {
+impl LiveLab {
     /// The lab as built (see [`LabFacts`]).
     pub async fn facts(&self, inventory: &Inventory) -> Result<LabFacts, ApplyError> {
         let mut facts = LabFacts::default();

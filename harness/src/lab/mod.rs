@@ -1,10 +1,16 @@
 //! Applying plans: the [`Topology`] trait (side effects), the real kernel implementation, the ledger of what
 //! exists and its teardown.
 
+pub mod apply;
+pub mod engine_side;
 pub mod facts;
-pub mod kernel;
+pub mod kernel_side;
 pub mod ledger;
+pub mod live;
+pub mod ops;
 pub mod ready;
+pub mod reopen;
+pub mod requests;
 pub mod teardown;
 
 use crate::plan::{Plan, Step};
@@ -37,6 +43,12 @@ pub enum ApplyError {
     },
 }
 
+impl From<crate::engine::EngineError> for ApplyError {
+    fn from(e: crate::engine::EngineError) -> Self {
+        ApplyError::Engine(e)
+    }
+}
+
 /// Something that can carry out plan steps. The kernel is the real one; tests record.
 #[allow(async_fn_in_trait)]
 pub trait Topology {
@@ -46,14 +58,14 @@ pub trait Topology {
 
 /// Builds a plan's topology, in order, stopping at the first error (teardown removes what was made).
 pub async fn build(topology: &mut impl Topology, plan: &Plan) -> Result<(), ApplyError> {
-    build_timed(topology, plan, &mut crate::report::model::Timings::default()).await
+    build_timed(topology, plan, &mut crate::timings::Timings::default()).await
 }
 
 /// [`build`], adding the time of each step to its phase.
 pub async fn build_timed(
     topology: &mut impl Topology,
     plan: &Plan,
-    timings: &mut crate::report::model::Timings,
+    timings: &mut crate::timings::Timings,
 ) -> Result<(), ApplyError> {
     for step in &plan.steps {
         timings.time(step.phase(), topology.apply(step)).await?;

@@ -17,11 +17,55 @@ pub struct TeardownError {
     pub source: std::io::Error,
 }
 
+/// How each kind of resource is removed. The machine is the real one; tests record, and fail on purpose.
+pub trait Remove {
+    /// Unmounts and removes a named namespace (already gone is success).
+    fn namespace(&mut self, path: &Path) -> std::io::Result<()>;
+    /// Removes a directory of ours, whole (already gone is success).
+    fn directory(&mut self, path: &Path) -> std::io::Result<()>;
+    /// Kills everything in a cgroup of ours and removes it, in every hierarchy.
+    fn cgroup(&mut self, name: &str) -> Vec<std::io::Error>;
+    /// Stops what is left of a private engine and removes its directory.
+    fn engine(&mut self, dir: &Path, cgroup: &str) -> Vec<std::io::Error>;
+    /// Removes an object of ours from the machine's engine, after checking it carries the run's label.
+    fn system_object(&mut self, socket: &Path, kind: &str, name: &str, run_id: &str) -> std::io::Result<()>;
+}
+
+/// The real machine.
+pub struct Machine;
+
+impl Remove for Machine {
+    fn namespace(&mut self, path: &Path) -> std::io::Result<()> {
+        netns::remove(path)
+    }
+    fn directory(&mut self, path: &Path) -> std::io::Result<()> {
+        match std::fs::remove_dir_all(path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+    fn cgroup(&mut self, name: &str) -> Vec<std::io::Error> {
+        crate::kernel::cgroup::kill_tree(name);
+        crate::kernel::cgroup::remove(name)
+    }
+    fn engine(&mut self, dir: &Path, cgroup: &str) -> Vec<std::io::Error> {
+        daemon::purge(dir, cgroup)
+    }
+    fn system_object(&mut self, socket: &Path, kind: &str, name: &str, run_id: &str) -> std::io::Result<()> {
+        crate::engine::docker::remove_owned(socket, kind, name, run_id)
+    }
+}
+
 /// Removes everything in `record`, newest first. Links inside a namespace the ledger also holds go with that
 /// namespace (deleting a namespace deletes its links, and a veth's peer with it), and Docker objects go with
 /// their private engine, so only engines and namespaces are removed explicitly; anything whose owner the
 /// ledger does not hold is reported, never guessed at.
 pub fn teardown(record: &Record) -> Vec<TeardownError> {
+    teardown_with(record, &mut Machine)
+}
+
+/// [`teardown`] through `remove`.
+pub fn teardown_with(record: &Record, remove: &mut impl Remove) -> Vec<TeardownError> {
     let mut errors = Vec::new();
     let namespaces: Vec<&Path> = record
         .entries
@@ -34,29 +78,27 @@ pub fn teardown(record: &Record) -> Vec<TeardownError> {
     for entry in record.entries.iter().rev() {
         match entry {
             Entry::Namespace { name, path } => {
-                if let Err(source) = netns::remove(path) {
+                if let Err(source) = remove.namespace(path) {
                     errors.push(TeardownError { what: format!("namespace {name}"), source });
                 }
             }
-            Entry::ScratchDir { path } => match std::fs::remove_dir_all(path) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    errors.push(TeardownError { what: format!("directory {}", path.display()), source: e })
+            Entry::ScratchDir { path } => {
+                if let Err(source) = remove.directory(path) {
+                    errors.push(TeardownError { what: format!("directory {}", path.display()), source })
                 }
-                _ => {}
-            },
+            }
             Entry::Cgroup { name } => {
-                crate::kernel::cgroup::kill_tree(name);
-                for source in crate::kernel::cgroup::remove(name) {
+                for source in remove.cgroup(name) {
                     errors.push(TeardownError { what: format!("cgroup {name}"), source });
                 }
             }
             Entry::Engine { dir, cgroup } => {
-                for source in daemon::purge(dir, cgroup) {
+                for source in remove.engine(dir, cgroup) {
                     errors.push(TeardownError { what: format!("engine {}", dir.display()), source });
                 }
             }
             Entry::SystemObject { socket, kind, name, run_id } => {
-                if let Err(source) = crate::engine::docker::remove_owned(socket, kind, name, run_id) {
+                if let Err(source) = remove.system_object(socket, kind, name, run_id) {
                     errors.push(TeardownError { what: format!("{kind} {name} in the machine's engine"), source });
                 }
             }

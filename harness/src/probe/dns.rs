@@ -4,9 +4,9 @@
 //! "unresolved" without a query being sent, since its resolver is outside the lab.
 
 use super::icmp::ms;
+use super::nodes::Nodes;
 use crate::check::{Observation, Outcome};
 use crate::kernel::netns;
-use crate::lab::kernel::KernelLab;
 use std::net::Ipv4Addr;
 use std::time::Duration;
 
@@ -67,7 +67,7 @@ pub fn answer(msg: &[u8], id: u16) -> Result<Vec<Ipv4Addr>, String> {
 }
 
 /// Resolves `name` from inside container `from`. `Err` is the observation to report instead of a probe.
-pub async fn resolve(lab: &KernelLab, from: &str, name: &str, timeout_ms: u64) -> Result<Ipv4Addr, Observation> {
+pub async fn resolve(lab: &impl Nodes, from: &str, name: &str, timeout_ms: u64) -> Result<Ipv4Addr, Observation> {
     let unresolved = |why: String| {
         Err(Observation::unsent(Outcome::Unresolved, format!("`{name}` did not resolve in {from}: {why}")))
     };

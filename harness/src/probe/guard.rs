@@ -6,17 +6,12 @@
 //! cell without a packet: no route, a target that is a broadcast address for the source, or one of the
 //! source's own addresses.
 
+use super::nodes::Nodes;
 use crate::check::Observation;
+use crate::engine::{docker_bridge, EngineMode};
 use crate::kernel::netlink::RouteTo;
-use crate::lab::kernel::KernelLab;
-use crate::system::EngineMode;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
-
-/// Whether an interface of the machine is one of Docker's bridges (docker0, or br-<network id>).
-pub fn docker_bridge(name: &str) -> bool {
-    name == "docker0" || name.starts_with("br-")
-}
 
 /// What the kernel of the source would do with a probe to the target, once the guard let it through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,37 +32,38 @@ pub enum Clearance {
 
 /// Checks a probe from `from` to `target` before it is sent. `Err` is the observation to report instead.
 pub async fn clear(
-    lab: &KernelLab,
+    lab: &impl Nodes,
     lab_addresses: &BTreeSet<Ipv4Addr>,
     from: &str,
     target: Ipv4Addr,
 ) -> Result<Clearance, Observation> {
     let refuse = |why: String| Err(Observation::error(format!("refused to probe: {why}")));
-    let Some(ns) = lab.namespace(from) else {
+    let Some(is_machine) = lab.is_machine(from) else {
         return refuse(format!("`{from}` is not a node this lab made"));
     };
     // Only with `--engine system` is server1 the machine itself; then its probes may only leave through a
     // Docker bridge (towards a container the lab made, which the address check below also requires).
-    let machine = match ns.is_machine_root() {
+    let machine = match is_machine {
         Ok(false) => false,
         Ok(true) if lab.mode() == EngineMode::System => true,
         Ok(true) => return refuse(format!("`{from}` is the machine's own network namespace")),
-        Err(e) => return refuse(format!("failed to inspect namespace {}: {e}", ns.name)),
+        Err(e) => return refuse(format!("failed to inspect the namespace of {from}: {e}")),
     };
     if !lab_addresses.contains(&target) {
         return refuse(format!("{target} is not an address of the lab"));
     }
-    let Some(nl) = lab.netlink(from) else {
+    let Some(route) = lab.route_to(from, target).await else {
         return refuse(format!("no netlink socket in `{from}`"));
     };
-    match nl.route_to(target).await {
-        Ok(RouteTo::Unicast { oif, .. }) if machine => match nl.name_of(oif).await {
-            Ok(Some(name)) if docker_bridge(&name) => Ok(Clearance::Send),
-            Ok(name) => refuse(format!(
+    match route {
+        Ok(RouteTo::Unicast { oif, .. }) if machine => match lab.interface_name(from, oif).await {
+            Some(Ok(Some(name))) if docker_bridge(&name) => Ok(Clearance::Send),
+            Some(Ok(name)) => refuse(format!(
                 "from this machine, {target} is routed through {}, not a Docker bridge",
                 name.unwrap_or_else(|| format!("interface {oif}"))
             )),
-            Err(e) => Err(Observation::error(e.to_string())),
+            Some(Err(e)) => Err(Observation::error(e.to_string())),
+            None => refuse(format!("no netlink socket in `{from}`")),
         },
         Ok(RouteTo::Unicast { .. }) => Ok(Clearance::Send),
         // From the machine itself, only unicast through a Docker bridge is ever sent.

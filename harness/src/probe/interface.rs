@@ -2,11 +2,11 @@
 //! prints between `<…>`), e.g. `PROMISC` after `ip link set enp0s3 promisc on`. The flag is the one a user sets
 //! (`IFF_PROMISC`), not the kernel's internal promiscuity count that macvlan children or captures raise.
 
+use super::nodes::Nodes;
 use crate::check::{Observation, Outcome};
-use crate::lab::kernel::KernelLab;
 
 /// Whether `node`'s `interface` has promiscuous mode as `promisc` says.
-pub async fn flags(lab: &KernelLab, node: &str, interface: &str, promisc: bool) -> Observation {
+pub async fn flags(lab: &impl Nodes, node: &str, interface: &str, promisc: bool) -> Observation {
     let Some(nl) = lab.netlink(node) else {
         return Observation::error(format!("no namespace for {node}"));
     };

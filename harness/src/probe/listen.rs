@@ -2,6 +2,7 @@
 //! (namespace, protocol, port), shared by every probe to it; each probe carries a unique token, so a probe is
 //! delivered only when the listener received *its* token — nothing else in the lab can fake that.
 
+use super::nodes::Nodes;
 use crate::kernel::netns::{self, Netns};
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -156,7 +157,7 @@ pub struct Armed<'a> {
 /// Opens (or reuses) the listener in `to`'s namespace and registers a fresh token; `Err` is the observation
 /// to report instead of probing.
 pub async fn arm<'a>(
-    lab: &'a crate::lab::kernel::KernelLab,
+    lab: &'a impl Nodes,
     listeners: &Listeners,
     from: &str,
     dest: Dest<'_>,

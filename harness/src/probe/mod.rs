@@ -2,12 +2,13 @@
 //! file per probe kind. Captures run around the probes and are judged from their packets.
 
 pub mod arrival;
-pub mod captures;
+pub mod capture_checks;
 pub mod dns;
 pub mod guard;
 pub mod icmp;
 pub mod interface;
 pub mod listen;
+pub mod nodes;
 pub mod path;
 pub mod rule;
 pub mod tcp;
@@ -18,9 +19,9 @@ pub mod wire;
 
 use crate::check::{Action, Check, Observation, Outcome};
 use crate::inventory::Inventory;
-use crate::lab::kernel::KernelLab;
 use crate::suite::Endpoint;
 use guard::Clearance;
+use nodes::Nodes;
 use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
@@ -33,14 +34,14 @@ pub trait Prober {
 }
 
 /// The real ARP table of the machine and the neighbour caches of a lab's namespaces.
-pub struct LabNeighbours<'a>(pub &'a KernelLab);
+pub struct LabNeighbours<'a, L: Nodes>(pub &'a L);
 
-impl waves::NeighbourTable for LabNeighbours<'_> {
+impl<L: Nodes> waves::NeighbourTable for LabNeighbours<'_, L> {
     fn read(&self) -> Option<crate::kernel::neigh::ArpTable> {
         crate::kernel::neigh::arp_table().ok()
     }
     async fn flush(&self) -> Result<(), String> {
-        self.0.flush_neighbours().await.map_err(|e| e.to_string())
+        self.0.flush_neighbours().await
     }
 }
 
@@ -55,17 +56,17 @@ fn undelivered(o: Observation) -> Observation {
 }
 
 /// The real prober of a built lab.
-pub struct LabProber<'a> {
-    lab: &'a KernelLab,
+pub struct LabProber<'a, L: Nodes> {
+    lab: &'a L,
     inventory: Inventory,
     lab_addresses: BTreeSet<Ipv4Addr>,
     icmp: icmp::Icmp,
     listeners: listen::Listeners,
 }
 
-impl<'a> LabProber<'a> {
+impl<'a, L: Nodes> LabProber<'a, L> {
     /// A prober for `lab`, whose addresses are `inventory` (read back from the kernel).
-    pub fn new(lab: &'a KernelLab, inventory: Inventory) -> Self {
+    pub fn new(lab: &'a L, inventory: Inventory) -> Self {
         let lab_addresses = inventory.addresses();
         LabProber {
             lab,
@@ -116,7 +117,7 @@ impl<'a> LabProber<'a> {
     }
 }
 
-impl Prober for LabProber<'_> {
+impl<L: Nodes> Prober for LabProber<'_, L> {
     async fn probe(&self, check: &Check) -> Observation {
         match &check.action {
             Action::Icmp { to, by_name } => match self.target(check, to, *by_name).await {

@@ -1,8 +1,8 @@
 //! Rule checks: read a node's nat table (`iptables-save -t nat`, run inside the node's namespace — the same
 //! iptables the engine used) and look for the MASQUERADE rule of the lab's "Docker NAT" slide.
 
+use super::nodes::Nodes;
 use crate::check::{Observation, Outcome};
-use crate::lab::kernel::KernelLab;
 use crate::suite::Cidr;
 use std::os::fd::AsRawFd;
 
@@ -16,7 +16,7 @@ pub fn masquerade_rules(save: &str, subnet: Cidr) -> Vec<String> {
 }
 
 /// Whether `node`'s nat POSTROUTING chain masquerades `subnet`.
-pub async fn masquerade(lab: &KernelLab, node: &str, subnet: Cidr) -> Observation {
+pub async fn masquerade(lab: &impl Nodes, node: &str, subnet: Cidr) -> Observation {
     let Some(ns) = lab.namespace(node) else {
         return Observation::error(format!("no namespace for {node}"));
     };

@@ -4,9 +4,9 @@
 
 use super::icmp::ms;
 use super::listen::{arm, bound, payload, Dest, Listeners, Proto};
+use super::nodes::Nodes;
 use crate::check::{Observation, Outcome};
 use crate::kernel::netns;
-use crate::lab::kernel::KernelLab;
 use crate::suite::ProbeSettings;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -14,7 +14,7 @@ use tokio::io::AsyncWriteExt;
 
 /// Connects from `from` to `target:port`, listening in `to`'s namespace (unless `listen` is false).
 pub async fn connect(
-    lab: &KernelLab,
+    lab: &impl Nodes,
     listeners: &Listeners,
     from: &str,
     dest: Dest<'_>,

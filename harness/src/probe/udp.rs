@@ -11,9 +11,9 @@
 use super::arrival;
 use super::icmp::ms;
 use super::listen::{arm, describe, holders, payload, same_pid_namespace, Dest, Listeners, Proto};
+use super::nodes::Nodes;
 use crate::check::{Observation, Outcome};
 use crate::kernel::netns;
-use crate::lab::kernel::KernelLab;
 use crate::suite::ProbeSettings;
 use std::time::Duration;
 
@@ -42,7 +42,7 @@ fn classify_send(r: std::io::Result<usize>) -> Result<Sent, std::io::Error> {
 
 /// Sends UDP probes from `from` to `target:port`.
 pub async fn send(
-    lab: &KernelLab,
+    lab: &impl Nodes,
     listeners: &Listeners,
     from: &str,
     dest: Dest<'_>,

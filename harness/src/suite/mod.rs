@@ -1,13 +1,12 @@
 //! Suites: the TOML files in `test-suites/`, loaded and validated into [`Suite`] without any I/O but reading the
 //! file.
 
-mod cidr;
 mod load;
 pub mod matrix;
 pub mod model;
 pub mod schema;
 
-pub use cidr::Cidr;
+pub use crate::cidr::Cidr;
 pub use load::{load_bytes, load_file, load_str, load_str_with, read_source, Limits, LoadError};
 pub use matrix::Cell;
 pub use model::{By, LinkKind, ProbeKind, Promiscuous};
@@ -140,6 +139,8 @@ impl Lab {
     pub const SERVER2: &'static str = "server2";
     /// The namespace of the hypervisor's host-only switch.
     pub const SWITCH: &'static str = "hostonly";
+    /// The lab's own machines, which a suite's `[lab]` provides (server1, server2 and the host-only switch).
+    pub const ENVIRONMENT: [&'static str; 3] = [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH];
     /// The switch's bridge, named after VirtualBox's host-only adapter.
     pub const BRIDGE: &'static str = "vboxnet0";
 }

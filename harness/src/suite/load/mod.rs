@@ -280,7 +280,7 @@ impl Cx<'_> {
         let lab = self.lab(&raw)?;
         let mut namespaces: Vec<Namespace> = Vec::new();
         if lab.is_some() {
-            for name in [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH] {
+            for name in Lab::ENVIRONMENT {
                 namespaces.push(Namespace { name: name.into(), routes: Vec::new(), forwarding: false });
             }
         }
@@ -295,7 +295,7 @@ impl Cx<'_> {
                     "use 1 to 32 letters, digits, `-` or `_`".to_string(),
                 ));
             }
-            if lab.is_some() && [Lab::SERVER1, Lab::SERVER2, Lab::SWITCH].contains(&n.as_str()) {
+            if lab.is_some() && Lab::ENVIRONMENT.contains(&n.as_str()) {
                 return Err(self.span(
                     &ns.name,
                     format!("`{n}` is part of the emulated LAN"),

@@ -1,10 +1,10 @@
 //! Captures around the probes: started before the first probe, stopped after the last, each writing a pcap
 //! into the report directory; their assertions are judged from the packets (pure: [`assess`], [`observe`]).
 
+use super::nodes::Nodes;
 use crate::capture::{Capture, CaptureOptions, CaptureResult, PacketSummary};
 use crate::check::{Action, CaptureAssertion, Check, Observation, Outcome};
 use crate::inventory::Inventory;
-use crate::lab::kernel::KernelLab;
 use crate::suite::{HostRef, Suite};
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -23,7 +23,7 @@ fn addresses(inventory: &Inventory, host: &HostRef) -> Vec<Ipv4Addr> {
 }
 
 /// Starts every capture of the suite.
-pub async fn start(lab: &KernelLab, suite: &Suite, inventory: &Inventory, dir: &Path) -> Running {
+pub async fn start(lab: &impl Nodes, suite: &Suite, inventory: &Inventory, dir: &Path) -> Running {
     let mut captures = Vec::new();
     for (i, c) in suite.captures.iter().enumerate() {
         let started = async {
