@@ -9,7 +9,8 @@
 //!
 //! m routes between the two subnets; its rules are written with iptables (iptables-nft), as a container
 //! engine writes them: FORWARD jumps to ISOLATE, which may drop ICMP to b, and POSTROUTING masquerades a's
-//! subnet towards b.
+//! subnet towards b. With a Docker Engine, the bundled Test1 lab (`reachlab up`) shows the same on Docker's own
+//! rules in server1: alpine1 → alpine3 ends at DOCKER-ISOLATION-STAGE-2, alpine1 → server2 is masqueraded.
 
 mod common;
 
@@ -158,14 +159,14 @@ fn isolated(test: Body) {
     let runtime = || tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     // Counted after a first runtime: tokio's signal driver opens a socket pair that lives as long as the process.
     drop(runtime());
-    let (namespaces, machine_tables, open) = (common::machine_state().namespaces, tables(None), sockets());
+    let (machine, machine_tables, open) = (common::machine_state(), tables(None), sockets());
     let rt = runtime();
     let left = rt.block_on(async { tokio::time::timeout(Duration::from_secs(60), test()).await.expect("timed out") });
     drop(rt);
     for path in left {
         assert!(!std::path::Path::new(&path).exists(), "{path} left behind");
     }
-    assert_eq!(common::machine_state().namespaces, namespaces, "namespaces");
+    assert_eq!(common::machine_state(), machine, "namespaces, links, mounts, engines, cgroups");
     assert_eq!(tables(None), machine_tables, "the machine's nft tables");
     assert_eq!(sockets(), open, "sockets of this process");
 }
@@ -328,11 +329,101 @@ async fn the_machines_namespace_is_refused_and_a_dropped_tracer_cleans_up() -> V
     lab.paths()
 }
 
+/// `docker -H ENGINE ARGS` against a lab's private engine.
+fn docker(engine: &std::path::Path, args: &[&str]) -> String {
+    let host = format!("unix://{}", engine.display());
+    let mut all = vec!["-H", host.as_str()];
+    all.extend_from_slice(args);
+    run("docker", &all).trim().to_string()
+}
+
+/// The bundled Test1 lab, left standing by `reachlab up`: alpine1 (default bridge) → alpine3 (alpine-net) ends
+/// at Docker's isolation rule in server1, named as Docker wrote it; alpine1 → server2 is masqueraded there.
+async fn docker_isolation_and_masquerade_are_named_in_server1() -> Vec<String> {
+    let s = common::Scratch::new();
+    let out = s.reachlab().args(["up", "test-suites/test1-custom-bridge.toml"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    let id = text.split("run id ").nth(1).and_then(|t| t.get(..6)).expect("up names its run id").to_string();
+    let server1_path = std::path::PathBuf::from(format!("/run/netns/rl-{id}-server1"));
+    let server1 = Netns::open(&format!("rl-{id}-server1"), &server1_path).unwrap();
+    let engine = s.state().join("engines").join(&id).join("docker.sock");
+    let container = |name: &str| {
+        let pid = docker(&engine, &["inspect", "-f", "{{.State.Pid}}", name]);
+        Netns::open(name, std::path::Path::new(&format!("/proc/{pid}/ns/net"))).unwrap()
+    };
+    let (alpine1, alpine3) = (container("alpine1"), container("alpine3"));
+    let address = |name: &str| -> Ipv4Addr {
+        docker(&engine, &["inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", name])
+            .parse()
+            .unwrap()
+    };
+    let bridge = format!("br-{}", &docker(&engine, &["network", "inspect", "-f", "{{.Id}}", "alpine-net"])[..12]);
+    let point = |node: &str, ns: &Netns, interface: &str| Point {
+        node: node.into(),
+        ns: ns.clone(),
+        interface: interface.into(),
+    };
+    let traced = vec![("server1".to_string(), server1.clone())];
+    let dir = tempfile::tempdir().unwrap();
+
+    let points = [
+        point("alpine1", &alpine1, "eth0"),
+        point("server1", &server1, "docker0"),
+        point("server1", &server1, &bridge),
+        point("alpine3", &alpine3, "eth0"),
+    ];
+    let seen = observe_echo(
+        &alpine1,
+        address("alpine3"),
+        (0x7101, 1),
+        Duration::from_millis(800),
+        &points,
+        &traced,
+        dir.path(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(seen.answer, EchoAnswer::Nothing);
+    let last = seen.path.last_seen().unwrap();
+    assert_eq!((last.node.as_str(), last.interface.as_str(), last.leg), ("server1", "docker0", Leg::Request));
+    let (node, step) = seen.dropped_by().unwrap_or_else(|| panic!("{:#?}", seen.traces));
+    assert_eq!(node, "server1");
+    assert_eq!(step.summary(), "FORWARD DOCKER-ISOLATION-STAGE-2 DROP");
+    let Decider::Rule { iptables, .. } = &step.decider else { panic!("{step:?}") };
+    assert_eq!(iptables.as_deref(), Some(format!("-A DOCKER-ISOLATION-STAGE-2 -o {bridge} -j DROP").as_str()));
+    eprintln!("alpine1 → alpine3: {}", seen.line());
+
+    let points = [
+        point("alpine1", &alpine1, "eth0"),
+        point("server1", &server1, "docker0"),
+        point("server1", &server1, "enp0s3"),
+    ];
+    let server2 = Ipv4Addr::new(192, 168, 56, 4);
+    let seen = observe_echo(&alpine1, server2, (0x7102, 1), Duration::from_secs(2), &points, &traced, dir.path())
+        .await
+        .unwrap();
+    assert_eq!(seen.answer, EchoAnswer::Reply { from: server2 }, "{:#?}", seen.path);
+    let on_lan = seen.path.leg(Leg::Request).last().and_then(|h| h.seen.clone()).unwrap();
+    assert_eq!(on_lan.src, Some(IpAddr::V4(Ipv4Addr::new(192, 168, 56, 3))), "masqueraded to server1's address");
+    let trace = seen.traces[0].trace().unwrap();
+    let nat: Vec<String> = trace.rewrites().map(|s| s.summary()).collect();
+    assert_eq!(nat, ["POSTROUTING MASQUERADE 172.17.0.0/16"], "{:#?}", trace.steps);
+    eprintln!("alpine1 → server2: {}", seen.line());
+    assert!(ours(&tables(Some(&server1))).is_empty());
+
+    drop((server1, alpine1, alpine3));
+    let out = s.reachlab().args(["down", &id]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    vec![server1_path.display().to_string()]
+}
+
 fn main() {
     let skip = reachlab::kernel::privilege::unprivileged_reason().or_else(|| {
         let has = |tool: &str| Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
         (!has("nft") || !has("iptables")).then(|| "needs nft (nftables) and iptables".to_string())
     });
+    let docker = skip.clone().or_else(|| common::docker_skip(&[]));
     let tests: [(&'static str, fn()); 4] = [
         ("a_dropped_probe_stops_at_the_middle_and_the_trace_names_the_rule", || {
             isolated(|| Box::pin(a_dropped_probe_stops_at_the_middle_and_the_trace_names_the_rule()))
@@ -347,5 +438,11 @@ fn main() {
             isolated(|| Box::pin(the_machines_namespace_is_refused_and_a_dropped_tracer_cleans_up()))
         }),
     ];
-    common::run_trials("trace", skip, &tests)
+    let mut each: Vec<common::Trial> = tests.iter().map(|&(name, f)| (name, f, skip.clone())).collect();
+    each.push((
+        "docker_isolation_and_masquerade_are_named_in_server1",
+        || isolated(|| Box::pin(docker_isolation_and_masquerade_are_named_in_server1())),
+        docker,
+    ));
+    common::run_trials_each("trace", &each)
 }
