@@ -227,8 +227,11 @@ async fn a_passing_probe_reaches_the_destination_and_back() -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let traced: Vec<(String, Netns)> =
         [("a", &lab.a), ("m", &lab.m), ("b", &lab.b)].iter().map(|(n, ns)| (n.to_string(), (*ns).clone())).collect();
+    let started = std::time::Instant::now();
     let seen =
         observe_echo(&lab.a, B, (0x1111, 3), Duration::from_secs(2), &lab.points(), &traced, dir.path()).await.unwrap();
+    // What a path costs, for deciding when to take one (5 captures, 3 traces, one answered echo).
+    eprintln!("observed path with 5 captures and 3 traces in {:?}", started.elapsed());
     assert_eq!(seen.answer, EchoAnswer::Reply { from: B });
     assert!(seen.path.hops.iter().all(|h| h.seen.is_some()), "{:#?}", seen.path);
     assert!(seen.path.reached() && seen.path.answered());
@@ -321,6 +324,10 @@ async fn the_machines_namespace_is_refused_and_a_dropped_tracer_cleans_up() -> V
     }
     let lab = build().await;
     let before = tables(Some(&lab.m));
+    let started = std::time::Instant::now();
+    let idle = Tracer::start(&lab.m, key).await.unwrap().finish().await.unwrap();
+    eprintln!("a tracer started and finished (nothing traced) in {:?}", started.elapsed());
+    assert!(idle.steps.is_empty() && idle.arrivals.is_empty());
     let tracer = Tracer::start(&lab.m, key).await.unwrap();
     let during = tables(Some(&lab.m));
     assert_eq!(ours(&during), [&format!("table inet {}", tracer.table())]);

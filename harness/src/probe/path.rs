@@ -219,8 +219,11 @@ impl PathObserver {
         let mut points = Vec::new();
         let mut captured = Vec::new();
         let (mut lost, mut pcaps) = (0, Vec::new());
-        for (point, capture) in self.captures {
-            let result = capture.stop().await?;
+        // Stopped together: each waits for a quiet moment on its socket, and those waits overlap.
+        let (names, captures): (Vec<_>, Vec<_>) = self.captures.into_iter().unzip();
+        let results = futures::future::join_all(captures.into_iter().map(Capture::stop)).await;
+        for (point, result) in names.into_iter().zip(results) {
+            let result = result?;
             lost += result.lost();
             pcaps.push(result.pcap);
             captured.push(result.packets);
@@ -412,24 +415,26 @@ pub async fn observe_echo(
     dir: &Path,
 ) -> io::Result<EchoPath> {
     let probe = ProbeKey::Echo { ident: key.0, seq: key.1 };
-    let mut tracers: Vec<(String, Result<Tracer, TraceError>)> = Vec::new();
-    for (node, ns) in traced {
-        tracers.push((node.clone(), Tracer::start(ns, probe).await));
-    }
+    let tracers: Vec<Result<Tracer, TraceError>> =
+        futures::future::join_all(traced.iter().map(|(_, ns)| Tracer::start(ns, probe))).await;
     let observer = PathObserver::start(points, probe, dir).await?;
     let answer = send_echo(from, target, key.0, key.1, timeout).await;
     let path = observer.finish().await?;
-    let mut traces = Vec::new();
-    for (node, tracer) in tracers {
-        let finished = match tracer {
+    let finished = futures::future::join_all(tracers.into_iter().map(|tracer| async move {
+        match tracer {
             Ok(t) => t.finish().await,
             Err(e) => Err(e),
-        };
-        traces.push(match finished {
-            Ok(trace) => NodeTrace::Traced { node, trace },
-            Err(e) => NodeTrace::Failed { node, reason: e.to_string() },
-        });
-    }
+        }
+    }))
+    .await;
+    let traces = traced
+        .iter()
+        .zip(finished)
+        .map(|((node, _), finished)| match finished {
+            Ok(trace) => NodeTrace::Traced { node: node.clone(), trace },
+            Err(e) => NodeTrace::Failed { node: node.clone(), reason: e.to_string() },
+        })
+        .collect();
     Ok(EchoPath { answer: answer?, path, traces })
 }
 
