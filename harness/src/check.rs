@@ -272,7 +272,7 @@ pub enum Observation {
         /// Captures: frames that matched the filter but were lost (the kernel dropped them).
         dropped: Option<u64>,
         /// Why it did not get through, from the lab as built (empty when it did, or nothing explains it).
-        why: Vec<crate::explain::Why>,
+        why: Vec<crate::reason::Why>,
         /// Whether the probe put a packet on its way (false: decided without sending — no route, the source's
         /// firewall, an endpoint that does not exist). Captures about a probe's packets need it sent.
         sent: bool,
@@ -376,5 +376,5 @@ pub struct CheckResult {
     /// Captures: frames that matched the filter but were lost.
     pub dropped: Option<u64>,
     /// Why it did not get through, from the lab as built.
-    pub why: Vec<crate::explain::Why>,
+    pub why: Vec<crate::reason::Why>,
 }

@@ -5,6 +5,12 @@
 use std::io::Write;
 use std::path::Path;
 
+/// Creates a report directory; the error names it.
+pub fn create_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| std::io::Error::new(e.kind(), format!("failed to create {}: {e}", dir.display())))
+}
+
 /// Writes `bytes` to `path` atomically; on failure nothing is left at `path` that was not there before, and
 /// the error says which file failed.
 pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()> {

@@ -2,7 +2,7 @@
 //! each namespace, judge observed against expected reachability, and report.
 //!
 //! The data flows one way: [`suite`] (load) → [`plan`] (resolve) → [`lab`] (apply, ledger) → [`probe`] →
-//! [`judge`] (pure) → [`event`]s → [`report`]ers. Teardown always runs last.
+//! [`judge`] (pure) → [`event`]s → [`reporters`] (which render with [`report`]). Teardown always runs last.
 
 pub mod capture;
 pub mod check;
@@ -20,7 +20,9 @@ pub mod kernel;
 pub mod lab;
 pub mod plan;
 pub mod probe;
+pub mod reason;
 pub mod report;
+pub mod reporters;
 pub mod runner;
 pub mod select;
 pub mod suite;

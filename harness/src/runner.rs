@@ -2,7 +2,7 @@
 
 use crate::check::{Action, Check, Observation, Outcome};
 use crate::engine::EngineMode;
-use crate::event::{Event, Reporters};
+use crate::event::{EventKind, Reporters, SuiteWatch};
 use crate::judge::judge;
 use crate::kernel::features::{Decision, Features};
 use crate::lab::live::LiveLab;
@@ -11,7 +11,7 @@ use crate::probe::waves::probe_in_waves;
 use crate::probe::{capture_checks, LabNeighbours, LabProber};
 use crate::report::{RunReport, SuiteReport};
 use crate::suite::Suite;
-use crate::timings::Timings;
+use crate::timings::{Timings, Watch};
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -67,8 +67,30 @@ fn ms_since(t: Instant) -> u64 {
     t.elapsed().as_millis() as u64
 }
 
-/// Runs one suite end to end. Infrastructure problems become `error` verdicts and suite errors, never failures.
-pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, events: &mut Reporters) -> SuiteReport {
+/// Runs one suite end to end, emitting its events (its phases as they come, then each judged check and the
+/// suite). Infrastructure problems become `error` verdicts and suite errors, never failures.
+pub async fn run_suite(suite: &Suite, features: &Features, opts: &RunOptions, events: &Reporters) -> SuiteReport {
+    let report = run_suite_unfinished(suite, features, opts, events).await;
+    suite_finished(events, &report);
+    report
+}
+
+/// Emits a judged suite: one [`EventKind::CheckFinished`] per check, then [`EventKind::SuiteFinished`].
+pub fn suite_finished(events: &Reporters, report: &SuiteReport) {
+    for check in &report.checks {
+        let elapsed = check.duration_ms.map(std::time::Duration::from_millis);
+        events.emit(EventKind::CheckFinished { suite: &report.name, check, elapsed });
+    }
+    events.emit(EventKind::SuiteFinished(report));
+}
+
+/// [`run_suite`] up to its judged report: the events of its phases, not those of its results.
+async fn run_suite_unfinished(
+    suite: &Suite,
+    features: &Features,
+    opts: &RunOptions,
+    events: &Reporters,
+) -> SuiteReport {
     let wall = std::time::SystemTime::now();
     let mut report = run_suite_from_start(suite, features, opts, events).await;
     report.started_at = Some(crate::report::junit_xml::utc(wall));
@@ -79,10 +101,10 @@ async fn run_suite_from_start(
     suite: &Suite,
     features: &Features,
     opts: &RunOptions,
-    events: &mut Reporters,
+    events: &Reporters,
 ) -> SuiteReport {
     let started = Instant::now();
-    events.emit(Event::SuiteStarted { name: &suite.name, file: &suite.file });
+    events.emit(EventKind::SuiteStarted { name: &suite.name, file: &suite.file });
     let mut plan = plan::resolve(suite);
     if opts.engine == EngineMode::System {
         plan = crate::system::without_lan(plan);
@@ -94,7 +116,6 @@ async fn run_suite_from_start(
                 plan.checks.iter().map(|c| (c.id, Observation::error(why.clone()))).collect();
             let mut report = SuiteReport::new(suite, &judge(&plan.checks, &obs, None), None, vec![why]);
             report.duration_ms = ms_since(started);
-            events.emit(Event::SuiteFinished(&report));
             return report;
         }
     }
@@ -104,7 +125,6 @@ async fn run_suite_from_start(
             let results = judge(&plan.checks, &HashMap::new(), Some(&why));
             let mut report = SuiteReport::new(suite, &results, Some(why), Vec::new());
             report.duration_ms = ms_since(started);
-            events.emit(Event::SuiteFinished(&report));
             return report;
         }
         Decision::Error(why) => {
@@ -113,7 +133,6 @@ async fn run_suite_from_start(
                 plan.checks.iter().map(|c| (c.id, Observation::error(format!("not probed: {why}")))).collect();
             let mut report = SuiteReport::new(suite, &judge(&plan.checks, &obs, None), None, vec![why]);
             report.duration_ms = ms_since(started);
-            events.emit(Event::SuiteFinished(&report));
             return report;
         }
     }
@@ -121,7 +140,8 @@ async fn run_suite_from_start(
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut setup_ms = 0;
-    let mut timings = Timings::default();
+    let watch = SuiteWatch { events, name: &suite.name };
+    let mut timings = Timings::watched(&watch);
     let run_id = new_run_id();
     let lab = match opts.engine {
         EngineMode::Private => LiveLab::new(&opts.state_dir, &run_id, &suite.name),
@@ -146,11 +166,12 @@ async fn run_suite_from_start(
                     HashMap::new()
                 }
                 Ok(inventory) => {
-                    events.emit(Event::TopologyReady { name: &suite.name, setup_ms });
+                    events.emit(EventKind::TopologyReady { name: &suite.name, setup_ms });
                     observe_timed(&lab, suite, &plan, inventory, &opts.artifacts_dir, &mut timings).await
                 }
             };
             let started_teardown = Instant::now();
+            watch.phase("teardown");
             errors.extend(lab.teardown_blocking().await.iter().map(|e| format!("teardown: {e}")));
             timings.add("teardown", ms_since(started_teardown));
             observations
@@ -164,12 +185,11 @@ async fn run_suite_from_start(
     }
     let results = judge(&plan.checks, &observations, None);
     let mut report = SuiteReport::new(suite, &results, None, errors);
-    report.set_durations(&results, &timings.1);
+    report.set_durations(&results, &timings.checks);
     report.notes = notes;
     report.setup_ms = setup_ms;
     report.duration_ms = ms_since(started);
-    report.timings = timings.0;
-    events.emit(Event::SuiteFinished(&report));
+    report.timings = timings.phases;
     report
 }
 
@@ -195,7 +215,7 @@ pub(crate) async fn observe_timed(
     plan: &Plan,
     inventory: crate::inventory::Inventory,
     dir: &std::path::Path,
-    timings: &mut Timings,
+    timings: &mut Timings<'_>,
 ) -> HashMap<usize, Observation> {
     // Probing before the links settle would see frames dropped that a moment later pass.
     if let Err(e) = timings.time("settle", lab.wait_ready(READY_LIMIT)).await {
@@ -210,13 +230,15 @@ pub(crate) async fn observe_timed(
     let prober = LabProber::new(lab, inventory.clone());
     let timed = crate::probe::timing::Timed::new(&prober);
     let probes: Vec<&Check> = plan.checks.iter().filter(|c| !matches!(c.action, Action::Capture { .. })).collect();
-    let mut observations = timings.time("probes", probe_in_waves(&timed, &LabNeighbours(lab), &probes)).await;
+    let counted = Counted::new(&timed, probes.len(), timings.watch());
+    let mut observations = timings.time("probes", probe_in_waves(&counted, &LabNeighbours(lab), &probes)).await;
     observations.extend(timings.time("captures", capture_checks::finish(running, &plan.checks, &inventory)).await);
     // Each check's own time (the reports' per-check `time`); a capture's is how long it ran.
-    timings.1.extend(timed.into_times());
+    drop(counted);
+    timings.checks.extend(timed.into_times());
     let captured = ms_since(capturing);
     for c in plan.checks.iter().filter(|c| matches!(c.action, Action::Capture { .. })) {
-        timings.1.insert(c.id, captured);
+        timings.checks.insert(c.id, captured);
     }
     // A bound that holds when nothing is sent says nothing unless the packets it is about were sent.
     capture_checks::require_sent(suite, &plan.checks, &mut observations, &inventory);
@@ -270,37 +292,137 @@ async fn explain(
     }
 }
 
+/// Counts the probes of `inner` as they answer, telling a [`Watch`] (each check once, however often a wave is
+/// probed again).
+struct Counted<'p, P> {
+    inner: &'p P,
+    total: usize,
+    done: std::sync::Mutex<std::collections::HashSet<usize>>,
+    watch: Option<&'p dyn Watch>,
+}
+
+impl<'p, P: crate::probe::Prober> Counted<'p, P> {
+    fn new(inner: &'p P, total: usize, watch: Option<&'p dyn Watch>) -> Self {
+        if let Some(w) = watch {
+            w.probed(0, total);
+        }
+        Counted { inner, total, done: Default::default(), watch }
+    }
+}
+
+impl<P: crate::probe::Prober> crate::probe::Prober for Counted<'_, P> {
+    async fn probe(&self, check: &Check) -> Observation {
+        let o = self.inner.probe(check).await;
+        let done = {
+            let mut done = self.done.lock().unwrap_or_else(|e| e.into_inner());
+            done.insert(check.id).then_some(done.len())
+        };
+        if let (Some(w), Some(done)) = (self.watch, done) {
+            w.probed(done, self.total);
+        }
+        o
+    }
+}
+
 /// Runs suites and totals them: up to `jobs` at once (each suite is a lab of its own, with its own run id,
-/// namespaces and engine). Reporters see each suite's events whole and in the suites' order, whatever order
-/// they finish in, so output stays grouped per suite and deterministic.
+/// namespaces and engine). Every suite's phases reach the reporters as they happen; its results (its checks and
+/// the suite) reach them whole and in the suites' order, whatever order they finish in, so output stays
+/// grouped per suite and deterministic.
 pub async fn run_suites(
     suites: &[Suite],
     features: &Features,
     opts: &RunOptions,
-    events: &mut Reporters,
+    events: &Reporters,
     jobs: usize,
 ) -> RunReport {
     use futures::stream::{self, StreamExt};
     let started = Instant::now();
+    events.emit(EventKind::RunStarted { suites: suites.len() });
     let mut reports = Vec::new();
-    if jobs <= 1 {
-        for suite in suites {
-            reports.push(run_suite(suite, features, opts, events).await);
-        }
-    } else {
-        let mut finished = stream::iter(suites)
-            .map(|suite| async move { run_suite(suite, features, opts, &mut Reporters::default()).await })
-            .buffered(jobs);
-        while let Some(report) = finished.next().await {
-            events.emit(Event::SuiteStarted { name: &report.name, file: &report.file });
-            if report.setup_ms > 0 {
-                events.emit(Event::TopologyReady { name: &report.name, setup_ms: report.setup_ms });
-            }
-            events.emit(Event::SuiteFinished(&report));
-            reports.push(report);
-        }
+    let mut finished =
+        stream::iter(suites).map(|suite| run_suite_unfinished(suite, features, opts, events)).buffered(jobs.max(1));
+    while let Some(report) = finished.next().await {
+        suite_finished(events, &report);
+        reports.push(report);
     }
     let report = RunReport::new(reports, ms_since(started));
-    events.emit(Event::RunFinished(&report));
+    events.emit(EventKind::RunFinished(&report));
     report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Event, Reporter, SuitePhase};
+    use std::sync::{Arc, Mutex};
+
+    /// Records what each event was about.
+    struct Record(Arc<Mutex<Vec<String>>>);
+
+    impl Reporter for Record {
+        fn on_event(&mut self, e: &Event<'_>) -> std::io::Result<()> {
+            let what = match &e.kind {
+                EventKind::CheckFinished { check, .. } => format!("check {}", check.name),
+                EventKind::SuiteFinished(s) => format!("suite {}", s.name),
+                EventKind::SuitePhase { phase, .. } => phase.label(),
+                other => format!("{other:?}"),
+            };
+            self.0.lock().unwrap().push(what);
+            Ok(())
+        }
+    }
+
+    fn recorded() -> (Reporters, Arc<Mutex<Vec<String>>>) {
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let mut events = Reporters::default();
+        events.add(Record(seen.clone()));
+        (events, seen)
+    }
+
+    fn netns() -> Suite {
+        crate::suite::load_file(std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../test-suites/netns.toml")))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_finished_suite_is_one_event_per_check_then_the_suite() {
+        let suite = netns();
+        let plan = plan::resolve(&suite);
+        let report = SuiteReport::new(&suite, &judge(&plan.checks, &HashMap::new(), None), None, Vec::new());
+        let (events, seen) = recorded();
+        suite_finished(&events, &report);
+        let seen = seen.lock().unwrap().clone();
+        let mut expected: Vec<String> = plan.checks.iter().map(|c| format!("check {}", c.name)).collect();
+        expected.push(format!("suite {}", suite.name));
+        assert_eq!(seen, expected);
+    }
+
+    /// A prober that answers every check at once.
+    struct Answers;
+
+    impl crate::probe::Prober for Answers {
+        async fn probe(&self, _check: &Check) -> Observation {
+            Observation::seen(Outcome::Reachable, "echo reply")
+        }
+    }
+
+    #[test]
+    fn probes_are_counted_once_each_as_they_answer() {
+        let suite = netns();
+        let plan = plan::resolve(&suite);
+        let (events, seen) = recorded();
+        let watch = SuiteWatch { events: &events, name: &suite.name };
+        let counted = Counted::new(&Answers, 2, Some(&watch));
+        futures::executor::block_on(async {
+            use crate::probe::Prober;
+            counted.probe(&plan.checks[0]).await;
+            // Probed again (a spoiled wave): still one.
+            counted.probe(&plan.checks[0]).await;
+            counted.probe(&plan.checks[1]).await;
+        });
+        assert_eq!(*seen.lock().unwrap(), ["probes 0/2", "probes 1/2", "probes 2/2"]);
+        assert_eq!(SuitePhase::of_timing("engine"), Some(SuitePhase::Engine));
+        assert_eq!(SuitePhase::of_timing("links"), Some(SuitePhase::Topology));
+        assert_eq!(SuitePhase::of_timing("probes"), None, "probes are counted, not announced");
+    }
 }

@@ -9,7 +9,8 @@ use common::*;
 use std::time::{Duration, Instant};
 
 fn main() {
-    let tests: [(&'static str, fn()); 11] = [
+    let tests: [(&'static str, fn()); 12] = [
+        ("a_standing_engine_holds_nothing_it_was_handed", a_standing_engine_holds_nothing_it_was_handed),
         (
             "system_engine_runs_and_leaves_the_machine_engine_as_it_was",
             system_engine_runs_and_leaves_the_machine_engine_as_it_was,
@@ -283,5 +284,42 @@ fn system_engine_never_touches_what_it_did_not_create() {
     assert_eq!(code, 4, "{stderr}");
     assert!(stderr.contains("already has a network named alpine-net"), "{stderr}");
     assert!(still_there, "reachlab removed a network it did not create");
+    assert_left_as_found(&before, &s);
+}
+
+/// A lab left standing keeps its private engine running after `reachlab up` exits. The engine must not hold the
+/// descriptors reachlab was started with: `flock LOCK reachlab up …` would keep LOCK locked until `down` (seen:
+/// a second `flock` waited on the first one's dockerd), a CI runner's pipes would never reach end of file.
+fn a_standing_engine_holds_nothing_it_was_handed() {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let _g = serial();
+    let before = machine_state();
+    let s = Scratch::new();
+    let marker = s.dir.path().join("handed-to-reachlab");
+    let file = std::fs::File::create(&marker).unwrap();
+    let fd = file.as_raw_fd();
+    let mut up = s.reachlab();
+    up.args(["up", "test-suites/test1-custom-bridge.toml"]);
+    // SAFETY: dup2 only, between fork and exec: the child gets the file as descriptor 7, not close-on-exec.
+    unsafe {
+        up.pre_exec(move || if libc::dup2(fd, 7) == 7 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
+    }
+    let out = up.output().unwrap();
+    assert!(out.status.success(), "up: {}", String::from_utf8_lossy(&out.stderr));
+    let run = s.ledgers()[0].trim_end_matches(".json").to_string();
+    let engine = s.state().join("engines").join(&run);
+    let mut holders = Vec::new();
+    for pidfile in ["dockerd.pid", "exec/containerd/containerd.pid"] {
+        let pid = std::fs::read_to_string(engine.join(pidfile)).unwrap_or_else(|e| panic!("{pidfile}: {e}"));
+        for fd in std::fs::read_dir(format!("/proc/{}/fd", pid.trim())).unwrap().flatten() {
+            if std::fs::read_link(fd.path()).is_ok_and(|t| t == marker) {
+                holders.push(format!("{pidfile} {} holds fd {}", pid.trim(), fd.file_name().to_string_lossy()));
+            }
+        }
+    }
+    let down = s.reachlab().args(["down", &run]).output().unwrap();
+    assert!(down.status.success(), "down: {}", String::from_utf8_lossy(&down.stderr));
+    assert!(holders.is_empty(), "the standing engine holds what reachlab was handed: {holders:?}");
     assert_left_as_found(&before, &s);
 }

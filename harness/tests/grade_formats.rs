@@ -24,6 +24,7 @@ fn check(name: &str, kind: &str, status: CheckStatus, points: (f64, f64), visibi
         output: String::new(),
         hint: None,
         not_scored: None,
+        duration_ms: None,
     }
 }
 
@@ -501,4 +502,58 @@ fn decode_base64(s: &str) -> Vec<u8> {
         out.extend_from_slice(&n.to_be_bytes()[1..1 + len]);
     }
     out
+}
+
+// ---------------------------------------------------------------- the grading reporters
+
+/// The grading reporters are fed the same events as every other reporter; what they write is what the renderers
+/// render, the per-submission junit.xml adds when and where it was graded (valid for Jenkins and junitparser),
+/// and a reused submission is not written again.
+#[test]
+fn the_grade_files_reporter_writes_what_the_renderers_render() {
+    use reachlab::event::{EventKind, Reporters};
+    use reachlab::reporters::grading::{Format, GradeFilesReporter, ShardOf};
+    let dir = tempfile::tempdir().unwrap();
+    let mut events = Reporters::default();
+    let files = GradeFilesReporter::new(dir.path().to_path_buf())
+        .formats(&[Format::Gradescope, Format::Classroom, Format::Prairielearn])
+        .shard(ShardOf { shard: Some([1, 2]), class: 4 });
+    events.add(files);
+    let (mut a, e) = (alice(), errored());
+    a.checks[0].duration_ms = Some(1234);
+    let elapsed = std::time::Duration::from_secs(3);
+    events.emit(EventKind::SubmissionStarted { student: &a.student });
+    events.emit(EventKind::SubmissionGraded { grade: &a, reused: false, elapsed });
+    events.emit(EventKind::SubmissionGraded { grade: &e, reused: true, elapsed: std::time::Duration::ZERO });
+    let b = batch();
+    events.emit(EventKind::GradingFinished { batch: &b, reused: 1 });
+    assert!(events.errors().is_empty(), "{:?}", events.errors());
+    let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
+    let json = |v: Value| serde_json::to_string_pretty(&v).unwrap() + "\n";
+    assert_eq!(read("alice/feedback.md"), feedback::render(&a));
+    assert_eq!(read("alice/feedback-instructor.md"), feedback::render_instructor(&a));
+    assert_eq!(read("alice/results.json"), json(gradescope::render(&a)));
+    assert_eq!(read("alice/classroom.json"), json(classroom::render_json(&a)));
+    assert_eq!(read("alice/classroom.b64"), classroom::render_base64(&a) + "\n");
+    assert_eq!(read("alice/prairielearn.json"), json(prairielearn::render(&a)));
+    assert_eq!(read("alice/report.json"), serde_json::to_string_pretty(&a).unwrap() + "\n");
+    assert_eq!(read("grades.csv"), csv::render(&b));
+    assert!(read("shard.json").contains("\"class\": 4"), "{}", read("shard.json"));
+    assert!(!dir.path().join(&e.student).exists(), "a reused submission is not written again");
+    let xml = read("alice/junit.xml");
+    let timestamp = xml.split("timestamp=\"").nth(1).and_then(|t| t.split('"').next()).unwrap_or_default();
+    assert_eq!(timestamp.len(), "2024-05-06T12:53:20Z".len(), "the testsuite says when grading started: {xml}");
+    assert!(xml.contains(" hostname=\""), "and where: {xml}");
+    assert!(xml.contains(r#"classname="test3-macvlan" time="1.234">"#), "a probed check says how long it took: {xml}");
+    // Without the time and host, the same text as the pure renderer.
+    let strip = |x: &str| {
+        let mut x = x.replace(&format!(" timestamp=\"{timestamp}\""), "");
+        if let Some(h) = x.split(" hostname=\"").nth(1).and_then(|h| h.split('"').next()).map(str::to_string) {
+            x = x.replace(&format!(" hostname=\"{h}\""), "");
+        }
+        x
+    };
+    assert_eq!(strip(&xml), junit::render(&a));
+    let counted = consumers::check_junit(&dir.path().join("alice/junit.xml"));
+    assert_eq!((counted[0].tests, counted[0].failures, counted[0].skipped), (5, 1, 1));
 }

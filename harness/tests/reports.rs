@@ -129,12 +129,12 @@ fn junit_satisfies_jenkins_junitparser_and_gitlab() {
     let pcap = dir.path().join("sample.x.pcap");
     std::fs::write(&pcap, b"").unwrap();
     r.suites[0].checks[1].artifacts = vec![pcap.display().to_string()];
-    let mut files = reachlab::report::reporters::FilesReporter::new(dir.path().to_path_buf());
-    use reachlab::event::{Event, Reporter};
+    let mut files = reachlab::reporters::FilesReporter::new(dir.path().to_path_buf());
+    use reachlab::event::{Event, EventKind, Reporter};
     for s in &r.suites {
-        files.on_event(&Event::SuiteStarted { name: &s.name, file: &s.file }).unwrap();
+        files.on_event(&Event::now(EventKind::SuiteStarted { name: &s.name, file: &s.file })).unwrap();
     }
-    files.on_event(&Event::RunFinished(&r)).unwrap();
+    files.on_event(&Event::now(EventKind::RunFinished(&r))).unwrap();
     consumers::check_run_reports(dir.path());
     let xml = std::fs::read_to_string(dir.path().join("junit.xml")).unwrap();
     // GitLab shows a failure's body, GitHub's annotations its message: both say what was expected and seen.
@@ -247,9 +247,9 @@ fn report_html_renders_in_chromium_with_the_picture_and_the_matrices() {
     let pcap = dir.path().join("sample.x.pcap");
     std::fs::write(&pcap, b"").unwrap();
     r.suites[0].checks[1].artifacts = vec![pcap.display().to_string()];
-    use reachlab::event::{Event, Reporter};
-    let mut files = reachlab::report::reporters::FilesReporter::new(dir.path().to_path_buf());
-    files.on_event(&Event::RunFinished(&r)).unwrap();
+    use reachlab::event::{Event, EventKind, Reporter};
+    let mut files = reachlab::reporters::FilesReporter::new(dir.path().to_path_buf());
+    files.on_event(&Event::now(EventKind::RunFinished(&r))).unwrap();
     let page = dir.path().join("report.html");
     let shot = dir.path().join("shot.png");
     let (dom, console) = chromium(&page, &shot);

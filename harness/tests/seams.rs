@@ -241,6 +241,31 @@ async fn every_resource_is_in_the_ledger_before_it_is_created() {
 }
 
 #[tokio::test]
+async fn namespaces_made_together_are_each_ledgered_before_any_is_made() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ledger = Ledger::create(dir.path(), "t5", "suite").unwrap();
+    let calls = Calls::default();
+    let mut kernel = RecordingKernel::new(ledger.path(), calls.clone());
+    let nodes: Vec<String> = ["server1", "server2", "hostonly", "space1"].map(String::from).into();
+    reachlab::lab::apply::apply_namespaces(&mut ledger, &mut kernel, Run { id: "t5", suite: "suite" }, &nodes)
+        .await
+        .unwrap();
+    let record = Ledger::read(ledger.path()).unwrap();
+    let names: Vec<&str> = record
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Namespace { name, .. } => Some(name.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(names, ["rl-t5-server1", "rl-t5-server2", "rl-t5-hostonly", "rl-t5-space1"]);
+    let calls = calls.list();
+    assert_eq!(calls.len(), 4);
+    assert!(calls.iter().all(|c| c.ends_with("[ledgered]")), "{calls:#?}");
+}
+
+#[tokio::test]
 async fn a_failed_creation_is_already_in_the_ledger_so_teardown_finds_it() {
     let (calls, record, failed) = build_with_fakes("test-suites/netns.toml", Some("create veth")).await;
     assert!(failed.is_some_and(|e| e.contains("failed on purpose")));

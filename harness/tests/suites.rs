@@ -4,11 +4,11 @@
 //! diff.
 
 use libtest_mimic::{Arguments, Failed, Trial};
-use reachlab::event::{Event, Reporter, Reporters};
+use reachlab::event::{Event, EventKind, Reporter, Reporters};
 use reachlab::kernel::features::Decision;
 use reachlab::kernel::features::Features;
-use reachlab::report::reporters::FilesReporter;
 use reachlab::report::terminal;
+use reachlab::reporters::FilesReporter;
 use reachlab::runner::{decide, default_state_dir, run_suite, RunOptions};
 use reachlab::{plan, suite};
 use std::path::Path;
@@ -70,12 +70,12 @@ fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
         engine: reachlab::engine::EngineMode::Private,
     };
     let before = ours();
-    let report = rt.block_on(run_suite(s, features, &opts, &mut Reporters::default()));
+    let report = rt.block_on(run_suite(s, features, &opts, &Reporters::default()));
     // The reports a run of this suite writes, read by their consumers (Jenkins' schema, junitparser).
     let run = reachlab::report::RunReport::new(vec![report.clone()], report.duration_ms);
     let mut files = FilesReporter::new(opts.artifacts_dir.clone());
-    files.on_event(&Event::SuiteStarted { name: &s.name, file: &s.file }).map_err(|e| e.to_string())?;
-    files.on_event(&Event::RunFinished(&run)).map_err(|e| e.to_string())?;
+    files.on_event(&Event::now(EventKind::SuiteStarted { name: &s.name, file: &s.file })).map_err(|e| e.to_string())?;
+    files.on_event(&Event::now(EventKind::RunFinished(&run))).map_err(|e| e.to_string())?;
     consumers::check_run_reports(&opts.artifacts_dir);
     let text = terminal::render_suite(&report, false);
     let left: Vec<String> = ours().into_iter().filter(|n| !before.contains(n)).collect();

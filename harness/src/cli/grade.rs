@@ -1,9 +1,10 @@
 //! `reachlab grade` and `reachlab check`.
 
 use super::{exit, require_privileges, runtime, utc_stamp, CliError};
-use crate::grade::batch::{self, Format, Shard};
-use crate::grade::formats;
-use crate::grade::model::GradeStatus;
+use crate::event::Reporters;
+use crate::grade::batch::{self, Shard};
+use crate::reporters::grading::{CheckViewReporter, Format, GradeFilesReporter, GradeLinesReporter, ShardOf};
+use crate::reporters::progress::{Mode, ProgressReporter};
 use std::path::{Path, PathBuf};
 
 /// Arguments of `reachlab grade`.
@@ -46,7 +47,7 @@ pub struct CheckArgs {
 }
 
 pub(super) fn load(suite: &Path) -> Result<crate::suite::Suite, CliError> {
-    let s = crate::suite::load_file(suite).map_err(|e| CliError::Usage(e.to_string()))?;
+    let s = crate::suite::load_file(suite)?;
     if s.grading.is_none() {
         return Err(CliError::Usage(format!("{} is not a grading suite: it has no [grading] table", suite.display())));
     }
@@ -56,20 +57,26 @@ pub(super) fn load(suite: &Path) -> Result<crate::suite::Suite, CliError> {
 pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
     let suite = load(&args.suite)?;
     let subs = batch::submissions(&args.submissions, args.shard).map_err(CliError::Usage)?;
+    // What this run grades of the class, for `grade merge` to check the shards add up to the class.
+    let class = batch::submissions(&args.submissions, None).map_err(CliError::Usage)?.len();
     require_privileges()?;
     let report_dir =
         args.report_dir.unwrap_or_else(|| Path::new("reports").join(format!("grade-{}-{}", suite.name, utc_stamp())));
+    crate::reporters::create_dir(&report_dir)
+        .map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
+    let mut reporters = Reporters::default();
+    let shard = ShardOf { shard: args.shard.map(|s| [s.k, s.n]), class };
+    reporters.add(
+        GradeFilesReporter::new(report_dir.clone())
+            .formats(&args.format)
+            .release_hidden(args.release_hidden)
+            .shard(shard),
+    );
+    reporters.add(ProgressReporter::new(std::io::stderr(), Mode::for_stderr()));
+    reporters.add(GradeLinesReporter::new(std::io::stderr(), &report_dir));
     let rt = runtime()?;
-    let report = |g: &crate::grade::model::SubmissionGrade, reused: bool| {
-        let how = if reused { " (unchanged since the last run: reused)" } else { "" };
-        match &g.status {
-            GradeStatus::Graded => eprintln!("{:<24} {:>6.1} / {:<6.1}{how}", g.student, g.score, g.max_score),
-            GradeStatus::Error { reason } => eprintln!("{:<24} NOT GRADED (rerun): {reason}", g.student),
-        }
-    };
-    let outputs = batch::Outputs { formats: args.format.clone(), release_hidden: args.release_hidden };
     let graded =
-        batch::grade_all(&suite, &args.suite, &subs, &report_dir, state_dir, args.jobs, args.force, &outputs, &report);
+        batch::grade_all(&suite, &args.suite, &subs, &report_dir, state_dir, args.jobs, args.force, &reporters);
     let outcome = rt.block_on(async {
         tokio::select! {
             biased;
@@ -87,31 +94,16 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
         }
         return Ok(code);
     };
-    let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
-    // What this run graded, for `grade merge` to check the shards add up to the class.
-    let class = batch::submissions(&args.submissions, None).map_err(CliError::Usage)?.len();
-    let manifest = crate::grade::merge::Manifest {
-        suite: suite.name.clone(),
-        suite_version: outcome.batch.suite_version.clone(),
-        shard: args.shard.map(|s| [s.k, s.n]),
-        class,
-        students: outcome.batch.submissions.iter().map(|g| g.student.clone()).collect(),
-    };
-    crate::grade::merge::write_manifest(&report_dir, &manifest)
-        .map_err(|e| CliError::Infrastructure(format!("failed to write grades: {e}")))?;
-    for h in &outcome.calibration.holes {
-        eprintln!(
-            "reachlab: warning: `{h}` grades nothing: passes without any submission; its points were not awarded (mark it `given = true` in the suite if it is meant to pass in the bare environment)"
-        );
+    let errors = reporters.errors();
+    for e in &errors {
+        eprintln!("reachlab: failed to write grades: {e}");
     }
-    let errors = outcome.batch.submissions.iter().filter(|g| g.status != GradeStatus::Graded).count();
-    eprintln!(
-        "graded {} submissions ({} reused, {errors} to rerun); grades: {}",
-        outcome.batch.submissions.len(),
-        outcome.reused,
-        report_dir.join("grades.csv").display()
-    );
-    Ok(if errors > 0 { exit::INFRASTRUCTURE } else { exit::PASS })
+    if let (true, Some(s), true) = (outcome.batch.submissions.is_empty(), args.shard, errors.is_empty()) {
+        // An empty shard of a class is not an error: the other shards have the submissions.
+        eprintln!("shard {}/{}: no submission falls into it", s.k, s.n);
+        return Ok(exit::PASS);
+    }
+    Ok(exit::code(&exit::Statistics::of_batch(&outcome.batch, errors.len())))
 }
 
 pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
@@ -120,8 +112,11 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     require_privileges()?;
     let scratch = std::env::temp_dir().join(format!("reachlab-check-{}", crate::runner::new_run_id()));
     let rt = runtime()?;
-    let outputs = batch::Outputs::default();
-    let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, false, &outputs, &|_, _| {});
+    let mut reporters = Reporters::default();
+    let color = crate::reporters::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
+    reporters.add(ProgressReporter::new(std::io::stderr(), Mode::for_stderr()));
+    reporters.add(CheckViewReporter::new(std::io::stdout(), color));
+    let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, false, &reporters);
     let outcome = rt.block_on(async {
         tokio::select! {
             biased;
@@ -133,13 +128,9 @@ pub fn check(args: CheckArgs, state_dir: &Path) -> Result<i32, CliError> {
     let Some(outcome) = outcome else {
         return Ok(super::stopped(state_dir));
     };
-    let outcome = outcome.map_err(|e| CliError::Infrastructure(format!("failed to grade: {e}")))?;
-    let g = &outcome.batch.submissions[0];
-    let color = crate::report::terminal::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
-    print!("{}", formats::terminal::render(g, color));
-    Ok(match &g.status {
-        GradeStatus::Error { .. } => exit::INFRASTRUCTURE,
-        GradeStatus::Graded if g.score < g.max_score => exit::FAIL,
-        GradeStatus::Graded => exit::PASS,
-    })
+    let errors = reporters.errors();
+    for e in &errors {
+        eprintln!("reachlab: failed to show the grade: {e}");
+    }
+    Ok(exit::code(&exit::Statistics::of_submission(&outcome.batch.submissions[0], errors.len())))
 }

@@ -24,7 +24,7 @@ pub struct Args {
 }
 
 pub fn graph(args: Args) -> Result<i32, CliError> {
-    let suite = crate::suite::load_file(&args.suite).map_err(|e| CliError::Usage(e.to_string()))?;
+    let suite = crate::suite::load_file(&args.suite)?;
     let g = Graph::of(&suite);
     match args.format {
         Format::Svg => print!("{}", g.svg(&[])),

@@ -34,6 +34,130 @@ pub mod exit {
     pub const NOTHING_CHECKED: i32 = 5;
     /// Interrupted by Ctrl-C or SIGTERM (after tearing down).
     pub const INTERRUPTED: i32 = 130;
+
+    /// What a command checked, for its exit code: checks of a run (`run`, `probe`), submissions of a batch
+    /// (`grade`, `grade merge`: a graded submission counts as passed, one to rerun as an error), or the one
+    /// submission of `check` (full marks pass, fewer fail).
+    #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+    pub struct Statistics {
+        /// Passed.
+        pub passed: usize,
+        /// Failed.
+        pub failed: usize,
+        /// Could not be decided (a probe could not run, a submission must be rerun).
+        pub errors: usize,
+        /// Not run, for a reason decided before running.
+        pub skipped: usize,
+        /// Infrastructure problems beside the checks: a suite's lab could not be built or left, a report could
+        /// not be written.
+        pub infrastructure: usize,
+    }
+
+    impl Statistics {
+        /// A run's checks, its suites' infrastructure errors and the reporters' `reporting_errors`.
+        pub fn of_run(r: &crate::report::RunReport, reporting_errors: usize) -> Statistics {
+            Statistics {
+                passed: r.passed,
+                failed: r.failed,
+                errors: r.errors,
+                skipped: r.skipped,
+                infrastructure: r.suites.iter().filter(|s| !s.errors.is_empty()).count() + reporting_errors,
+            }
+        }
+
+        /// A batch's submissions: graded ones pass (a class's grades are not a failure), the rest are errors.
+        pub fn of_batch(b: &crate::grade::model::Batch, reporting_errors: usize) -> Statistics {
+            let graded = b.submissions.iter().filter(|g| g.status == crate::grade::model::GradeStatus::Graded).count();
+            Statistics {
+                passed: graded,
+                errors: b.submissions.len() - graded,
+                infrastructure: reporting_errors,
+                ..Statistics::default()
+            }
+        }
+
+        /// One submission checked by its student: full marks pass, fewer fail.
+        pub fn of_submission(g: &crate::grade::model::SubmissionGrade, reporting_errors: usize) -> Statistics {
+            let mut s = Statistics { infrastructure: reporting_errors, ..Statistics::default() };
+            match g.status {
+                crate::grade::model::GradeStatus::Error { .. } => s.errors = 1,
+                crate::grade::model::GradeStatus::Graded if g.score < g.max_score => s.failed = 1,
+                crate::grade::model::GradeStatus::Graded => s.passed = 1,
+            }
+            s
+        }
+    }
+
+    /// The documented exit code of what a command checked: 4 when anything could not be decided or an
+    /// infrastructure problem happened, else 1 when something failed, else 5 when nothing passed (everything was
+    /// skipped: not a pass, as nextest's "no tests run"), else 0.
+    pub fn code(s: &Statistics) -> i32 {
+        if s.errors > 0 || s.infrastructure > 0 {
+            INFRASTRUCTURE
+        } else if s.failed > 0 {
+            FAIL
+        } else if s.passed == 0 {
+            NOTHING_CHECKED
+        } else {
+            PASS
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn infrastructure_beats_failure_beats_nothing_checked_beats_pass() {
+            let s = |passed, failed, errors, skipped, infrastructure| Statistics {
+                passed,
+                failed,
+                errors,
+                skipped,
+                infrastructure,
+            };
+            assert_eq!(code(&s(3, 0, 0, 1, 0)), PASS);
+            assert_eq!(code(&s(3, 1, 0, 0, 0)), FAIL);
+            assert_eq!(code(&s(3, 1, 1, 0, 0)), INFRASTRUCTURE);
+            assert_eq!(code(&s(3, 1, 0, 0, 1)), INFRASTRUCTURE, "a report that could not be written");
+            assert_eq!(code(&s(0, 0, 0, 4, 0)), NOTHING_CHECKED, "every check skipped is not a pass");
+            assert_eq!(code(&s(0, 2, 0, 4, 0)), FAIL);
+            assert_eq!(code(&s(0, 0, 1, 4, 0)), INFRASTRUCTURE);
+        }
+
+        #[test]
+        fn a_class_with_low_grades_passes_and_one_to_rerun_does_not() {
+            use crate::grade::model::{Batch, GradeStatus, SubmissionGrade};
+            let grade = |student: &str, status: GradeStatus, score: f64| SubmissionGrade {
+                student: student.into(),
+                suite: "netns".into(),
+                suite_version: "v".into(),
+                submission_version: "w".into(),
+                status,
+                score,
+                max_score: 10.0,
+                checks: Vec::new(),
+                output: String::new(),
+                duration_ms: 0,
+                setup_ended: None,
+                matrices: Vec::new(),
+            };
+            let low = grade("a", GradeStatus::Graded, 2.0);
+            let full = grade("b", GradeStatus::Graded, 10.0);
+            let rerun = grade("c", GradeStatus::Error { reason: "dockerd did not start".into() }, 0.0);
+            let batch = |subs: Vec<SubmissionGrade>| Batch {
+                suite: "netns".into(),
+                suite_version: "v".into(),
+                submissions: subs,
+            };
+            assert_eq!(code(&Statistics::of_batch(&batch(vec![low.clone(), full.clone()]), 0)), PASS);
+            assert_eq!(code(&Statistics::of_batch(&batch(vec![low.clone(), rerun.clone()]), 0)), INFRASTRUCTURE);
+            assert_eq!(code(&Statistics::of_batch(&batch(vec![full.clone()]), 1)), INFRASTRUCTURE);
+            assert_eq!(code(&Statistics::of_submission(&low, 0)), FAIL);
+            assert_eq!(code(&Statistics::of_submission(&full, 0)), PASS);
+            assert_eq!(code(&Statistics::of_submission(&rerun, 0)), INFRASTRUCTURE);
+        }
+    }
 }
 
 /// A command-line failure, mapped to an exit code.
@@ -48,13 +172,19 @@ pub enum CliError {
     /// Something broke that is not the suite's fault.
     #[error("{0}")]
     Infrastructure(String),
+    /// A suite file that does not load (kept typed to here: the located diagnostic is rendered only now).
+    #[error(transparent)]
+    Suite(#[from] crate::suite::LoadError),
+    /// Suite files that do not load: every one of them, not only the first.
+    #[error("invalid suite:\n{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n\n"))]
+    Suites(Vec<crate::suite::LoadError>),
 }
 
 impl CliError {
     /// The process exit code.
     pub fn exit_code(&self) -> i32 {
         match self {
-            CliError::Usage(_) => exit::USAGE,
+            CliError::Usage(_) | CliError::Suite(_) | CliError::Suites(_) => exit::USAGE,
             CliError::Environment(_) => exit::ENVIRONMENT,
             CliError::Infrastructure(_) => exit::INFRASTRUCTURE,
         }
@@ -120,7 +250,7 @@ pub fn main() -> i32 {
     // Before anything else: a signal from here on stops the run cleanly instead of killing it mid-build.
     signals::install();
     let cli = Cli::parse();
-    crate::report::terminal::set_color_choice(cli.color);
+    crate::reporters::set_color_choice(cli.color);
     let state_dir = cli.state_dir.clone();
     let result = match cli.command {
         Command::Run(a) => run::run(a, &cli.state_dir),
@@ -228,13 +358,13 @@ pub fn load_all(paths: &[PathBuf]) -> Result<Vec<crate::suite::Suite>, CliError>
     for f in suite_files(paths)? {
         match crate::suite::load_file(&f) {
             Ok(s) => suites.push(s),
-            Err(e) => broken.push(e.to_string()),
+            Err(e) => broken.push(e),
         }
     }
     if broken.is_empty() {
         Ok(suites)
     } else {
-        Err(CliError::Usage(format!("invalid suite:\n{}", broken.join("\n\n"))))
+        Err(CliError::Suites(broken))
     }
 }
 

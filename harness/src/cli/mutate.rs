@@ -76,13 +76,17 @@ pub fn mutate(args: MutateArgs, state_dir: &Path) -> Result<i32, CliError> {
     }
     let rt = runtime()?;
     let dirs: Vec<PathBuf> = derived.iter().map(|(d, _, _)| d.clone()).collect();
-    let outputs = batch::Outputs::default();
-    let grading =
-        batch::grade_all(&suite, &args.suite, &dirs, &report_dir, state_dir, args.jobs, false, &outputs, &|_, _| {});
+    crate::reporters::create_dir(&report_dir)
+        .map_err(|e| CliError::Infrastructure(format!("failed to grade the mutants: {e}")))?;
+    let mut reporters = crate::event::Reporters::default();
+    reporters.add(crate::reporters::GradeFilesReporter::new(report_dir.clone()));
+    let grading = batch::grade_all(&suite, &args.suite, &dirs, &report_dir, state_dir, args.jobs, false, &reporters);
     let Some(graded) = super::block_on_interruptible(&rt, grading) else {
         return Ok(super::stopped(state_dir));
     };
-    let graded = graded.map_err(|e| CliError::Infrastructure(format!("failed to grade the mutants: {e}")))?;
+    if let Some(e) = reporters.errors().first() {
+        return Err(CliError::Infrastructure(format!("failed to grade the mutants: {e}")));
+    }
     let (mut killed, mut survived, mut equivalents, mut errors) = (0, Vec::new(), 0, 0);
     for (dir, m, eq) in &derived {
         let student = dir.file_name().expect("named").to_string_lossy().into_owned();

@@ -6,7 +6,7 @@
 use super::run::{finish, reporters};
 use super::signals;
 use super::{exit, require_privileges, runtime, utc_stamp, CliError};
-use crate::event::Event;
+use crate::event::EventKind;
 use crate::judge::judge;
 use crate::lab::ledger::{runs_dir, suite_digest, Ledger};
 use crate::lab::live::LiveLab;
@@ -61,8 +61,7 @@ pub(super) fn kept_lab(run_id: &str, state_dir: &Path) -> Result<(PathBuf, crate
             file.display()
         )));
     }
-    let suite =
-        crate::suite::load_str(&text, &file.display().to_string()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let suite = crate::suite::load_str(&text, &file.display().to_string())?;
     Ok((path, suite))
 }
 
@@ -72,10 +71,10 @@ async fn probe_suite(
     ledger: &Path,
     suite: &crate::suite::Suite,
     artifacts: &Path,
-    events: &mut crate::event::Reporters,
+    events: &crate::event::Reporters,
 ) -> SuiteReport {
     let started = Instant::now();
-    events.emit(Event::SuiteStarted { name: &suite.name, file: &suite.file });
+    events.emit(EventKind::SuiteStarted { name: &suite.name, file: &suite.file });
     let plan = crate::plan::resolve(suite);
     let mut errors = Vec::new();
     let mut notes = Vec::new();
@@ -87,7 +86,7 @@ async fn probe_suite(
             match lab.inventory().await {
                 Err(e) => errors.push(e.to_string()),
                 Ok(inventory) => {
-                    events.emit(Event::TopologyReady { name: &suite.name, setup_ms: 0 });
+                    events.emit(EventKind::TopologyReady { name: &suite.name, setup_ms: 0 });
                     observations = crate::runner::observe(&lab, suite, &plan, inventory, artifacts).await;
                 }
             }
@@ -104,7 +103,7 @@ async fn probe_suite(
     let mut report = SuiteReport::new(suite, &judge(&plan.checks, &observations, None), None, errors);
     report.notes = notes;
     report.duration_ms = started.elapsed().as_millis() as u64;
-    events.emit(Event::SuiteFinished(&report));
+    crate::runner::suite_finished(events, &report);
     report
 }
 
@@ -113,14 +112,15 @@ pub fn probe(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     require_privileges()?;
     let report_dir =
         args.report_dir.clone().unwrap_or_else(|| Path::new("reports").join(format!("{}-{}", suite.name, utc_stamp())));
-    let mut reporters = reporters(args.json, &report_dir, false);
+    let reporters = reporters(args.json, &report_dir, false);
     let rt = runtime()?;
     let started = Instant::now();
+    reporters.emit(EventKind::RunStarted { suites: 1 });
     let outcome = rt.block_on(async {
         tokio::select! {
             biased;
             sig = signals::interrupted() => Err(sig),
-            s = probe_suite(state_dir, &ledger, &suite, &report_dir, &mut reporters) => Ok(s),
+            s = probe_suite(state_dir, &ledger, &suite, &report_dir, &reporters) => Ok(s),
         }
     });
     let report = match outcome {
@@ -130,6 +130,6 @@ pub fn probe(args: Args, state_dir: &Path) -> Result<i32, CliError> {
             return Ok(exit::INTERRUPTED);
         }
     };
-    reporters.emit(Event::RunFinished(&report));
+    reporters.emit(EventKind::RunFinished(&report));
     Ok(finish(&report, &reporters, &report_dir))
 }

@@ -4,8 +4,7 @@ use super::{exit, load_all, require_privileges, runtime, signals, utc_stamp, Cli
 use crate::engine::EngineMode;
 use crate::event::Reporters;
 use crate::kernel::features::Features;
-use crate::report::reporters::{FilesReporter, JsonReporter, TerminalReporter};
-use crate::report::terminal::use_color;
+use crate::reporters::{progress, use_color, FilesReporter, JsonReporter, ProgressReporter, TerminalReporter};
 use crate::runner::{apply_overrides, run_suites, RunOptions};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -94,7 +93,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     });
     opts.artifacts_dir = report_dir.clone();
 
-    let mut reporters = reporters(args.json, &report_dir, args.timings);
+    let reporters = reporters(args.json, &report_dir, args.timings);
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
     if jobs == 0 {
         return Err(CliError::Usage("--jobs must be at least 1".into()));
@@ -107,7 +106,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
             biased;
             // Dropping the run tears the lab down (its guard runs on drop).
             sig = signals::interrupted() => Err(sig),
-            report = run_suites(&suites, &features, &opts, &mut reporters, jobs) => Ok(report),
+            report = run_suites(&suites, &features, &opts, &reporters, jobs) => Ok(report),
         }
     });
     let report = match outcome {
@@ -123,10 +122,12 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     Ok(finish(&report, &reporters, &report_dir))
 }
 
-/// The reporters of `run` (and `probe`): the terminal view (on stderr with `--json`, which puts the report on
-/// stdout), and the report directory.
+/// The reporters of `run` (and `probe`): progress on stderr, the terminal view (on stderr with `--json`, which
+/// puts the report on stdout), and the report directory.
 pub(super) fn reporters(json: bool, report_dir: &Path, timings: bool) -> Reporters {
     let mut reporters = Reporters::default();
+    // First: its lines are erased before the terminal view writes a suite where they stood.
+    reporters.add(ProgressReporter::new(std::io::stderr(), progress::Mode::for_stderr()));
     if json {
         let terminal = TerminalReporter::new(std::io::stderr(), use_color(std::io::stderr().is_terminal()));
         reporters.add(terminal.timings(timings));
@@ -141,18 +142,10 @@ pub(super) fn reporters(json: bool, report_dir: &Path, timings: bool) -> Reporte
 
 /// Says where the reports went and maps the run's statistics to the exit code (`run` and `probe` alike).
 pub(super) fn finish(report: &crate::report::RunReport, reporters: &Reporters, report_dir: &Path) -> i32 {
-    for e in &reporters.errors {
+    let errors = reporters.errors();
+    for e in &errors {
         eprintln!("reachlab: failed to write a report: {e}");
     }
     eprintln!("reports: {}", report_dir.display());
-    if !reporters.errors.is_empty() || report.errors > 0 || report.suites.iter().any(|s| !s.errors.is_empty()) {
-        exit::INFRASTRUCTURE
-    } else if report.failed > 0 {
-        exit::FAIL
-    } else if report.passed == 0 {
-        // Every check was skipped: nothing passed, so this is not a pass (as nextest's "no tests run").
-        exit::NOTHING_CHECKED
-    } else {
-        exit::PASS
-    }
+    exit::code(&exit::Statistics::of_run(report, errors.len()))
 }

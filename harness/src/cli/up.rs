@@ -25,9 +25,8 @@ pub struct DownArgs {
 pub fn up(args: UpArgs, state_dir: &Path) -> Result<i32, CliError> {
     // Read once: the suite that is built is exactly the text whose digest the ledger keeps for `probe`.
     // Not UTF-8, too large or unreadable: located like any other mistake in the suite.
-    let text = crate::suite::read_source(&args.suite).map_err(|e| CliError::Usage(e.to_string()))?;
-    let suite =
-        crate::suite::load_str(&text, &args.suite.display().to_string()).map_err(|e| CliError::Usage(e.to_string()))?;
+    let text = crate::suite::read_source(&args.suite)?;
+    let suite = crate::suite::load_str(&text, &args.suite.display().to_string())?;
     let source = std::fs::canonicalize(&args.suite)
         .map_err(|e| CliError::Usage(format!("failed to resolve {}: {e}", args.suite.display())))?;
     require_privileges()?;

@@ -140,11 +140,14 @@ impl Daemon {
                     }
                     libc::close(fd);
                 }
-                if libc::setns(netns_fd, libc::CLONE_NEWNET) == 0 {
-                    Ok(())
-                } else {
-                    Err(io::Error::last_os_error())
+                if libc::setns(netns_fd, libc::CLONE_NEWNET) != 0 {
+                    return Err(io::Error::last_os_error());
                 }
+                // The engine may outlive us (`reachlab up`): it must not hold what we were handed — a caller's
+                // lock (`flock … reachlab up` would stay locked until `down`), a CI runner's pipes, the
+                // namespace file above. Every descriptor past stdio closes at exec.
+                close_from_3_on_exec();
+                Ok(())
             });
         }
         let mut child = cmd.spawn().map_err(EngineError::io("start dockerd (is Docker Engine installed?)"))?;
@@ -201,6 +204,25 @@ impl Drop for Daemon {
             }
             let _ = c.kill();
             let _ = c.wait();
+        }
+    }
+}
+
+/// Marks every file descriptor from 3 up close-on-exec (async-signal-safe: system calls only). Marking instead
+/// of closing keeps the standard library's own exec-error pipe working until exec.
+fn close_from_3_on_exec() {
+    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
+    // SAFETY: plain system calls on descriptor numbers.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) == 0 {
+            return;
+        }
+        // Kernels before 5.11: each descriptor up to the limit.
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let max =
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 { limit.rlim_cur.min(1 << 16) } else { 1024 };
+        for fd in 3..max as libc::c_int {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
         }
     }
 }

@@ -1,26 +1,15 @@
 //! Grading a class: find submissions, shard them, grade several at once, resume what is already graded, and
-//! write every output.
+//! emit the grading events that the grading reporters (`reporters/grading.rs`) turn into every output.
 
 use super::calibrate::{self, Calibration};
-use super::formats;
 use super::model::{Batch, GradeStatus, SubmissionGrade};
 use super::submission::{self, GradeOptions};
-use crate::files::write_atomic;
+use crate::event::{EventKind, Reporters};
 use crate::kernel::features::Features;
 use crate::suite::Suite;
 use futures::stream::{self, StreamExt};
 use std::path::{Path, PathBuf};
-
-/// Output formats beyond the ones always written (junit.xml, report.json, feedback.md, grades.csv).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum Format {
-    /// Gradescope's autograder `results.json`, per submission.
-    Gradescope,
-    /// GitHub Classroom's grader result (`classroom.json` and its base64 `classroom.b64`), per submission.
-    Classroom,
-    /// PrairieLearn's external grader `results.json` (`prairielearn.json`), per submission.
-    Prairielearn,
-}
+use std::time::{Duration, Instant};
 
 pub use crate::select::Shard;
 
@@ -54,48 +43,6 @@ pub fn submissions(paths: &[PathBuf], shard: Option<Shard>) -> Result<Vec<PathBu
     Ok(out)
 }
 
-/// What to write besides the outputs every run writes.
-#[derive(Debug, Clone, Default)]
-pub struct Outputs {
-    /// Extra LMS formats.
-    pub formats: Vec<Format>,
-    /// Show hidden checks in the students' feedback (the instructor released them).
-    pub release_hidden: bool,
-}
-
-/// Writes one submission's outputs into `dir`.
-pub fn write_submission(dir: &Path, grade: &SubmissionGrade, outputs: &Outputs) -> std::io::Result<()> {
-    crate::report::reporters::create_dir(dir)?;
-    write_atomic(&dir.join("junit.xml"), formats::junit::render(grade))?;
-    let mut student_view = grade.clone();
-    if outputs.release_hidden {
-        for c in &mut student_view.checks {
-            c.visibility = super::model::Visibility::Visible;
-        }
-    }
-    write_atomic(&dir.join("feedback.md"), formats::feedback::render(&student_view))?;
-    write_atomic(&dir.join("feedback-instructor.md"), formats::feedback::render_instructor(grade))?;
-    for f in &outputs.formats {
-        match f {
-            Format::Gradescope => write_atomic(&dir.join("results.json"), pretty(&formats::gradescope::render(grade)))?,
-            Format::Classroom => {
-                write_atomic(&dir.join("classroom.json"), pretty(&formats::classroom::render_json(grade)))?;
-                write_atomic(&dir.join("classroom.b64"), formats::classroom::render_base64(grade) + "\n")?;
-            }
-            Format::Prairielearn => {
-                write_atomic(&dir.join("prairielearn.json"), pretty(&formats::prairielearn::render(grade)))?
-            }
-        }
-    }
-    // Last: a later run reuses a submission whose report.json is there, so it is there only when every other
-    // output is.
-    write_atomic(&dir.join("report.json"), serde_json::to_string_pretty(grade).expect("grade serializes") + "\n")
-}
-
-fn pretty(v: &serde_json::Value) -> String {
-    serde_json::to_string_pretty(v).expect("json") + "\n"
-}
-
 /// A previous grade of the same submission content against the same suite version, if any.
 fn previous(dir: &Path, suite_version: &str, submission: &Path) -> Option<SubmissionGrade> {
     let text = std::fs::read_to_string(dir.join("report.json")).ok()?;
@@ -114,7 +61,10 @@ pub struct BatchOutcome {
     pub calibration: Calibration,
 }
 
-/// Grades `subs` (at most `jobs` at once) into `report_dir/<student>/`, and writes `report_dir/grades.csv`.
+/// Grades `subs` (at most `jobs` at once), each with its pcaps under `report_dir/<student>/`, emitting the
+/// grading events (calibration, each submission as it starts and is graded, the batch); its reporters write every
+/// output. A submission graded before with the same content and suite version (its `report.json` there) is
+/// reused unless `force`.
 #[allow(clippy::too_many_arguments)]
 pub async fn grade_all(
     suite: &Suite,
@@ -124,18 +74,14 @@ pub async fn grade_all(
     state_dir: &Path,
     jobs: usize,
     force: bool,
-    outputs: &Outputs,
-    on_done: &(dyn Fn(&SubmissionGrade, bool) + Sync),
-) -> std::io::Result<BatchOutcome> {
+    events: &Reporters,
+) -> BatchOutcome {
     let suite_version = submission::content_hash(suite_file);
+    events.emit(EventKind::GradingStarted { suite: &suite.name, submissions: subs.len() });
     let features = Features::detect();
     // Which checks pass without any submission: their points are not awarded to anyone.
     let calibration = calibrate::get(suite, &suite_version, &features, state_dir, force).await;
-    crate::report::reporters::create_dir(report_dir)?;
-    write_atomic(
-        &report_dir.join("calibration.json"),
-        serde_json::to_string_pretty(&calibration).expect("calibration serializes") + "\n",
-    )?;
+    events.emit(EventKind::Calibrated(&calibration));
     let holes = calibration.hole_set();
     let uncalibrated = match &calibration.status {
         GradeStatus::Graded => None,
@@ -151,30 +97,28 @@ pub async fn grade_all(
                 let dir = report_dir.join(&student);
                 if !force {
                     if let Some(g) = previous(&dir, suite_version, sub) {
-                        on_done(&g, true);
-                        return Ok::<_, std::io::Error>((g, true));
+                        events.emit(EventKind::SubmissionGraded { grade: &g, reused: true, elapsed: Duration::ZERO });
+                        return (g, true);
                     }
                 }
+                events.emit(EventKind::SubmissionStarted { student: &student });
+                let started = Instant::now();
                 let opts = GradeOptions { state_dir: state_dir.to_path_buf(), out_dir: dir.clone() };
                 let g = match uncalibrated {
                     Some(reason) => submission::not_graded(suite, suite_version, sub, reason),
                     None => submission::grade(suite, suite_version, sub, features, &opts, holes).await,
                 };
-                write_submission(&dir, &g, outputs)?;
-                on_done(&g, false);
-                Ok((g, false))
+                events.emit(EventKind::SubmissionGraded { grade: &g, reused: false, elapsed: started.elapsed() });
+                (g, false)
             }
         })
         .buffer_unordered(jobs.max(1))
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .collect::<Result<_, _>>()?;
+        .collect()
+        .await;
     let reused = graded.iter().filter(|(_, r)| *r).count();
     let mut submissions: Vec<SubmissionGrade> = graded.into_iter().map(|(g, _)| g).collect();
     submissions.sort_by(|a, b| a.student.cmp(&b.student));
     let batch = Batch { suite: suite.name.clone(), suite_version, submissions };
-    crate::report::reporters::create_dir(report_dir)?;
-    write_atomic(&report_dir.join("grades.csv"), formats::csv::render(&batch))?;
-    Ok(BatchOutcome { batch, reused, calibration })
+    events.emit(EventKind::GradingFinished { batch: &batch, reused });
+    BatchOutcome { batch, reused, calibration }
 }

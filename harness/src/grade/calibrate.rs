@@ -7,64 +7,14 @@
 //! The result is kept per suite version in the state directory, so `reachlab list` can show it without building
 //! anything; `reachlab doctor SUITE` and `reachlab grade` (which needs it) compute it when it is missing.
 
-use super::model::{CheckStatus, GradeStatus, SubmissionGrade};
+use super::model::GradeStatus;
 use super::submission::{self, GradeOptions};
 use crate::kernel::features::Features;
 use crate::suite::Suite;
-use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-/// What the empty submission got.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    /// Suite name.
-    pub suite: String,
-    /// Suite version (content hash of its file).
-    pub suite_version: String,
-    /// The reachlab version that calibrated (the environment it builds may change between versions).
-    pub reachlab: String,
-    /// Whether the empty submission could be graded at all.
-    pub status: GradeStatus,
-    /// Scored checks that pass without any submission: they grade nothing.
-    pub holes: Vec<String>,
-    /// Checks marked `given` that pass in the bare environment, as the suite says they do.
-    pub given: Vec<String>,
-    /// Points the empty submission would get once the holes are voided (0 for a fair suite).
-    pub score: f64,
-    /// Points possible (holes excluded).
-    pub max_score: f64,
-}
-
-impl Calibration {
-    /// Reads the calibration off the empty submission's grade (graded without any holes voided). Pure.
-    pub fn from_grade(suite_version: &str, g: &SubmissionGrade) -> Calibration {
-        let passed = |given: bool| -> Vec<String> {
-            g.checks
-                .iter()
-                .filter(|c| c.status == CheckStatus::Pass && c.not_scored.is_some() == given && c.kind != "prediction")
-                .map(|c| c.name.clone())
-                .collect()
-        };
-        let holes = passed(false);
-        let voided: f64 = g.checks.iter().filter(|c| holes.contains(&c.name)).map(|c| c.max_score).sum();
-        Calibration {
-            suite: g.suite.clone(),
-            suite_version: suite_version.into(),
-            reachlab: env!("CARGO_PKG_VERSION").into(),
-            status: g.status.clone(),
-            given: passed(true),
-            score: g.score - voided,
-            max_score: g.max_score - voided,
-            holes,
-        }
-    }
-
-    /// The holes, for scoring.
-    pub fn hole_set(&self) -> BTreeSet<String> {
-        self.holes.iter().cloned().collect()
-    }
-}
+pub use super::model::Calibration;
 
 fn cache_path(state_dir: &Path, suite_version: &str) -> PathBuf {
     state_dir.join("calibration").join(format!("{suite_version}.json"))
@@ -128,7 +78,7 @@ pub async fn get(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::grade::model::{GradedCheck, Visibility};
+    use crate::grade::model::{CheckStatus, GradedCheck, SubmissionGrade, Visibility};
 
     fn check(name: &str, status: CheckStatus, given: bool) -> GradedCheck {
         GradedCheck {
@@ -141,6 +91,7 @@ mod tests {
             output: String::new(),
             hint: None,
             not_scored: given.then(|| "given".to_string()),
+            duration_ms: None,
         }
     }
 

@@ -168,7 +168,7 @@ pub fn merge(dirs: &[PathBuf], out: &Path) -> Result<Batch, String> {
     let first = &shards[0].1;
     let batch = Batch { suite: first.suite.clone(), suite_version: first.suite_version.clone(), submissions };
     let failed = |e: std::io::Error| format!("failed to write {}: {e}", out.display());
-    crate::report::reporters::create_dir(out).map_err(failed)?;
+    crate::files::create_dir(out).map_err(failed)?;
     for (dir, m) in &shards {
         for s in &m.students {
             copy_dir(&dir.join(s), &out.join(s)).map_err(|e| format!("failed to copy {s}: {e}"))?;

@@ -66,7 +66,8 @@ static NO_SCORING: Scoring = Scoring { points: None, hidden: false, given: false
 /// What a student reads for one check: observed words and the topology's reason, never timings (grades are
 /// byte-identical across runs).
 fn output(r: &CheckResult) -> String {
-    let why = r.detail.split_once(" — why: ").map(|(_, w)| format!(" — why: {w}")).unwrap_or_default();
+    // The reasons the lab gives, after the words (`… — why: REASON; REASON`), from the typed field.
+    let why = crate::reason::joined("", &r.why);
     if let Some(crate::check::Outcome::NotApplicable { reason }) = &r.observed {
         return format!("{}: not applicable — {reason}", r.check.expected.label);
     }
@@ -146,6 +147,7 @@ pub fn score(
             output: output(r),
             hint: (status == CheckStatus::Fail).then(|| hint.cloned()).flatten(),
             not_scored,
+            duration_ms: None,
         });
     }
     let per_prediction = suite.grading.map_or(0.0, |g| g.prediction_points);
@@ -209,6 +211,7 @@ fn prediction_checks(
                 ),
                 hint: None,
                 not_scored: None,
+                duration_ms: None,
             });
         }
         return out;
@@ -231,6 +234,7 @@ fn prediction_checks(
                 output: format!("{said}, observed {}", observed.map_or("nothing".to_string(), |o| o.to_string())),
                 hint: None,
                 not_scored: None,
+                duration_ms: None,
             }
         })
         .collect()
@@ -239,6 +243,42 @@ fn prediction_checks(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_student_reads_the_reasons_from_the_typed_field() {
+        use crate::check::{Action, Check, CheckKind, Expected, Observation, Outcome};
+        use crate::reason::Why;
+        let to = crate::suite::Endpoint { node: "alpine3".into(), via: None };
+        let check = Check {
+            id: 0,
+            name: "icmp alpine1 -> alpine3".into(),
+            kind: CheckKind::Icmp,
+            cell: None,
+            from: "alpine1".into(),
+            to: to.to_string(),
+            action: Action::Icmp { to, by_name: false },
+            target: None,
+            expected: Expected::one(Outcome::Reachable),
+            settings: Default::default(),
+        };
+        let why = Why::NoSharedNetwork {
+            from: ("alpine1".into(), vec!["bridge".into()]),
+            to: ("alpine3".into(), vec!["alpine-net".into()]),
+        };
+        let seen = match Observation::seen(Outcome::Unreachable, "no echo reply") {
+            Observation::Observed { outcome, detail, target, artifacts, dropped, sent, .. } => {
+                Observation::Observed { outcome, detail, target, artifacts, dropped, why: vec![why], sent }
+            }
+            other => other,
+        };
+        let observed = std::collections::HashMap::from([(0, seen)]);
+        let r = &crate::judge::judge(std::slice::from_ref(&check), &observed, None)[0];
+        assert_eq!(r.detail, "expected reachable, observed unreachable: no echo reply", "the detail holds no reasons");
+        assert_eq!(
+            output(r),
+            "expected reachable, observed unreachable — why: alpine1 (bridge) and alpine3 (alpine-net) share no Docker network: Docker isolates bridge networks from each other"
+        );
+    }
 
     #[test]
     fn answers_parse_into_cells() {

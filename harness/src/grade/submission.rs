@@ -111,9 +111,15 @@ pub async fn grade(
         },
         Err(_) => (None, String::new()),
     };
-    let (results, (output, setup_ended)) = run(suite, &env, &checks, submission, features, opts, &mut infra).await;
+    let mut times = HashMap::new();
+    let (results, (output, setup_ended)) =
+        run(suite, &env, &checks, submission, features, opts, &mut infra, &mut times).await;
     let mut graded =
         score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"), holes);
+    // Each probed check's own time (JUnit's testcase `time`); the suite's checks come first, in order.
+    for (c, r) in graded.checks.iter_mut().zip(&results) {
+        c.duration_ms = times.get(&r.check.id).copied();
+    }
     graded.duration_ms = started.elapsed().as_millis() as u64;
     graded.setup_ended = setup_ended;
     let grids = crate::report::SuiteReport::new(suite, &results, None, Vec::new()).matrices;
@@ -166,6 +172,7 @@ fn describe_setup(o: &SetupOutcome, limit: u64) -> (String, Option<String>) {
     (format!("{out}[reachlab] {end}\n"), early)
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run(
     suite: &Suite,
     env: &Plan,
@@ -174,6 +181,7 @@ async fn run(
     features: &Features,
     opts: &GradeOptions,
     infra: &mut Vec<String>,
+    times: &mut HashMap<usize, u64>,
 ) -> (Vec<crate::check::CheckResult>, (String, Option<String>)) {
     if let crate::kernel::features::Decision::Skip(why) | crate::kernel::features::Decision::Error(why) =
         features.decide(&env.requires)
@@ -238,7 +246,7 @@ async fn run(
                     // What the script started in the background (`docker exec -d alpine1 nc -u -l -p 2020`)
                     // comes up a moment after it returns, as a student typing the next command would see.
                     tokio::time::sleep(SETTLE).await;
-                    let observations = observe(&mut lab, suite, checks, &sandbox, opts, infra).await;
+                    let observations = observe(&mut lab, suite, checks, &sandbox, opts, infra, times).await;
                     (observations, output, Some(sandbox))
                 }
             }
@@ -289,6 +297,7 @@ async fn observe(
     sandbox: &Sandbox,
     opts: &GradeOptions,
     infra: &mut Vec<String>,
+    times: &mut HashMap<usize, u64>,
 ) -> HashMap<usize, Observation> {
     let lan = Lab::ENVIRONMENT;
     let mut missing = BTreeSet::new();
@@ -362,7 +371,10 @@ async fn observe(
         }
     }
     let plan = Plan { steps: Vec::new(), checks: probed, requires: Default::default() };
-    let mut observations = crate::runner::observe(lab, suite, &plan, inventory, &opts.out_dir).await;
+    let mut timings = crate::timings::Timings::default();
+    let mut observations =
+        crate::runner::observe_timed(lab, suite, &plan, inventory, &opts.out_dir, &mut timings).await;
+    times.extend(timings.checks);
     // Captures about missing endpoints could not even start: their checks fail as missing, not as errors.
     observations.extend(absent);
     observations

@@ -43,6 +43,20 @@ async fn claim(engine: &impl EngineOps, kind: &str, name: &str) -> Result<(), Ap
     Ok(())
 }
 
+/// Creates the namespaces of `nodes` at once: every one is recorded before any is made.
+pub async fn apply_namespaces(
+    ledger: &mut Ledger,
+    kernel: &mut impl KernelOps,
+    run: Run<'_>,
+    nodes: &[String],
+) -> Result<(), ApplyError> {
+    let batch: Vec<(String, String)> = nodes.iter().map(|n| (n.clone(), kernel_name(run.id, n))).collect();
+    for (_, name) in &batch {
+        record(ledger, Entry::Namespace { name: name.clone(), path: Path::new(netns::NETNS_DIR).join(name) })?;
+    }
+    kernel.create_namespaces(&batch).await
+}
+
 /// Carries out `step`, recording in `ledger` everything it creates before creating it.
 pub async fn apply(
     ledger: &mut Ledger,

@@ -89,16 +89,53 @@ impl KernelOps for KernelSide {
     }
 
     async fn create_namespace(&mut self, node: &str, kernel_name: &str) -> Result<(), ApplyError> {
-        let ns = match self.provided.get(node) {
-            Some(source) => netns::create_from(kernel_name, source),
-            None => netns::create(kernel_name),
+        self.create_namespaces(&[(node.to_string(), kernel_name.to_string())]).await
+    }
+
+    /// Each namespace is made on a thread of its own (`unshare` and the kernel's defaults take milliseconds
+    /// each, and must not stall an async worker), a few at a time; every one made is held even when another
+    /// fails, so the lab's view matches its ledger.
+    async fn create_namespaces(&mut self, batch: &[(String, String)]) -> Result<(), ApplyError> {
+        use futures::StreamExt;
+        const AT_ONCE: usize = 8;
+        let made: Vec<Result<(String, Netns, Netlink), ApplyError>> =
+            futures::stream::iter(batch.iter().map(|(node, kernel_name)| {
+                let source = self.provided.get(node).map(|f| f.try_clone());
+                let (node, name) = (node.clone(), kernel_name.clone());
+                async move {
+                    let create = {
+                        let name = name.clone();
+                        move || match source {
+                            Some(source) => netns::create_from(&name, &source?),
+                            None => netns::create(&name),
+                        }
+                    };
+                    let ns = tokio::task::spawn_blocking(create)
+                        .await
+                        .map_err(|e| std::io::Error::other(e.to_string()))
+                        .and_then(|r| r)
+                        .map_err(io(format!("create namespace {name}")))?;
+                    let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {name}")))?;
+                    nl.set_up("lo").await?;
+                    Ok((node, ns, nl))
+                }
+            }))
+            .buffered(AT_ONCE)
+            .collect()
+            .await;
+        let mut first_error = None;
+        for r in made {
+            match r {
+                Ok((node, ns, nl)) => {
+                    self.namespaces.insert(node.clone(), ns);
+                    self.netlink.insert(node, nl);
+                }
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
         }
-        .map_err(io(format!("create namespace {kernel_name}")))?;
-        let nl = Netlink::open(&ns).await.map_err(io(format!("open netlink in {kernel_name}")))?;
-        nl.set_up("lo").await?;
-        self.namespaces.insert(node.to_string(), ns);
-        self.netlink.insert(node.to_string(), nl);
-        Ok(())
+        first_error.map_or(Ok(()), Err)
     }
 
     async fn enable_forwarding(&mut self, node: &str) -> Result<(), ApplyError> {

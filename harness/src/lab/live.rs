@@ -272,6 +272,11 @@ impl Drop for LiveLab {
 }
 
 impl Topology for LiveLab {
+    async fn apply_namespaces(&mut self, nodes: &[String]) -> Result<(), ApplyError> {
+        let run = Run { id: &self.run_id, suite: &self.suite };
+        apply::apply_namespaces(&mut self.ledger, &mut self.nodes, run, nodes).await
+    }
+
     async fn apply(&mut self, step: &Step) -> Result<(), ApplyError> {
         let run = Run { id: &self.run_id, suite: &self.suite };
         let note = apply::apply(&mut self.ledger, &mut self.nodes, &mut self.engine, run, step).await?;

@@ -54,6 +54,14 @@ impl From<crate::engine::EngineError> for ApplyError {
 pub trait Topology {
     /// Carries out one step, recording anything it creates before creating it.
     async fn apply(&mut self, step: &Step) -> Result<(), ApplyError>;
+
+    /// Creates the namespaces of `nodes` (the plan's first steps), each recorded before any is made.
+    async fn apply_namespaces(&mut self, nodes: &[String]) -> Result<(), ApplyError> {
+        for netns in nodes {
+            self.apply(&Step::CreateNamespace { netns: netns.clone() }).await?;
+        }
+        Ok(())
+    }
 }
 
 /// Builds a plan's topology, in order, stopping at the first error (teardown removes what was made).
@@ -65,9 +73,27 @@ pub async fn build(topology: &mut impl Topology, plan: &Plan) -> Result<(), Appl
 pub async fn build_timed(
     topology: &mut impl Topology,
     plan: &Plan,
-    timings: &mut crate::timings::Timings,
+    timings: &mut crate::timings::Timings<'_>,
 ) -> Result<(), ApplyError> {
-    for step in &plan.steps {
+    // The plan opens with its namespaces (and their forwarding switches): they are independent of each other,
+    // so they are made together; forwarding is switched on once they exist, in the plan's order.
+    let opening = plan
+        .steps
+        .iter()
+        .take_while(|s| matches!(s, Step::CreateNamespace { .. } | Step::EnableForwarding { .. }))
+        .count();
+    let (first, rest) = plan.steps.split_at(opening);
+    let nodes: Vec<String> = first
+        .iter()
+        .filter_map(|s| match s {
+            Step::CreateNamespace { netns } => Some(netns.clone()),
+            _ => None,
+        })
+        .collect();
+    if !nodes.is_empty() {
+        timings.time("namespaces", topology.apply_namespaces(&nodes)).await?;
+    }
+    for step in first.iter().filter(|s| !matches!(s, Step::CreateNamespace { .. })).chain(rest) {
         timings.time(step.phase(), topology.apply(step)).await?;
     }
     Ok(())

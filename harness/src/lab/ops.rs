@@ -22,6 +22,13 @@ pub trait KernelOps {
     fn namespace(&self, node: &str) -> Result<&Netns, ApplyError>;
     /// `ip netns add KERNEL_NAME` for `node`, with `lo` up.
     async fn create_namespace(&mut self, node: &str, kernel_name: &str) -> Result<(), ApplyError>;
+    /// [`KernelOps::create_namespace`] for each `(node, kernel name)`; the real kernel makes them concurrently.
+    async fn create_namespaces(&mut self, batch: &[(String, String)]) -> Result<(), ApplyError> {
+        for (node, kernel_name) in batch {
+            self.create_namespace(node, kernel_name).await?;
+        }
+        Ok(())
+    }
     /// IPv4 forwarding on in `node`.
     async fn enable_forwarding(&mut self, node: &str) -> Result<(), ApplyError>;
     /// `ip link add NAME type bridge` in `node`.

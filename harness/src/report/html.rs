@@ -57,7 +57,7 @@ fn suite(out: &mut String, s: &SuiteReport, report_dir: Option<&Path>) {
         .checks
         .iter()
         .filter(|c| c.verdict == Verdict::Fail && c.matrix.is_some())
-        .map(|c| Arrow { from: c.from.clone(), to: c.to.clone(), color: "#dc2626", title: c.detail.clone() })
+        .map(|c| Arrow { from: c.from.clone(), to: c.to.clone(), color: "#dc2626", title: c.detail_and_why() })
         .collect();
     if !s.graph.nodes.is_empty() {
         let _ = writeln!(
@@ -84,7 +84,7 @@ fn suite(out: &mut String, s: &SuiteReport, report_dir: Option<&Path>) {
                 "<li class=\"check {v}\"><b class=\"{v}\">{}</b> {}: {}",
                 v.to_uppercase(),
                 esc(&c.name),
-                esc(&c.detail)
+                esc(&c.detail_and_why())
             );
             for a in &c.artifacts {
                 let rel = relative(a, report_dir);

@@ -45,7 +45,7 @@ pub fn render_in(report: &RunReport, ctx: &Context<'_>) -> String {
             Suite {
                 name: s.name.clone(),
                 time_ms: s.duration_ms,
-                timestamp: s.started_at.clone().or_else(|| ctx.started.get(i).cloned()),
+                timestamp: s.started_at.clone().or_else(|| ctx.started.get(i).filter(|t| !t.is_empty()).cloned()),
                 hostname: ctx.hostname.clone(),
                 properties,
                 cases: s.checks.iter().map(|c| case(&s.name, c, ctx.report_dir)).collect(),
@@ -73,7 +73,8 @@ fn case(suite: &str, c: &CheckReport, report_dir: Option<&Path>) -> Case {
         ("observed", c.observed.as_ref()),
         ("matrix", c.matrix.as_ref()),
     ]);
-    let mut out = format!("{}\n", c.detail);
+    let detail = c.detail_and_why();
+    let mut out = format!("{detail}\n");
     for (k, v) in fields {
         if let Some(v) = v {
             out.push_str(&format!("{k}: {v}\n"));
@@ -89,12 +90,12 @@ fn case(suite: &str, c: &CheckReport, report_dir: Option<&Path>) -> Case {
         out.push_str(&format!("[[ATTACHMENT|{a}]]\n"));
     }
     let observed = c.observed.as_deref().unwrap_or("nothing (the probe did not run)");
-    let body = format!("{}\nexpected: {}\nobserved: {observed}", c.detail, c.expected);
+    let body = format!("{detail}\nexpected: {}\nobserved: {observed}", c.expected);
     let outcome = match c.verdict {
         Verdict::Pass => Outcome::Pass,
         Verdict::Fail => Outcome::Failure { kind: "unexpected-reachability".into(), text: body },
         Verdict::Error => Outcome::Error { kind: "infrastructure".into(), text: body },
-        Verdict::Skipped => Outcome::Skipped { message: c.detail.clone() },
+        Verdict::Skipped => Outcome::Skipped { message: detail },
     };
     Case {
         name: c.name.clone(),

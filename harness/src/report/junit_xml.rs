@@ -211,11 +211,6 @@ fn case(out: &mut String, c: &Case) {
     out.push_str("        </testcase>\n");
 }
 
-/// Now, as `2024-05-01T12:00:00Z` (UTC).
-pub fn utc_now() -> String {
-    utc(std::time::SystemTime::now())
-}
-
 /// `t` as `2024-05-01T12:00:00Z` (UTC).
 pub fn utc(t: std::time::SystemTime) -> String {
     let secs = t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
@@ -236,12 +231,6 @@ pub fn civil(secs: u64) -> (i64, u64, u64, u64, u64, u64) {
     let m = if mp < 10 { mp + 3 } else { mp - 9 } as u64;
     let y = yoe + era * 400 + i64::from(m <= 2);
     (y, m, d, rem / 3600, rem % 3600 / 60, rem % 60)
-}
-
-/// This machine's host name, as the kernel has it.
-pub fn hostname() -> Option<String> {
-    let h = std::fs::read_to_string("/proc/sys/kernel/hostname").ok()?;
-    Some(h.trim().to_string()).filter(|h| !h.is_empty())
 }
 
 #[cfg(test)]

@@ -70,7 +70,7 @@ pub fn render(report: &RunReport) -> String {
                     icon(c.verdict),
                     cell(&c.name),
                     cell(target),
-                    cell(&c.detail)
+                    cell(&c.detail_and_why())
                 );
             }
         }

@@ -4,15 +4,17 @@ use crate::check::{Action, CheckResult, Verdict};
 use crate::suite::{Cell, Suite};
 use serde::Serialize;
 
-/// One check in a report.
+/// One check in a report. Its evidence (`detail`) and the reasons the lab gives (`why`) are separate fields;
+/// renderers join them ([`CheckReport::detail_and_why`]), and report.json carries both the joined text (its
+/// `detail`, as the contract says) and the typed reasons (see [`super::json`]).
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(into = "super::json::CheckJson")]
 pub struct CheckReport {
     /// e.g. `icmp space1 -> space2`.
     pub name: String,
     /// `icmp`, `udp`, `tcp`, `capture`, `rule`.
     pub kind: String,
     /// `"name"` for ICMP probes by name.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<String>,
     /// Source node (captures and rules: the node observed).
     pub from: String,
@@ -27,22 +29,25 @@ pub struct CheckReport {
     pub observed: Option<String>,
     /// `pass`, `fail`, `error`, `skipped`.
     pub verdict: Verdict,
-    /// Evidence or failure message, followed by ` — why: …` when the lab as built explains a probe that did
-    /// not get through.
+    /// Evidence or failure message.
     pub detail: String,
-    /// Those explanations, typed (`reason` and its fields), as read back from the built lab.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub why: Vec<crate::explain::Why>,
+    /// Why a probe did not get through, as the lab as built explains it (typed, read back from the lab).
+    pub why: Vec<crate::reason::Why>,
     /// The matrix the check belongs to, if any.
     pub matrix: Option<String>,
     /// Files backing the observation (pcap), as paths.
     pub artifacts: Vec<String>,
     /// Captures only: frames that matched the filter but that the kernel dropped (0 when none were).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub dropped: Option<u64>,
     /// How long observing it took, in milliseconds (a capture: the time it ran); absent when it was not probed.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_ms: Option<u64>,
+}
+
+impl CheckReport {
+    /// The detail followed by the reasons, as every report shows them: `DETAIL — why: REASON; REASON`.
+    pub fn detail_and_why(&self) -> String {
+        crate::reason::joined(&self.detail, &self.why)
+    }
 }
 
 /// A matrix, expected beside observed, for display.
@@ -97,7 +102,7 @@ pub struct SuiteReport {
     pub timings: Vec<Phase>,
 }
 
-pub use crate::timings::{Phase, Timings};
+pub use crate::timings::Phase;
 
 /// A whole run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -143,7 +148,7 @@ impl SuiteReport {
                 expected: r.check.expected.label.clone(),
                 observed: r.observed.as_ref().map(|o| o.label()),
                 verdict: r.verdict,
-                detail: crate::explain::with_why(&r.detail, &r.why),
+                detail: r.detail.clone(),
                 why: r.why.clone(),
                 matrix: r.check.cell.map(|c| suite.matrices[c.matrix].name.clone()),
                 artifacts: r.artifacts.clone(),

@@ -38,23 +38,6 @@ impl ColorChoice {
     }
 }
 
-static CHOICE: std::sync::OnceLock<ColorChoice> = std::sync::OnceLock::new();
-
-/// Sets the process's `--color` (once, from the command line).
-pub fn set_color_choice(choice: ColorChoice) {
-    let _ = CHOICE.set(choice);
-}
-
-/// Whether to color output written to a stream, by `--color` (default `auto`) and the environment.
-pub fn use_color(is_terminal: bool) -> bool {
-    let var = |k| std::env::var(k).ok();
-    CHOICE.get().copied().unwrap_or_default().decide(
-        is_terminal,
-        var("NO_COLOR").as_deref(),
-        var("CLICOLOR_FORCE").as_deref(),
-    )
-}
-
 fn paint(text: &str, style: &str, color: bool) -> String {
     if color && !style.is_empty() {
         format!("{style}{text}{RESET}")
@@ -152,7 +135,12 @@ pub fn render_suite(s: &SuiteReport, color: bool) -> String {
                 (Some(t), true) => format!(" ({t})"),
                 _ => String::new(),
             };
-            out.push_str(&format!("   {:>5} {}{target}: {}\n", verdict_mark(c.verdict, color), c.name, c.detail));
+            out.push_str(&format!(
+                "   {:>5} {}{target}: {}\n",
+                verdict_mark(c.verdict, color),
+                c.name,
+                c.detail_and_why()
+            ));
             for a in &c.artifacts {
                 out.push_str(&format!("         {} {a}\n", paint("pcap:", DIM, color)));
             }

@@ -16,8 +16,23 @@ use super::{not_graded_reason, output_with_hint, points, NOT_GRADED};
 use crate::grade::model::{CheckStatus, GradedCheck, SubmissionGrade};
 use crate::report::junit_xml::{self, Case, Outcome, Suite, Suites};
 
-/// Renders `junit.xml` for `grade`.
+/// When and where a submission was graded: what the grading model itself does not hold (it is the same on every
+/// run, so that grades are byte-identical).
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// When grading it started (ISO 8601, UTC): the testsuite's `timestamp`.
+    pub timestamp: Option<String>,
+    /// The machine it was graded on: the testsuite's `hostname`.
+    pub hostname: Option<String>,
+}
+
+/// Renders `junit.xml` for `grade`, without timestamp or host name.
 pub fn render(grade: &SubmissionGrade) -> String {
+    render_in(grade, &Context::default())
+}
+
+/// Renders `junit.xml` for `grade`, graded when and where `ctx` says.
+pub fn render_in(grade: &SubmissionGrade, ctx: &Context) -> String {
     let reason = not_graded_reason(grade);
     let mut properties = vec![
         ("suite".to_string(), grade.suite.clone()),
@@ -54,7 +69,8 @@ pub fn render(grade: &SubmissionGrade) -> String {
                 None => out.push_str(&format!("score: {} / {}", points(c.score), points(c.max_score))),
                 Some(_) => out.push_str(&format!("max_score: {}", points(c.max_score))),
             }
-            Case { name: c.name.clone(), classname: grade.suite.clone(), time_ms: 0, outcome, system_out: Some(out) }
+            let time_ms = c.duration_ms.unwrap_or(0);
+            Case { name: c.name.clone(), classname: grade.suite.clone(), time_ms, outcome, system_out: Some(out) }
         })
         .collect();
     if let (Some(r), true) = (&reason, grade.checks.is_empty()) {
@@ -68,10 +84,11 @@ pub fn render(grade: &SubmissionGrade) -> String {
     let suite = Suite {
         name: grade.student.clone(),
         time_ms: grade.duration_ms,
+        timestamp: ctx.timestamp.clone(),
+        hostname: ctx.hostname.clone(),
         properties,
         cases,
         system_out: (!grade.output.is_empty()).then(|| grade.output.clone()),
-        ..Suite::default()
     };
     junit_xml::render(&Suites { name: "reachlab-grade".into(), time_ms: grade.duration_ms, suites: vec![suite] })
 }

@@ -100,6 +100,7 @@ mod tests {
             output: "no ICMP socket".into(),
             hint: None,
             not_scored: None,
+            duration_ms: None,
         }
     }
 

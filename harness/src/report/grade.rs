@@ -54,6 +54,9 @@ pub struct GradedCheck {
     /// calibration found it passes without any submission (it grades nothing).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_scored: Option<String>,
+    /// How long observing it took, in milliseconds, when it was probed (JUnit's testcase `time`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub duration_ms: Option<u64>,
 }
 
 /// Whether a submission could be graded.
@@ -119,4 +122,55 @@ pub struct Batch {
     pub suite_version: String,
     /// Submissions, sorted by student.
     pub submissions: Vec<SubmissionGrade>,
+}
+
+/// What the empty submission got.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Calibration {
+    /// Suite name.
+    pub suite: String,
+    /// Suite version (content hash of its file).
+    pub suite_version: String,
+    /// The reachlab version that calibrated (the environment it builds may change between versions).
+    pub reachlab: String,
+    /// Whether the empty submission could be graded at all.
+    pub status: GradeStatus,
+    /// Scored checks that pass without any submission: they grade nothing.
+    pub holes: Vec<String>,
+    /// Checks marked `given` that pass in the bare environment, as the suite says they do.
+    pub given: Vec<String>,
+    /// Points the empty submission would get once the holes are voided (0 for a fair suite).
+    pub score: f64,
+    /// Points possible (holes excluded).
+    pub max_score: f64,
+}
+
+impl Calibration {
+    /// Reads the calibration off the empty submission's grade (graded without any holes voided). Pure.
+    pub fn from_grade(suite_version: &str, g: &SubmissionGrade) -> Calibration {
+        let passed = |given: bool| -> Vec<String> {
+            g.checks
+                .iter()
+                .filter(|c| c.status == CheckStatus::Pass && c.not_scored.is_some() == given && c.kind != "prediction")
+                .map(|c| c.name.clone())
+                .collect()
+        };
+        let holes = passed(false);
+        let voided: f64 = g.checks.iter().filter(|c| holes.contains(&c.name)).map(|c| c.max_score).sum();
+        Calibration {
+            suite: g.suite.clone(),
+            suite_version: suite_version.into(),
+            reachlab: env!("CARGO_PKG_VERSION").into(),
+            status: g.status.clone(),
+            given: passed(true),
+            score: g.score - voided,
+            max_score: g.max_score - voided,
+            holes,
+        }
+    }
+
+    /// The holes, for scoring.
+    pub fn hole_set(&self) -> std::collections::BTreeSet<String> {
+        self.holes.iter().cloned().collect()
+    }
 }
