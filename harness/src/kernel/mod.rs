@@ -7,6 +7,7 @@ pub mod features;
 pub mod neigh;
 pub mod netlink;
 pub mod netns;
+pub mod nftrace;
 pub mod privilege;
 pub mod request;
 pub mod sockdiag;

@@ -9,6 +9,7 @@ pub mod icmp;
 pub mod interface;
 pub mod listen;
 pub mod nodes;
+pub mod path;
 pub mod rule;
 pub mod tcp;
 pub mod timing;

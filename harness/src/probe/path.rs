@@ -1,0 +1,530 @@
+//! Where a probe's packets went: captures on interfaces of the lab along the path, each keeping only the
+//! probe's own packets (its ICMP echo identifier and sequence, or its ports), and — in namespaces the lab
+//! owns — a netfilter trace ([`crate::kernel::nftrace`]) naming the rule that dropped or rewrote them.
+//!
+//! The captures are [`crate::capture::Capture`]s (AF_PACKET sockets opened inside each interface's namespace,
+//! filtered in the kernel by a program libpcap compiled), started before the probe is sent and stopped after
+//! it ended, so a hop that saw nothing really saw nothing. What each saw is kept with the addresses as they
+//! were on that wire, so NAT shows as a change of address from one hop to the next.
+//!
+//! The echo sent here is one request with an identifier chosen by the caller (the lab's own ICMP prober hands
+//! out identifiers of its own, which a capture could not know in advance).
+
+use super::wire;
+use crate::capture::{Capture, CaptureOptions, PacketSummary, Protocol};
+use crate::filter::Program;
+use crate::kernel::netns::{self, Netns};
+use crate::kernel::nftrace::{Leg, ProbeKey, Trace, TraceError, Tracer};
+use serde::Serialize;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// An interface of the lab to watch: the node it belongs to, the namespace it is in, its name there.
+#[derive(Debug, Clone)]
+pub struct Point {
+    /// The node (`alpine1`, `server1`, a switch, …).
+    pub node: String,
+    /// The namespace the interface is in.
+    pub ns: Netns,
+    /// The interface's name in that namespace.
+    pub interface: String,
+}
+
+/// The probe's packet as one interface saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Seen {
+    /// IP source on this wire.
+    pub src: Option<IpAddr>,
+    /// IP destination on this wire.
+    pub dst: Option<IpAddr>,
+    /// How many copies (more than one: it went out and came back on the same interface, or was repeated).
+    pub frames: usize,
+}
+
+/// One interface, one direction of the probe.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    /// The node.
+    pub node: String,
+    /// The interface.
+    pub interface: String,
+    /// Which of the probe's packets.
+    pub leg: Leg,
+    /// What the interface saw of it; `None`: not seen.
+    pub seen: Option<Seen>,
+}
+
+/// An ICMP error about the probe (destination unreachable, time exceeded, …) seen on an interface.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ErrorSeen {
+    /// The node.
+    pub node: String,
+    /// The interface.
+    pub interface: String,
+    /// ICMP type.
+    pub kind: u8,
+    /// ICMP code.
+    pub code: u8,
+    /// Who sent it.
+    pub from: Option<IpAddr>,
+}
+
+/// The path observed: the request's hops in the order the points were given (source first), then the
+/// reply's in reverse order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ObservedPath {
+    /// The probe.
+    pub key: ProbeKey,
+    /// Every point, for each leg.
+    pub hops: Vec<Hop>,
+    /// ICMP errors about the probe.
+    pub errors: Vec<ErrorSeen>,
+    /// Frames the captures may have missed (their socket buffers overflowed): when non-zero, "not seen" is
+    /// not certain.
+    pub lost: u64,
+    /// The captures' pcap files, one per point.
+    pub pcaps: Vec<PathBuf>,
+}
+
+impl ObservedPath {
+    /// The last hop (in path order, request then reply) that saw the probe.
+    pub fn last_seen(&self) -> Option<&Hop> {
+        self.hops.iter().rev().find(|h| h.seen.is_some())
+    }
+
+    /// The hops of `leg`, in the order that packet travels.
+    pub fn leg(&self, leg: Leg) -> impl Iterator<Item = &Hop> {
+        self.hops.iter().filter(move |h| h.leg == leg)
+    }
+
+    /// Whether the last point (the destination's interface) saw the request.
+    pub fn reached(&self) -> bool {
+        self.leg(Leg::Request).last().is_some_and(|h| h.seen.is_some())
+    }
+
+    /// Whether the first point (the source's interface) saw the reply.
+    pub fn answered(&self) -> bool {
+        self.leg(Leg::Reply).last().is_some_and(|h| h.seen.is_some())
+    }
+}
+
+/// The capture filter for `key` (libpcap's language): the probe's packets both ways, and ICMP errors quoting
+/// an echo request of the probe (the quote is assumed to start with a 20-byte IP header, as ours do).
+pub fn capture_expression(key: &ProbeKey) -> String {
+    match *key {
+        ProbeKey::Echo { ident, seq } => format!(
+            "icmp and ((((icmp[0] = 8) or (icmp[0] = 0)) and (icmp[4:2] = {ident}) and (icmp[6:2] = {seq})) or \
+             (((icmp[0] = 3) or (icmp[0] = 11) or (icmp[0] = 12)) and (icmp[28] = 8) and (icmp[32:2] = {ident}) \
+             and (icmp[34:2] = {seq})))"
+        ),
+        ProbeKey::Udp { src_port: s, dst_port: d } => {
+            format!("udp and ((src port {s} and dst port {d}) or (src port {d} and dst port {s}))")
+        }
+        ProbeKey::Tcp { src_port: s, dst_port: d } => {
+            format!("tcp and ((src port {s} and dst port {d}) or (src port {d} and dst port {s}))")
+        }
+    }
+}
+
+/// What one captured frame is to the probe (pure): a leg, an ICMP error about it, or nothing.
+enum Frame {
+    Leg(Leg),
+    Error { kind: u8, code: u8 },
+    Other,
+}
+
+fn classify(key: &ProbeKey, p: &PacketSummary) -> Frame {
+    match (*key, &p.protocol) {
+        (ProbeKey::Echo { ident, seq }, Protocol::Icmp { kind, echo, .. }) if *echo == Some((ident, seq)) => match kind
+        {
+            8 => Frame::Leg(Leg::Request),
+            0 => Frame::Leg(Leg::Reply),
+            _ => Frame::Other,
+        },
+        (ProbeKey::Echo { .. }, Protocol::Icmp { kind, code, quoted: Some(_), .. }) => {
+            Frame::Error { kind: *kind, code: *code }
+        }
+        (ProbeKey::Udp { src_port, dst_port }, Protocol::Udp { src_port: s, dst_port: d })
+        | (ProbeKey::Tcp { src_port, dst_port }, Protocol::Tcp { src_port: s, dst_port: d, .. }) => {
+            if (*s, *d) == (src_port, dst_port) {
+                Frame::Leg(Leg::Request)
+            } else if (*s, *d) == (dst_port, src_port) {
+                Frame::Leg(Leg::Reply)
+            } else {
+                Frame::Other
+            }
+        }
+        _ => Frame::Other,
+    }
+}
+
+/// The path from what each point's capture kept (pure): `captured[i]` holds point `i`'s frames.
+pub fn assemble(key: ProbeKey, points: &[(String, String)], captured: &[Vec<PacketSummary>]) -> ObservedPath {
+    let mut request = Vec::new();
+    let mut reply = Vec::new();
+    let mut errors = Vec::new();
+    for ((node, interface), frames) in points.iter().zip(captured) {
+        let mut seen: [Option<Seen>; 2] = [None, None];
+        for p in frames {
+            match classify(&key, p) {
+                Frame::Leg(leg) => {
+                    let slot = &mut seen[leg as usize];
+                    match slot {
+                        Some(s) => s.frames += 1,
+                        None => *slot = Some(Seen { src: p.src, dst: p.dst, frames: 1 }),
+                    }
+                }
+                Frame::Error { kind, code } => {
+                    errors.push(ErrorSeen { node: node.clone(), interface: interface.clone(), kind, code, from: p.src })
+                }
+                Frame::Other => {}
+            }
+        }
+        let [req, rep] = seen;
+        let hop = |leg, seen| Hop { node: node.clone(), interface: interface.clone(), leg, seen };
+        request.push(hop(Leg::Request, req));
+        reply.push(hop(Leg::Reply, rep));
+    }
+    reply.reverse();
+    request.extend(reply);
+    ObservedPath { key, hops: request, errors, lost: 0, pcaps: Vec::new() }
+}
+
+/// Captures running on every point for one probe.
+pub struct PathObserver {
+    key: ProbeKey,
+    captures: Vec<((String, String), Capture)>,
+}
+
+impl PathObserver {
+    /// Starts a capture on every point, each keeping only `key`'s packets and writing them to a pcap file in
+    /// `dir`. Returns once every socket is bound, so anything sent afterwards is seen.
+    pub async fn start(points: &[Point], key: ProbeKey, dir: &Path) -> io::Result<PathObserver> {
+        let expression = capture_expression(&key);
+        let mut captures = Vec::with_capacity(points.len());
+        for (i, p) in points.iter().enumerate() {
+            let program = Program::compile(&expression)
+                .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("libpcap: {e}")))?;
+            let file = dir.join(format!("path-{i:02}-{}-{}.pcap", p.node, p.interface));
+            let capture = Capture::start(&p.ns, &p.interface, program, file, CaptureOptions::default()).await?;
+            captures.push(((p.node.clone(), p.interface.clone()), capture));
+        }
+        Ok(PathObserver { key, captures })
+    }
+
+    /// Stops every capture and returns the path.
+    pub async fn finish(self) -> io::Result<ObservedPath> {
+        let mut points = Vec::new();
+        let mut captured = Vec::new();
+        let (mut lost, mut pcaps) = (0, Vec::new());
+        // Stopped together: each waits for a quiet moment on its socket, and those waits overlap.
+        let (names, captures): (Vec<_>, Vec<_>) = self.captures.into_iter().unzip();
+        let results = futures::future::join_all(captures.into_iter().map(Capture::stop)).await;
+        for (point, result) in names.into_iter().zip(results) {
+            let result = result?;
+            lost += result.lost();
+            pcaps.push(result.pcap);
+            captured.push(result.packets);
+            points.push(point);
+        }
+        let mut path = assemble(self.key, &points, &captured);
+        path.lost = lost;
+        path.pcaps = pcaps;
+        Ok(path)
+    }
+}
+
+/// How the echo of a path probe ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "answer", rename_all = "snake_case")]
+pub enum EchoAnswer {
+    /// An echo reply came back.
+    Reply {
+        /// From.
+        from: Ipv4Addr,
+    },
+    /// An ICMP error quoting the request came back.
+    Error {
+        /// ICMP type.
+        kind: u8,
+        /// ICMP code.
+        code: u8,
+        /// From.
+        from: Ipv4Addr,
+    },
+    /// Nothing came back in time.
+    Nothing,
+    /// The source's kernel refused to send (no route, its own firewall).
+    NotSent {
+        /// The errno.
+        errno: i32,
+    },
+}
+
+fn echo_here(target: Ipv4Addr, ident: u16, seq: u16, timeout: Duration) -> io::Result<EchoAnswer> {
+    use socket2::{Domain, Protocol, SockAddr, Socket, Type};
+    use std::io::Read;
+    let mut socket = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::ICMPV4))?;
+    socket.set_read_timeout(Some(Duration::from_millis(20)))?;
+    let request = wire::echo_request(ident, seq, format!("reachlab path {ident:04x}:{seq}").as_bytes());
+    if let Err(e) = socket.send_to(&request, &SockAddr::from(SocketAddrV4::new(target, 0))) {
+        return match e.raw_os_error() {
+            Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM)) => Ok(EchoAnswer::NotSent { errno }),
+            _ => Err(e),
+        };
+    }
+    let deadline = Instant::now() + timeout;
+    let mut buf = [0u8; 2048];
+    while Instant::now() < deadline {
+        let n = match socket.read(&mut buf) {
+            Ok(n) => n,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut | io::ErrorKind::Interrupted
+                ) =>
+            {
+                continue
+            }
+            Err(e) => return Err(e),
+        };
+        match wire::parse_icmp(&buf[..n]) {
+            Some((from, wire::Icmp::EchoReply { ident: i, seq: s })) if (i, s) == (ident, seq) => {
+                return Ok(EchoAnswer::Reply { from })
+            }
+            Some((from, wire::Icmp::Quoting { kind, code, ident: i, seq: s, .. }))
+                if (i, s) == (ident, seq) && kind != wire::REDIRECT =>
+            {
+                return Ok(EchoAnswer::Error { kind, code, from })
+            }
+            _ => {}
+        }
+    }
+    Ok(EchoAnswer::Nothing)
+}
+
+/// Sends one echo request with `ident` and `seq` from namespace `from` to `target` and waits up to `timeout`
+/// for its answer (on a thread inside the namespace).
+pub async fn send_echo(
+    from: &Netns,
+    target: Ipv4Addr,
+    ident: u16,
+    seq: u16,
+    timeout: Duration,
+) -> io::Result<EchoAnswer> {
+    netns::within(from, move || echo_here(target, ident, seq, timeout)).await
+}
+
+/// The trace of one node, or why there is none.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum NodeTrace {
+    /// Traced.
+    Traced {
+        /// The node.
+        node: String,
+        /// What the trace saw.
+        trace: Trace,
+    },
+    /// Not traced.
+    Failed {
+        /// The node.
+        node: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+impl NodeTrace {
+    /// The node.
+    pub fn node(&self) -> &str {
+        match self {
+            NodeTrace::Traced { node, .. } | NodeTrace::Failed { node, .. } => node,
+        }
+    }
+
+    /// The trace, if there is one.
+    pub fn trace(&self) -> Option<&Trace> {
+        match self {
+            NodeTrace::Traced { trace, .. } => Some(trace),
+            NodeTrace::Failed { .. } => None,
+        }
+    }
+}
+
+/// One echo, observed: how it ended, where it was seen, what the rulesets did with it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EchoPath {
+    /// How it ended at the source.
+    pub answer: EchoAnswer,
+    /// Where it was seen.
+    pub path: ObservedPath,
+    /// The traces of the nodes asked for.
+    pub traces: Vec<NodeTrace>,
+}
+
+impl EchoPath {
+    /// The first rule (in the nodes' order) that dropped the request, else the reply: node and step.
+    pub fn dropped_by(&self) -> Option<(&str, &crate::kernel::nftrace::TraceStep)> {
+        for leg in [Leg::Request, Leg::Reply] {
+            for t in &self.traces {
+                if let Some(step) = t.trace().and_then(|tr| tr.dropped(leg)) {
+                    return Some((t.node(), step));
+                }
+            }
+        }
+        None
+    }
+
+    /// A one-line rendering for a terminal: the hops that saw the request, then where it stopped, e.g.
+    /// `a va → m vma → ✗ m: FORWARD ISOLATE DROP`. Reporters may make their own from the fields.
+    pub fn line(&self) -> String {
+        let seen = |leg| -> Vec<String> {
+            self.path.leg(leg).filter(|h| h.seen.is_some()).map(|h| format!("{} {}", h.node, h.interface)).collect()
+        };
+        let mut parts = seen(Leg::Request);
+        let dropped = self.dropped_by().map(|(node, step)| format!("✗ {node}: {}", step.summary()));
+        if !self.path.reached() {
+            parts.push(dropped.unwrap_or_else(|| "✗ not seen further".into()));
+            return parts.join(" → ");
+        }
+        let back = seen(Leg::Reply);
+        if self.path.answered() {
+            parts.push(format!("back: {}", back.join(" → ")));
+        } else {
+            let mut tail = if back.is_empty() { "no reply seen".to_string() } else { back.join(" → ") };
+            tail = format!("back: {tail} → {}", dropped.unwrap_or_else(|| "✗ not seen further".into()));
+            parts.push(tail);
+        }
+        parts.join(" → ")
+    }
+}
+
+/// Sends one echo from `from` to `target` with the observers and tracers running: captures on `points` (in
+/// path order, the source's interface first), netfilter traces in `traced` (namespaces the lab owns, by
+/// node). A tracer that cannot start is reported in its [`NodeTrace`], not as an error of the whole probe.
+pub async fn observe_echo(
+    from: &Netns,
+    target: Ipv4Addr,
+    key: (u16, u16),
+    timeout: Duration,
+    points: &[Point],
+    traced: &[(String, Netns)],
+    dir: &Path,
+) -> io::Result<EchoPath> {
+    let probe = ProbeKey::Echo { ident: key.0, seq: key.1 };
+    let tracers: Vec<Result<Tracer, TraceError>> =
+        futures::future::join_all(traced.iter().map(|(_, ns)| Tracer::start(ns, probe))).await;
+    let observer = PathObserver::start(points, probe, dir).await?;
+    let answer = send_echo(from, target, key.0, key.1, timeout).await;
+    let path = observer.finish().await?;
+    let finished = futures::future::join_all(tracers.into_iter().map(|tracer| async move {
+        match tracer {
+            Ok(t) => t.finish().await,
+            Err(e) => Err(e),
+        }
+    }))
+    .await;
+    let traces = traced
+        .iter()
+        .zip(finished)
+        .map(|((node, _), finished)| match finished {
+            Ok(trace) => NodeTrace::Traced { node: node.clone(), trace },
+            Err(e) => NodeTrace::Failed { node: node.clone(), reason: e.to_string() },
+        })
+        .collect();
+    Ok(EchoPath { answer: answer?, path, traces })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::capture::summarize;
+
+    /// An Ethernet + IPv4 + ICMP frame.
+    fn icmp_frame(src: [u8; 4], dst: [u8; 4], icmp: &[u8]) -> Vec<u8> {
+        let mut f = vec![2, 0, 0, 0, 0, 2, 2, 0, 0, 0, 0, 1, 0x08, 0x00];
+        let total = (20 + icmp.len()) as u16;
+        let mut ip = vec![0x45, 0];
+        ip.extend_from_slice(&total.to_be_bytes());
+        ip.extend_from_slice(&[0, 0, 0, 0, 64, 1, 0, 0]);
+        ip.extend_from_slice(&src);
+        ip.extend_from_slice(&dst);
+        let sum = wire::checksum(&ip);
+        ip[10..12].copy_from_slice(&sum.to_be_bytes());
+        f.extend(ip);
+        f.extend_from_slice(icmp);
+        f
+    }
+
+    fn echo(kind: u8, ident: u16, seq: u16) -> Vec<u8> {
+        let mut m = wire::echo_request(ident, seq, b"x");
+        m[0] = kind;
+        m
+    }
+
+    #[test]
+    fn the_capture_filter_keeps_the_probe_and_its_errors_only() {
+        let key = ProbeKey::Echo { ident: 0x1234, seq: 7 };
+        let program = Program::compile(&capture_expression(&key)).unwrap();
+        let a = [10, 1, 0, 2];
+        let b = [10, 2, 0, 2];
+        assert!(program.matches(&icmp_frame(a, b, &echo(8, 0x1234, 7))));
+        assert!(program.matches(&icmp_frame(b, a, &echo(0, 0x1234, 7))));
+        assert!(!program.matches(&icmp_frame(a, b, &echo(8, 0x1235, 7))), "another identifier");
+        assert!(!program.matches(&icmp_frame(a, b, &echo(8, 0x1234, 8))), "another sequence");
+        // Host unreachable from the router, quoting the request.
+        let quoted = icmp_frame(a, b, &echo(8, 0x1234, 7));
+        let mut error = vec![3, 1, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&quoted[14..14 + 28]);
+        assert!(program.matches(&icmp_frame([10, 1, 0, 1], a, &error)));
+        let other = icmp_frame(a, b, &echo(8, 0x4321, 7));
+        let mut error = vec![3, 1, 0, 0, 0, 0, 0, 0];
+        error.extend_from_slice(&other[14..14 + 28]);
+        assert!(!program.matches(&icmp_frame([10, 1, 0, 1], a, &error)));
+    }
+
+    #[test]
+    fn the_path_is_the_request_out_then_the_reply_back_with_addresses_as_seen() {
+        let key = ProbeKey::Echo { ident: 1, seq: 1 };
+        let s = |i, f: Vec<u8>| summarize(i, Duration::ZERO, &f);
+        let (a, m, b) = ([10, 1, 0, 2], [10, 2, 0, 1], [10, 2, 0, 2]);
+        let points: Vec<(String, String)> = [("a", "va"), ("m", "vma"), ("m", "vmb"), ("b", "vb")]
+            .iter()
+            .map(|(n, i)| (n.to_string(), i.to_string()))
+            .collect();
+        // Masqueraded at m: b sees m's address.
+        let captured = vec![
+            vec![s(1, icmp_frame(a, b, &echo(8, 1, 1)))],
+            vec![s(1, icmp_frame(a, b, &echo(8, 1, 1)))],
+            vec![s(1, icmp_frame(m, b, &echo(8, 1, 1)))],
+            vec![s(1, icmp_frame(m, b, &echo(8, 1, 1))), s(2, icmp_frame(b, m, &echo(0, 1, 1)))],
+        ];
+        let path = assemble(key, &points, &captured);
+        let order: Vec<(String, Leg, bool)> =
+            path.hops.iter().map(|h| (format!("{} {}", h.node, h.interface), h.leg, h.seen.is_some())).collect();
+        assert_eq!(
+            order,
+            vec![
+                ("a va".into(), Leg::Request, true),
+                ("m vma".into(), Leg::Request, true),
+                ("m vmb".into(), Leg::Request, true),
+                ("b vb".into(), Leg::Request, true),
+                ("b vb".into(), Leg::Reply, true),
+                ("m vmb".into(), Leg::Reply, false),
+                ("m vma".into(), Leg::Reply, false),
+                ("a va".into(), Leg::Reply, false),
+            ]
+        );
+        assert!(path.reached() && !path.answered());
+        let last = path.last_seen().unwrap();
+        assert_eq!((last.node.as_str(), last.leg), ("b", Leg::Reply));
+        let at_b = path.hops[3].seen.as_ref().unwrap();
+        assert_eq!(at_b.src, Some(IpAddr::V4(Ipv4Addr::from(m))), "the rewritten source, as b saw it");
+
+        let line = EchoPath { answer: EchoAnswer::Nothing, path, traces: vec![] }.line();
+        assert_eq!(line, "a va → m vma → m vmb → b vb → back: b vb → ✗ not seen further");
+    }
+}
