@@ -62,8 +62,9 @@ pub struct ProgressReporter<W: Write> {
     width: usize,
     /// Submissions in the batch, and how many have started.
     batch: Option<(usize, usize)>,
-    /// When live mode last drew: probe counts redraw at most every [`REDRAW`].
-    last_draw: Option<std::time::Instant>,
+    /// When live mode last drew (the time of the event, since the stream started): probe counts redraw at
+    /// most every [`REDRAW`].
+    last_draw: Option<Duration>,
 }
 
 /// How often live mode redraws for probe counts alone. Events are reported from inside the probing task, so a
@@ -121,7 +122,6 @@ impl<W: Write> ProgressReporter<W> {
             writeln!(self.out, "{}", cut(&text, self.width.saturating_sub(1)))?;
         }
         self.drawn = self.lines.len();
-        self.last_draw = Some(std::time::Instant::now());
         self.out.flush()
     }
 
@@ -136,7 +136,10 @@ impl<W: Write> ProgressReporter<W> {
             return Ok(());
         }
         match self.mode {
-            Mode::Live => self.draw(),
+            Mode::Live => {
+                self.last_draw = Some(event.elapsed);
+                self.draw()
+            }
             Mode::Lines => self.say(event.elapsed, name, &doing),
         }
     }
@@ -161,7 +164,7 @@ impl<W: Write> ProgressReporter<W> {
                 if quiet && self.mode == Mode::Lines {
                     return Ok(());
                 }
-                if quiet && self.last_draw.is_some_and(|t| t.elapsed() < REDRAW) {
+                if quiet && self.last_draw.is_some_and(|t| event.elapsed.saturating_sub(t) < REDRAW) {
                     // Remembered, drawn with the next frame.
                     self.set(name, phase.label());
                     return Ok(());
@@ -224,15 +227,18 @@ mod tests {
     use super::*;
 
     fn feed(mode: Mode, events: &[EventKind<'_>]) -> String {
+        let timed: Vec<(u64, EventKind<'_>)> = events.iter().enumerate().map(|(i, k)| (i as u64, clone(k))).collect();
+        feed_at(mode, &timed)
+    }
+
+    /// Events at the given milliseconds since the stream started.
+    fn feed_at(mode: Mode, events: &[(u64, EventKind<'_>)]) -> String {
         let mut out = Vec::new();
         let mut p = ProgressReporter::new(&mut out, mode);
         p.width = 60;
-        for (i, kind) in events.iter().enumerate() {
-            let e = Event {
-                at: std::time::SystemTime::UNIX_EPOCH,
-                elapsed: Duration::from_millis(i as u64),
-                kind: clone(kind),
-            };
+        for (ms, kind) in events {
+            let e =
+                Event { at: std::time::SystemTime::UNIX_EPOCH, elapsed: Duration::from_millis(*ms), kind: clone(kind) };
             p.on_event(&e).unwrap();
         }
         String::from_utf8(out).unwrap()
@@ -297,12 +303,12 @@ mod tests {
 
     #[test]
     fn live_lines_are_redrawn_in_place_one_per_suite_and_submission() {
-        let text = feed(
+        let text = feed_at(
             Mode::Live,
             &[
-                EventKind::SuiteStarted { name: "a", file: "a.toml" },
-                EventKind::SuiteStarted { name: "bb", file: "b.toml" },
-                phase("a", SuitePhase::Probes { done: 2, total: 9 }),
+                (0, EventKind::SuiteStarted { name: "a", file: "a.toml" }),
+                (1, EventKind::SuiteStarted { name: "bb", file: "b.toml" }),
+                (200, phase("a", SuitePhase::Probes { done: 2, total: 9 })),
             ],
         );
         // The last frame: both suites, aligned, after erasing the two lines drawn before.
@@ -317,6 +323,31 @@ mod tests {
             ],
         );
         assert_eq!(grading, "  alice  grading (1 of 2)\n");
+    }
+
+    #[test]
+    fn probe_counts_redraw_at_most_every_100_ms_and_are_not_lost() {
+        let text = feed_at(
+            Mode::Live,
+            &[
+                (0, EventKind::SuiteStarted { name: "a", file: "a.toml" }),
+                (10, phase("a", SuitePhase::Probes { done: 0, total: 9 })),
+                (20, phase("a", SuitePhase::Probes { done: 1, total: 9 })),
+                (30, phase("a", SuitePhase::Probes { done: 2, total: 9 })),
+            ],
+        );
+        assert!(!text.contains("probes 1/9") && !text.contains("probes 2/9"), "drawn too often: {text:?}");
+        let later = feed_at(
+            Mode::Live,
+            &[
+                (0, EventKind::SuiteStarted { name: "a", file: "a.toml" }),
+                (10, phase("a", SuitePhase::Probes { done: 0, total: 9 })),
+                (20, phase("a", SuitePhase::Probes { done: 1, total: 9 })),
+                (30, phase("a", SuitePhase::Probes { done: 9, total: 9 })),
+            ],
+        );
+        // The last count always draws (it ends the phase).
+        assert!(later.ends_with("  a  probes 9/9\n"), "{later:?}");
     }
 
     #[test]
