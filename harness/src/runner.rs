@@ -197,18 +197,8 @@ async fn run_suite_from_start(
 /// non-urgent carrier changes by up to a second).
 const READY_LIMIT: std::time::Duration = std::time::Duration::from_secs(5);
 
-/// Probes every check of a built lab, with the suite's captures running around the probes.
-pub(crate) async fn observe(
-    lab: &LiveLab,
-    suite: &Suite,
-    plan: &Plan,
-    inventory: crate::inventory::Inventory,
-    dir: &std::path::Path,
-) -> HashMap<usize, Observation> {
-    observe_timed(lab, suite, plan, inventory, dir, &mut Timings::default()).await
-}
-
-/// [`observe`], adding the time of each phase (settle, probes, captures) to `timings`.
+/// Probes a built lab: waits until it settles, probes every check (captures around them), and adds the time of
+/// each phase (settle, probes, captures) and of each check to `timings`.
 pub(crate) async fn observe_timed(
     lab: &LiveLab,
     suite: &Suite,

@@ -216,6 +216,16 @@ fn up_leaves_a_lab_to_explore_and_down_removes_it() {
     assert_eq!(code, Some(7));
     let out = s.reachlab().args(["exec", &id, "nowhere", "--", "true"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
+    // probe re-probes the standing lab and times each check, as run does (junit.xml's testcase time).
+    let out = s.reachlab().args(["probe", &id, "--json", "--report-dir"]).arg(s.reports()).output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let checks = report["suites"][0]["checks"].as_array().unwrap();
+    assert!(!checks.is_empty() && checks.iter().all(|c| c["duration_ms"].is_u64()), "{report}");
+    let junit = std::fs::read_to_string(s.reports().join("junit.xml")).unwrap();
+    let cases: Vec<&str> = junit.split("<testcase ").skip(1).map(|c| c.split('>').next().unwrap()).collect();
+    assert_eq!(cases.len(), checks.len(), "{junit}");
+    assert!(cases.iter().all(|c| c.contains(" time=\"")), "every testcase has its time: {junit}");
     // The commands up printed work as printed: its own path, the state directory, no sudo it was not run with.
     let bin = env!("CARGO_BIN_EXE_reachlab");
     let down = format!("{bin} --state-dir {} down {id}", s.state().display());

@@ -79,6 +79,8 @@ async fn probe_suite(
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut observations = HashMap::new();
+    // Each check's time, for the reports (junit.xml's testcase `time`, report.json's `duration_ms`), as `run`.
+    let mut timings = crate::timings::Timings::default();
     match LiveLab::reopen(state_dir, ledger, suite).await {
         Err(e) => errors.push(e.to_string()),
         Ok(lab) => {
@@ -87,7 +89,8 @@ async fn probe_suite(
                 Err(e) => errors.push(e.to_string()),
                 Ok(inventory) => {
                     events.emit(EventKind::TopologyReady { name: &suite.name, setup_ms: 0 });
-                    observations = crate::runner::observe(&lab, suite, &plan, inventory, artifacts).await;
+                    observations =
+                        crate::runner::observe_timed(&lab, suite, &plan, inventory, artifacts, &mut timings).await;
                 }
             }
             // Dropping a reopened lab leaves it standing.
@@ -100,7 +103,9 @@ async fn probe_suite(
                 .or_insert_with(|| crate::check::Observation::error(format!("not probed: {first}")));
         }
     }
-    let mut report = SuiteReport::new(suite, &judge(&plan.checks, &observations, None), None, errors);
+    let results = judge(&plan.checks, &observations, None);
+    let mut report = SuiteReport::new(suite, &results, None, errors);
+    report.set_durations(&results, &timings.checks);
     report.notes = notes;
     report.duration_ms = started.elapsed().as_millis() as u64;
     crate::runner::suite_finished(events, &report);
