@@ -83,6 +83,13 @@ fn case(suite: &str, c: &CheckReport, report_dir: Option<&Path>) -> Case {
     if let Some(d) = c.dropped.filter(|d| *d > 0) {
         out.push_str(&format!("dropped: {d}\n"));
     }
+    if let Some(path) = &c.path {
+        // `run --trace`: where the packets went, and the rule that dropped them.
+        out.push_str(&format!("path: {}\n", path.line));
+        if let Some(d) = &path.dropped_by {
+            out.push_str(&format!("dropped-by: {}: {}\n", d.node, d.rule));
+        }
+    }
     for a in &artifacts {
         out.push_str(&format!("pcap: {a}\n"));
     }
