@@ -153,6 +153,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_source_comes_first_the_destination_last_and_each_interface_once() {
+        let ns = Netns::open("self", Path::new("/proc/thread-self/ns/net")).unwrap();
+        let p = |node: &str, interface: &str| Point { node: node.into(), ns: ns.clone(), interface: interface.into() };
+        let lab = [p("server1", "docker0"), p("server1", "vethd"), p("server1", "enp0s3"), p("server1", "veths")];
+        let names =
+            |points: Vec<Point>| points.into_iter().map(|p| format!("{} {}", p.node, p.interface)).collect::<Vec<_>>();
+        // The destination is server1's NIC here: last, not in the lab's order.
+        let points = ordered(Some(p("alpine1", "eth0")), &lab, Some(p("server1", "enp0s3")));
+        assert_eq!(
+            names(points),
+            ["alpine1 eth0", "server1 docker0", "server1 vethd", "server1 veths", "server1 enp0s3"]
+        );
+        let points = ordered(None, &lab[..2], None);
+        assert_eq!(names(points), ["server1 docker0", "server1 vethd"]);
+    }
+
+    #[test]
     fn a_check_name_becomes_a_directory_name() {
         assert_eq!(file_name("icmp alpine1 -> alpine3"), "icmp-alpine1-alpine3");
         assert_eq!(file_name("Test 1: custom/bridge"), "Test-1_-custom_bridge");
