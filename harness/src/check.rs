@@ -377,4 +377,66 @@ pub struct CheckResult {
     pub dropped: Option<u64>,
     /// Why it did not get through, from the lab as built.
     pub why: Vec<crate::reason::Why>,
+    /// Where its packets went, observed again after judging (`run --trace`, failing ICMP cells only).
+    pub path: Option<PathReport>,
+}
+
+/// Where a failing probe's packets went, observed once more with captures along the lab and netfilter traces
+/// in the lab's own namespaces (`reachlab run --trace`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathReport {
+    /// Every watched interface, for the request (in the order watched), then for the reply (in reverse).
+    pub hops: Vec<PathHop>,
+    /// The last hop, in that order, that saw the probe's packet.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_seen: Option<PathHop>,
+    /// The rule that dropped it (the request's first, else the reply's), when a trace saw one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dropped_by: Option<DroppedBy>,
+    /// Nodes whose ruleset could not be traced, and why.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub untraced: Vec<Untraced>,
+    /// Frames the captures may have missed (non-zero: "not seen" is not certain).
+    pub lost: u64,
+    /// The captures' pcap files.
+    pub pcaps: Vec<String>,
+    /// The path in one line, e.g. `alpine1 eth0 → server1 docker0 → ✗ server1: FORWARD DOCKER-ISOLATION-STAGE-2 DROP`.
+    pub line: String,
+}
+
+/// One interface, one leg of the probe, as the path's capture saw it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PathHop {
+    /// The node.
+    pub node: String,
+    /// The interface.
+    pub interface: String,
+    /// `request` or `reply`.
+    pub leg: crate::kernel::nftrace::Leg,
+    /// Whether the packet was seen there.
+    pub seen: bool,
+    /// Its IP source on that wire, when seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub src: Option<std::net::IpAddr>,
+    /// Its IP destination on that wire, when seen.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dst: Option<std::net::IpAddr>,
+}
+
+/// A node whose ruleset could not be traced.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Untraced {
+    /// The node.
+    pub node: String,
+    /// Why (the tracer's error).
+    pub reason: String,
+}
+
+/// A rule that dropped a probe's packet.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DroppedBy {
+    /// The node whose ruleset holds it.
+    pub node: String,
+    /// Hook, chain and verdict, e.g. `FORWARD DOCKER-ISOLATION-STAGE-2 DROP`.
+    pub rule: String,
 }

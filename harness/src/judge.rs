@@ -18,6 +18,7 @@ pub fn judge(checks: &[Check], observations: &HashMap<usize, Observation>, skip:
                 artifacts,
                 dropped,
                 why: Vec::new(),
+                path: None,
             };
             match (skip, observations.get(&check.id)) {
                 (Some(reason), _) => result(None, check.target, Verdict::Skipped, reason.to_string(), vec![], None),

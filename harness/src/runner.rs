@@ -16,6 +16,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
+mod trace;
+
 /// How to run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
@@ -29,6 +31,8 @@ pub struct RunOptions {
     pub artifacts_dir: PathBuf,
     /// Which engine runs the containers.
     pub engine: EngineMode,
+    /// After judging, observe again where the packets of failing ICMP matrix checks went (`run --trace`).
+    pub trace: bool,
 }
 
 /// The default state directory: on tmpfs, so it vanishes with the namespaces at reboot.
@@ -140,6 +144,7 @@ async fn run_suite_from_start(
     let mut errors = Vec::new();
     let mut notes = Vec::new();
     let mut setup_ms = 0;
+    let mut paths = HashMap::new();
     let watch = SuiteWatch { events, name: &suite.name };
     let mut timings = Timings::watched(&watch);
     let run_id = new_run_id();
@@ -167,7 +172,14 @@ async fn run_suite_from_start(
                 }
                 Ok(inventory) => {
                     events.emit(EventKind::TopologyReady { name: &suite.name, setup_ms });
-                    observe_timed(&lab, suite, &plan, inventory, &opts.artifacts_dir, &mut timings).await
+                    let dir = &opts.artifacts_dir;
+                    let observations = observe_timed(&lab, suite, &plan, inventory.clone(), dir, &mut timings).await;
+                    if opts.trace {
+                        // Timed as part of explaining: it is help for failures, after the probes.
+                        let traced = trace::trace_failures(&lab, &plan, &inventory, &observations, dir, &suite.name);
+                        paths = timings.time("explain", traced).await;
+                    }
+                    observations
                 }
             };
             let started_teardown = Instant::now();
@@ -183,7 +195,10 @@ async fn run_suite_from_start(
             observations.entry(c.id).or_insert_with(|| Observation::error(format!("not probed: {first}")));
         }
     }
-    let results = judge(&plan.checks, &observations, None);
+    let mut results = judge(&plan.checks, &observations, None);
+    for r in &mut results {
+        r.path = paths.remove(&r.check.id);
+    }
     let mut report = SuiteReport::new(suite, &results, None, errors);
     report.set_durations(&results, &timings.checks);
     report.notes = notes;

@@ -153,6 +153,63 @@ fn junit_with_text_xml_cannot_hold_stays_valid() {
     assert_eq!((counted[0].failures, counted[0].errors, counted[1].skipped), (1, 1, 6));
 }
 
+/// The sample with a path on its failing cell (a -> c), as `run --trace` leaves it.
+fn with_path() -> RunReport {
+    use reachlab::check::{DroppedBy, PathHop, PathReport};
+    use reachlab::kernel::nftrace::Leg;
+    let hop = |node: &str, interface: &str, leg, seen: bool| PathHop {
+        node: node.into(),
+        interface: interface.into(),
+        leg,
+        seen,
+        src: seen.then(|| "10.0.0.1".parse().unwrap()),
+        dst: seen.then(|| "10.0.1.3".parse().unwrap()),
+    };
+    let mut r = sample();
+    let failing = r.suites[0].checks.iter_mut().find(|c| c.verdict == reachlab::check::Verdict::Fail).unwrap();
+    assert_eq!((failing.from.as_str(), failing.to.as_str()), ("a", "c"));
+    failing.path = Some(PathReport {
+        hops: vec![
+            hop("a", "ab", Leg::Request, true),
+            hop("b", "ba", Leg::Request, true),
+            hop("b", "bc", Leg::Request, false),
+            hop("c", "cb", Leg::Request, false),
+        ],
+        last_seen: Some(hop("b", "ba", Leg::Request, true)),
+        dropped_by: Some(DroppedBy { node: "b".into(), rule: "FORWARD ISOLATE DROP".into() }),
+        untraced: vec![],
+        lost: 0,
+        pcaps: vec!["reports/r1/paths/sample/icmp-a-c/path-00-a-ab.pcap".into()],
+        line: "a ab → b ba → ✗ b: FORWARD ISOLATE DROP".into(),
+    });
+    r
+}
+
+#[test]
+fn a_traced_failure_shows_its_path_in_the_terminal_junit_and_json() {
+    let r = with_path();
+    insta::assert_snapshot!("report__terminal_traced", terminal::render_suite(&r.suites[0], false));
+    let xml = junit::render(&r);
+    assert!(
+        xml.contains("path: a ab → b ba → ✗ b: FORWARD ISOLATE DROP\ndropped-by: b: FORWARD ISOLATE DROP"),
+        "{xml}"
+    );
+    let counted = consumers::check_junit_text(&xml);
+    assert_eq!((counted[0].failures, counted[0].errors), (1, 1));
+    let v: serde_json::Value = serde_json::from_str(&json::render(&r)).unwrap();
+    let checks = v["suites"][0]["checks"].as_array().unwrap();
+    let with: Vec<_> = checks.iter().filter(|c| c.get("path").is_some()).collect();
+    assert_eq!(with.len(), 1);
+    assert_eq!(with[0]["path"]["dropped_by"], serde_json::json!({"node": "b", "rule": "FORWARD ISOLATE DROP"}));
+    assert_eq!(with[0]["path"]["last_seen"]["interface"], "ba");
+    assert_eq!(
+        with[0]["path"]["hops"][2],
+        serde_json::json!({"node": "b", "interface": "bc", "leg": "request", "seen": false})
+    );
+    // Without a path, report.json is byte for byte what it was.
+    assert!(!json::render(&sample()).contains("\"path\""));
+}
+
 #[test]
 fn json_contract() {
     let r = sample();

@@ -425,6 +425,88 @@ async fn docker_isolation_and_masquerade_are_named_in_server1() -> Vec<String> {
     vec![server1_path.display().to_string()]
 }
 
+/// Checks of a report.json.
+fn all_checks(report: &serde_json::Value) -> Vec<serde_json::Value> {
+    report["suites"].as_array().unwrap().iter().flat_map(|s| s["checks"].as_array().unwrap().clone()).collect()
+}
+
+/// The bundled Test1 suite with alpine1 → alpine3 expected reachable, which it is not (different bridges).
+fn flipped_test1(s: &common::Scratch) -> std::path::PathBuf {
+    let text = std::fs::read_to_string(common::repo().join("test-suites/test1-custom-bridge.toml")).unwrap();
+    let flipped = text.replace(
+        "alpine1      -        Y        N        Y        Y",
+        "alpine1      -        Y        Y        Y        Y",
+    );
+    assert_ne!(flipped, text);
+    s.suite("test1-flipped.toml", &flipped)
+}
+
+/// `reachlab run --trace` on a run whose one failing cell is alpine1 → alpine3: that check alone carries a
+/// path, which ends in server1 at Docker's isolation rule; the machine is left as found.
+fn a_traced_run_shows_where_the_flipped_cell_was_dropped() {
+    let _g = common::serial();
+    let (machine, machine_tables) = (common::machine_state(), tables(None));
+    let s = common::Scratch::new();
+    let (code, report, stderr) = s.run_json(&flipped_test1(&s), &["--trace"]);
+    assert_eq!(code, 1, "{stderr}");
+    let all = all_checks(&report);
+    let traced: Vec<&serde_json::Value> = all.iter().filter(|c| c.get("path").is_some()).collect();
+    assert_eq!(traced.len(), 1, "{traced:#?}");
+    let c = traced[0];
+    assert_eq!(
+        (c["verdict"].as_str(), c["from"].as_str(), c["to"].as_str()),
+        (Some("fail"), Some("alpine1"), Some("alpine3"))
+    );
+    let path = &c["path"];
+    let rule = path["dropped_by"]["rule"].as_str().unwrap_or_else(|| panic!("{path:#}"));
+    assert!(rule.contains("DOCKER-ISOLATION"), "{path:#}");
+    assert_eq!(path["dropped_by"]["node"], "server1", "{path:#}");
+    assert_eq!(path["last_seen"]["node"], "server1", "{path:#}");
+    assert_eq!(path["last_seen"]["leg"], "request", "{path:#}");
+    let first = &path["hops"][0];
+    assert_eq!(
+        (first["node"].as_str(), first["interface"].as_str(), first["seen"].as_bool()),
+        (Some("alpine1"), Some("eth0"), Some(true)),
+        "{path:#}"
+    );
+    let line = path["line"].as_str().unwrap();
+    assert!(
+        line.starts_with("alpine1 eth0 → server1 ")
+            && line.ends_with("✗ server1: FORWARD DOCKER-ISOLATION-STAGE-2 DROP"),
+        "{line}"
+    );
+    for pcap in path["pcaps"].as_array().unwrap() {
+        assert!(std::path::Path::new(pcap.as_str().unwrap()).starts_with(s.reports().join("paths")), "{pcap}");
+    }
+    // The terminal view (on stderr with --json) shows it under the failing cell, and so does junit.xml.
+    assert!(stderr.contains(&format!("path: {line}")), "{stderr}");
+    let junit = std::fs::read_to_string(s.reports().join("junit.xml")).unwrap();
+    assert!(
+        junit.contains(&format!("path: {line}"))
+            && junit.contains("dropped-by: server1: FORWARD DOCKER-ISOLATION-STAGE-2 DROP")
+    );
+    assert!(all.iter().filter(|c| c["verdict"] == "pass").all(|c| c.get("path").is_none()));
+    eprintln!("traced: {line}");
+    assert!(s.ledgers().is_empty(), "ledgers left: {:?}", s.ledgers());
+    assert_eq!(common::machine_state(), machine, "namespaces, links, mounts, engines, cgroups");
+    assert_eq!(tables(None), machine_tables, "the machine's nft tables");
+}
+
+/// Without `--trace`, the same failing run carries no path anywhere.
+fn an_untraced_run_carries_no_path() {
+    let _g = common::serial();
+    let machine = common::machine_state();
+    let s = common::Scratch::new();
+    let (code, report, stderr) = s.run_json(&flipped_test1(&s), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let all = all_checks(&report);
+    assert!(all.iter().any(|c| c["verdict"] == "fail"));
+    assert!(all.iter().all(|c| c.get("path").is_none()), "{all:#?}");
+    assert!(!s.reports().join("paths").exists());
+    assert!(s.ledgers().is_empty(), "ledgers left: {:?}", s.ledgers());
+    assert_eq!(common::machine_state(), machine);
+}
+
 fn main() {
     let skip = reachlab::kernel::privilege::unprivileged_reason().or_else(|| {
         let has = |tool: &str| Command::new(tool).arg("--version").output().is_ok_and(|o| o.status.success());
@@ -449,7 +531,13 @@ fn main() {
     each.push((
         "docker_isolation_and_masquerade_are_named_in_server1",
         || isolated(|| Box::pin(docker_isolation_and_masquerade_are_named_in_server1())),
-        docker,
+        docker.clone(),
     ));
+    each.push((
+        "a_traced_run_shows_where_the_flipped_cell_was_dropped",
+        a_traced_run_shows_where_the_flipped_cell_was_dropped,
+        docker.clone(),
+    ));
+    each.push(("an_untraced_run_carries_no_path", an_untraced_run_carries_no_path, docker));
     common::run_trials_each("trace", &each)
 }

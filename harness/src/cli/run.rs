@@ -47,6 +47,11 @@ pub struct Args {
     /// settle, probes, captures, teardown).
     #[arg(long)]
     pub timings: bool,
+    /// After judging, probe each failing ICMP matrix cell once more with captures on the lab's interfaces and
+    /// netfilter traces in the lab's own namespaces, and report the path its packets took (pcaps under
+    /// REPORT-DIR/paths/).
+    #[arg(long)]
+    pub trace: bool,
 }
 
 pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
@@ -68,6 +73,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
         attempts: args.attempts,
         artifacts_dir: PathBuf::new(),
         engine: args.engine,
+        trace: args.trace,
     };
     if args.engine == EngineMode::System {
         let refused: Vec<String> = suites

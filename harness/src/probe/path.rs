@@ -402,6 +402,37 @@ impl EchoPath {
     }
 }
 
+impl EchoPath {
+    /// The path as a check result carries it (`run --trace`).
+    pub fn report(&self) -> crate::check::PathReport {
+        use crate::check::{DroppedBy, PathHop, PathReport, Untraced};
+        let hop = |h: &Hop| PathHop {
+            node: h.node.clone(),
+            interface: h.interface.clone(),
+            leg: h.leg,
+            seen: h.seen.is_some(),
+            src: h.seen.as_ref().and_then(|s| s.src),
+            dst: h.seen.as_ref().and_then(|s| s.dst),
+        };
+        PathReport {
+            hops: self.path.hops.iter().map(hop).collect(),
+            last_seen: self.path.last_seen().map(hop),
+            dropped_by: self.dropped_by().map(|(node, step)| DroppedBy { node: node.into(), rule: step.summary() }),
+            untraced: self
+                .traces
+                .iter()
+                .filter_map(|t| match t {
+                    NodeTrace::Failed { node, reason } => Some(Untraced { node: node.clone(), reason: reason.clone() }),
+                    NodeTrace::Traced { .. } => None,
+                })
+                .collect(),
+            lost: self.path.lost,
+            pcaps: self.path.pcaps.iter().map(|p| p.display().to_string()).collect(),
+            line: self.line(),
+        }
+    }
+}
+
 /// Sends one echo from `from` to `target` with the observers and tracers running: captures on `points` (in
 /// path order, the source's interface first), netfilter traces in `traced` (namespaces the lab owns, by
 /// node). A tracer that cannot start is reported in its [`NodeTrace`], not as an error of the whole probe.

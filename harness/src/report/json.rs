@@ -30,6 +30,9 @@ pub struct CheckJson {
     dropped: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_ms: Option<u64>,
+    /// `run --trace`: where a failing ICMP cell's packets went.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    path: Option<crate::check::PathReport>,
 }
 
 impl From<CheckReport> for CheckJson {
@@ -50,6 +53,7 @@ impl From<CheckReport> for CheckJson {
             artifacts: c.artifacts,
             dropped: c.dropped,
             duration_ms: c.duration_ms,
+            path: c.path,
         }
     }
 }
@@ -84,6 +88,7 @@ mod tests {
             artifacts: Vec::new(),
             dropped: None,
             duration_ms: Some(1002),
+            path: None,
         };
         let v = serde_json::to_value(&c).unwrap();
         assert_eq!(
@@ -92,7 +97,10 @@ mod tests {
         );
         assert_eq!(v["why"], serde_json::json!([{"reason": "not-forwarding", "router": "r", "gateway": "10.1.0.254"}]));
         assert_eq!(v["duration_ms"], 1002);
-        assert!(v.get("by").is_none() && v.get("dropped").is_none(), "absent fields stay absent: {v}");
+        assert!(
+            v.get("by").is_none() && v.get("dropped").is_none() && v.get("path").is_none(),
+            "absent fields stay absent: {v}"
+        );
         let bare = CheckReport { why: Vec::new(), ..c };
         assert_eq!(serde_json::to_value(&bare).unwrap()["detail"], bare.detail.as_str());
         assert!(serde_json::to_value(&bare).unwrap().get("why").is_none());

@@ -5,8 +5,9 @@
 //! outcomes; probe errors are `<error type="infrastructure">`; skips are `<skipped>` with their reason. Every
 //! case's `<system-out>` holds the detail, the check's fields (`kind:`, `from:`, …) one per line, and its pcap
 //! files both as `pcap:` lines and as `[[ATTACHMENT|…]]` (Jenkins' attachments plugin, GitLab), with paths
-//! relative to the report directory — where `junit.xml` is. The suite's file, notes and infrastructure errors
-//! are the testsuite's properties (the schema allows them nowhere else).
+//! relative to the report directory — where `junit.xml` is. With `run --trace`, a failing ICMP cell's
+//! system-out also has `path:` (its [`crate::check::PathReport`] line) and `dropped-by:` lines. The suite's
+//! file, notes and infrastructure errors are the testsuite's properties (the schema allows them nowhere else).
 
 use super::junit_xml::{self, Case, Outcome, Suite, Suites};
 use super::{CheckReport, RunReport};
@@ -82,6 +83,13 @@ fn case(suite: &str, c: &CheckReport, report_dir: Option<&Path>) -> Case {
     }
     if let Some(d) = c.dropped.filter(|d| *d > 0) {
         out.push_str(&format!("dropped: {d}\n"));
+    }
+    if let Some(path) = &c.path {
+        // `run --trace`: where the packets went, and the rule that dropped them.
+        out.push_str(&format!("path: {}\n", path.line));
+        if let Some(d) = &path.dropped_by {
+            out.push_str(&format!("dropped-by: {}: {}\n", d.node, d.rule));
+        }
     }
     for a in &artifacts {
         out.push_str(&format!("pcap: {a}\n"));

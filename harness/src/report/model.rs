@@ -41,6 +41,8 @@ pub struct CheckReport {
     pub dropped: Option<u64>,
     /// How long observing it took, in milliseconds (a capture: the time it ran); absent when it was not probed.
     pub duration_ms: Option<u64>,
+    /// Where its packets went, observed again after judging (`run --trace`, failing ICMP matrix cells only).
+    pub path: Option<crate::check::PathReport>,
 }
 
 impl CheckReport {
@@ -154,6 +156,7 @@ impl SuiteReport {
                 artifacts: r.artifacts.clone(),
                 dropped: r.dropped,
                 duration_ms: None,
+                path: r.path.clone(),
             })
             .collect();
         let matrices = suite

@@ -141,6 +141,9 @@ pub fn render_suite(s: &SuiteReport, color: bool) -> String {
                 c.name,
                 c.detail_and_why()
             ));
+            if let Some(path) = &c.path {
+                out.push_str(&format!("         {} {}\n", paint("path:", DIM, color), path.line));
+            }
             for a in &c.artifacts {
                 out.push_str(&format!("         {} {a}\n", paint("pcap:", DIM, color)));
             }
