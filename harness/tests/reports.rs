@@ -208,6 +208,10 @@ fn a_traced_failure_shows_its_path_in_the_terminal_junit_and_json() {
     );
     // Without a path, report.json is byte for byte what it was.
     assert!(!json::render(&sample()).contains("\"path\""));
+    // report.html shows it under the failing check.
+    let html = reachlab::report::html::render(&r, None);
+    assert!(html.contains("<code class=\"path\">path: a ab → b ba → ✗ b: FORWARD ISOLATE DROP</code>"), "{html}");
+    assert!(!reachlab::report::html::render(&sample(), None).contains("class=\"path\""));
 }
 
 #[test]

@@ -112,6 +112,14 @@ fn suite(out: &mut String, s: &SuiteReport, report_dir: Option<&Path>) {
                 let rel = relative(a, report_dir);
                 let _ = write!(out, " <a class=\"pcap\" href=\"{}\">{}</a>", esc(&rel), esc(&rel));
             }
+            // Where its packets went (`run --trace`), with the path's captures.
+            if let Some(path) = &c.path {
+                let _ = write!(out, "<br><code class=\"path\">path: {}</code>", esc(&path.line));
+                for p in &path.pcaps {
+                    let rel = relative(p, report_dir);
+                    let _ = write!(out, " <a class=\"pcap\" href=\"{}\">{}</a>", esc(&rel), esc(&rel));
+                }
+            }
             out.push_str("</li>\n");
         }
         out.push_str("</ul>\n");
