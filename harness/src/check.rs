@@ -402,6 +402,45 @@ pub struct PathReport {
     pub pcaps: Vec<String>,
     /// The path in one line, e.g. `alpine1 eth0 → server1 docker0 → ✗ server1: FORWARD DOCKER-ISOLATION-STAGE-2 DROP`.
     pub line: String,
+    /// The reasons the lab as built gives for the failure, each confirmed or contradicted by this path (or left
+    /// open when the path says nothing either way).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reasons: Vec<TestedReason>,
+}
+
+/// One reason the lab as built gives, tested against the observed path: the reason is a hypothesis, the path
+/// the evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TestedReason {
+    /// The reason, as the reports word it.
+    pub reason: String,
+    /// What the path says of it.
+    pub status: ReasonStatus,
+    /// What in the path says so.
+    pub evidence: String,
+}
+
+/// What an observed path says of a reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReasonStatus {
+    /// The packets stopped where and how the reason says.
+    Confirmed,
+    /// They went where the reason says they could not.
+    Contradicted,
+    /// The path neither confirms nor contradicts it.
+    Open,
+}
+
+impl ReasonStatus {
+    /// The word reports use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReasonStatus::Confirmed => "confirmed",
+            ReasonStatus::Contradicted => "contradicted",
+            ReasonStatus::Open => "open",
+        }
+    }
 }
 
 /// One interface, one leg of the probe, as the path's capture saw it.

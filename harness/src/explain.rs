@@ -284,3 +284,159 @@ mod tests {
         assert_eq!(why(&f, &p, "h1", "h4", target, &NO)[0].to_string(), "h4's interface eth0 is down");
     }
 }
+
+/// Tests each reason the lab as built gives for a failed probe from `from` to `to` against the path its packets
+/// were observed to take (`run --trace`): a reason is a hypothesis, the path confirms it, contradicts it, or
+/// says nothing either way. Pure.
+pub fn test_reasons(
+    why: &[crate::reason::Why],
+    path: &crate::check::PathReport,
+    from: &str,
+    to: &str,
+) -> Vec<crate::check::TestedReason> {
+    use crate::check::{ReasonStatus::*, TestedReason};
+    use crate::kernel::nftrace::Leg;
+    use crate::reason::Why;
+    let request_at = |node: &str| path.hops.iter().any(|h| h.leg == Leg::Request && h.seen && h.node == node);
+    let reply_at = |node: &str| path.hops.iter().any(|h| h.leg == Leg::Reply && h.seen && h.node == node);
+    let beyond_source = path.hops.iter().any(|h| h.leg == Leg::Request && h.seen && h.node != from);
+    let arrived = request_at(to);
+    let dropped = path.dropped_by.as_ref();
+    let dropped_words = |d: &crate::check::DroppedBy| format!("dropped at {} by {}", d.node, d.rule);
+    let reached = || format!("the request was seen arriving at {to}");
+    why.iter()
+        .map(|w| {
+            let (status, evidence) = match w {
+                Why::NoSharedNetwork { .. } => match dropped {
+                    Some(d) if d.rule.contains("DOCKER-ISOLATION") => (Confirmed, dropped_words(d)),
+                    _ if arrived => (Contradicted, reached()),
+                    _ => (Open, "no isolation rule was seen dropping it".to_string()),
+                },
+                Why::SwitchDeniesPromiscuous { .. } => {
+                    let at_switch = request_at(crate::suite::Lab::SWITCH);
+                    let at_server1 = request_at(crate::suite::Lab::SERVER1);
+                    match (at_switch, at_server1 || arrived) {
+                        (true, false) => {
+                            (Confirmed, "the request was seen at the switch and never on server1's side".to_string())
+                        }
+                        (_, true) => (Contradicted, "the request was seen past the switch, on server1's side".into()),
+                        (false, false) => (Open, "the request was not seen at the switch".to_string()),
+                    }
+                }
+                Why::MacvlanParentHost { .. } | Why::MacvlanPrivate { .. } | Why::BehindServer1 { .. } => {
+                    if arrived {
+                        (Contradicted, reached())
+                    } else if !beyond_source {
+                        (Confirmed, format!("nothing of the probe was seen past {from}"))
+                    } else {
+                        (Open, format!("the request was seen past {from} but not at {to}"))
+                    }
+                }
+                Why::LinkDown { node, iface, .. } => {
+                    let there = path.hops.iter().any(|h| h.seen && h.node == *node && h.interface == *iface);
+                    if there {
+                        (Contradicted, format!("the probe was seen on {node} {iface}"))
+                    } else if arrived {
+                        (Contradicted, reached())
+                    } else {
+                        (Confirmed, format!("nothing of the probe was seen on {node} {iface}"))
+                    }
+                }
+                Why::NotForwarding { router, .. } => match (request_at(router), arrived) {
+                    (_, true) => (Contradicted, reached()),
+                    (true, false) => (Confirmed, format!("the request reached {router} and went no further")),
+                    (false, false) => (Open, format!("the request was not seen at {router}")),
+                },
+                Why::NoRouteBack { .. } => match (arrived, reply_at(from)) {
+                    (true, false) => (Confirmed, format!("{} and no reply came back to {from}", reached())),
+                    (_, true) => (Contradicted, format!("a reply was seen back at {from}")),
+                    (false, false) => (Open, format!("the request was not seen at {to}")),
+                },
+            };
+            TestedReason { reason: w.to_string(), status, evidence }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tested_reasons {
+    use super::test_reasons;
+    use crate::check::{DroppedBy, PathHop, PathReport, ReasonStatus};
+    use crate::kernel::nftrace::Leg;
+    use crate::reason::Why;
+
+    fn hop(node: &str, interface: &str, leg: Leg, seen: bool) -> PathHop {
+        PathHop { node: node.into(), interface: interface.into(), leg, seen, src: None, dst: None }
+    }
+
+    fn path(hops: Vec<PathHop>, dropped_by: Option<(&str, &str)>) -> PathReport {
+        PathReport {
+            last_seen: hops.iter().rev().find(|h| h.seen).cloned(),
+            hops,
+            dropped_by: dropped_by.map(|(node, rule)| DroppedBy { node: node.into(), rule: rule.into() }),
+            untraced: vec![],
+            lost: 0,
+            pcaps: vec![],
+            line: String::new(),
+            reasons: vec![],
+        }
+    }
+
+    fn isolation() -> Why {
+        Why::NoSharedNetwork {
+            from: ("alpine1".into(), vec!["bridge".into()]),
+            to: ("alpine3".into(), vec!["mybridge".into()]),
+        }
+    }
+
+    #[test]
+    fn an_isolation_drop_confirms_no_shared_network_and_an_arrival_contradicts_it() {
+        let dropped = path(
+            vec![hop("alpine1", "eth0", Leg::Request, true), hop("server1", "docker0", Leg::Request, true)],
+            Some(("server1", "FORWARD DOCKER-ISOLATION-STAGE-2 DROP")),
+        );
+        let t = test_reasons(&[isolation()], &dropped, "alpine1", "alpine3");
+        assert_eq!(t[0].status, ReasonStatus::Confirmed, "{t:?}");
+        assert!(t[0].evidence.contains("DOCKER-ISOLATION-STAGE-2"));
+        let arrived =
+            path(vec![hop("alpine1", "eth0", Leg::Request, true), hop("alpine3", "eth0", Leg::Request, true)], None);
+        assert_eq!(test_reasons(&[isolation()], &arrived, "alpine1", "alpine3")[0].status, ReasonStatus::Contradicted);
+        let silent = path(vec![hop("alpine1", "eth0", Leg::Request, true)], None);
+        assert_eq!(test_reasons(&[isolation()], &silent, "alpine1", "alpine3")[0].status, ReasonStatus::Open);
+    }
+
+    #[test]
+    fn seen_at_the_switch_and_not_on_server1_confirms_the_switch_policy() {
+        let why = [Why::SwitchDeniesPromiscuous { child: "alpine1".into() }];
+        let at_switch = path(
+            vec![
+                hop("server2", "enp0s3", Leg::Request, true),
+                hop("hostonly", "port-server2", Leg::Request, true),
+                hop("server1", "enp0s3", Leg::Request, false),
+            ],
+            None,
+        );
+        assert_eq!(test_reasons(&why, &at_switch, "server2", "alpine1")[0].status, ReasonStatus::Confirmed);
+        let through = path(
+            vec![hop("hostonly", "port-server2", Leg::Request, true), hop("server1", "enp0s3", Leg::Request, true)],
+            None,
+        );
+        assert_eq!(test_reasons(&why, &through, "server2", "alpine1")[0].status, ReasonStatus::Contradicted);
+    }
+
+    #[test]
+    fn a_reply_that_never_came_back_confirms_no_route_back() {
+        let why = [Why::NoRouteBack { to: "b".into(), from: "a".into(), address: "10.0.0.1".parse().unwrap() }];
+        let one_way = path(vec![hop("a", "va", Leg::Request, true), hop("b", "vb", Leg::Request, true)], None);
+        assert_eq!(test_reasons(&why, &one_way, "a", "b")[0].status, ReasonStatus::Confirmed);
+        let back = path(
+            vec![
+                hop("a", "va", Leg::Request, true),
+                hop("b", "vb", Leg::Request, true),
+                hop("a", "va", Leg::Reply, true),
+            ],
+            None,
+        );
+        assert_eq!(test_reasons(&why, &back, "a", "b")[0].status, ReasonStatus::Contradicted);
+    }
+}

@@ -181,6 +181,7 @@ fn with_path() -> RunReport {
         lost: 0,
         pcaps: vec!["reports/r1/paths/sample/icmp-a-c/path-00-a-ab.pcap".into()],
         line: "a ab → b ba → ✗ b: FORWARD ISOLATE DROP".into(),
+        reasons: vec![],
     });
     r
 }

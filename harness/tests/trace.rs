@@ -463,6 +463,14 @@ fn a_traced_run_shows_where_the_flipped_cell_was_dropped() {
     assert_eq!(path["dropped_by"]["node"], "server1", "{path:#}");
     assert_eq!(path["last_seen"]["node"], "server1", "{path:#}");
     assert_eq!(path["last_seen"]["leg"], "request", "{path:#}");
+    // The lab's reason (alpine1 and alpine3 share no Docker network) is a hypothesis the trace confirms.
+    let reasons = path["reasons"].as_array().unwrap_or_else(|| panic!("no tested reasons: {path:#}"));
+    assert!(
+        reasons.iter().any(|r| r["status"] == "confirmed"
+            && r["reason"].as_str().is_some_and(|t| t.contains("share no Docker network"))
+            && r["evidence"].as_str().is_some_and(|e| e.contains("DOCKER-ISOLATION"))),
+        "{path:#}"
+    );
     let first = &path["hops"][0];
     assert_eq!(
         (first["node"].as_str(), first["interface"].as_str(), first["seen"].as_bool()),

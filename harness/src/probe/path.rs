@@ -429,6 +429,7 @@ impl EchoPath {
             lost: self.path.lost,
             pcaps: self.path.pcaps.iter().map(|p| p.display().to_string()).collect(),
             line: self.line(),
+            reasons: Vec::new(),
         }
     }
 }

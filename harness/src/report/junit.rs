@@ -90,6 +90,9 @@ fn case(suite: &str, c: &CheckReport, report_dir: Option<&Path>) -> Case {
         if let Some(d) = &path.dropped_by {
             out.push_str(&format!("dropped-by: {}: {}\n", d.node, d.rule));
         }
+        for r in &path.reasons {
+            out.push_str(&format!("reason {}: {} ({})\n", r.status.as_str(), r.reason, r.evidence));
+        }
     }
     for a in &artifacts {
         out.push_str(&format!("pcap: {a}\n"));

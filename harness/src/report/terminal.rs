@@ -143,6 +143,14 @@ pub fn render_suite(s: &SuiteReport, color: bool) -> String {
             ));
             if let Some(path) = &c.path {
                 out.push_str(&format!("         {} {}\n", paint("path:", DIM, color), path.line));
+                for r in &path.reasons {
+                    out.push_str(&format!(
+                        "         {} {}: {}\n",
+                        paint("trace:", DIM, color),
+                        r.status.as_str(),
+                        r.evidence
+                    ));
+                }
             }
             for a in &c.artifacts {
                 out.push_str(&format!("         {} {a}\n", paint("pcap:", DIM, color)));

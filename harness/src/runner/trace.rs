@@ -142,7 +142,10 @@ pub(crate) async fn trace_failures(
         let key = (rand::random::<u16>() | 0x8000, 1);
         let wait = Duration::from_millis(r.check.settings.timeout_ms).max(LEAST_WAIT);
         if let Ok(seen) = observe_echo(from, target, key, wait, &points, &namespaces, &pcaps).await {
-            paths.insert(r.check.id, seen.report());
+            let mut report = seen.report();
+            // The lab's reasons for the failure are hypotheses; the path is the evidence.
+            report.reasons = crate::explain::test_reasons(&r.why, &report, &r.check.from, &to.node);
+            paths.insert(r.check.id, report);
         }
     }
     paths
