@@ -59,26 +59,6 @@ pub async fn image_present(docker: &Docker, image: &str) -> bool {
     docker.inspect_image(image).await.is_ok()
 }
 
-/// A running container found by name (grading takes in what a submission made).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Found {
-    /// Its first process, when the engine says it.
-    pub pid: Option<u32>,
-    /// It shares server1's network stack.
-    pub host: bool,
-}
-
-/// The running container of that name, if there is one.
-pub async fn find_running(docker: &Docker, name: &str) -> Option<Found> {
-    let info = docker.inspect_container(name, None::<bollard::query_parameters::InspectContainerOptions>).await.ok()?;
-    if !info.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
-        return None;
-    }
-    let host = info.host_config.and_then(|h| h.network_mode).as_deref() == Some("host");
-    let pid = info.state.and_then(|s| s.pid).and_then(|p| u32::try_from(p).ok()).filter(|p| *p > 0);
-    Some(Found { pid, host })
-}
-
 /// `docker network create`.
 pub async fn create_network(docker: &Docker, n: &Network, labels: &HashMap<String, String>) -> Result<(), EngineError> {
     let ipam = n.subnet.map(|subnet| Ipam {
@@ -161,6 +141,8 @@ pub struct Running {
     pub pid: u32,
     /// IPv4 conf keys set with `--sysctl` (`forwarding` for `net.ipv4.ip_forward`).
     pub own_sysctls: Vec<String>,
+    /// It shares server1's network stack (`network_mode = host`).
+    pub host: bool,
 }
 
 /// Reads a running container back (see [`Running`]).
@@ -175,8 +157,10 @@ pub async fn running(docker: &Docker, container: &str) -> Result<Running, Engine
         .filter(|p| *p > 0)
         .map(|p| p as u32)
         .ok_or_else(|| EngineError::Start(format!("container {container} is not running")))?;
-    let sysctls = info.host_config.and_then(|h| h.sysctls).unwrap_or_default();
-    Ok(Running { pid, own_sysctls: sysctls.keys().filter_map(|k| conf_key(k)).collect() })
+    let host_config = info.host_config.unwrap_or_default();
+    let host = host_config.network_mode.as_deref() == Some("host");
+    let sysctls = host_config.sysctls.unwrap_or_default();
+    Ok(Running { pid, own_sysctls: sysctls.keys().filter_map(|k| conf_key(k)).collect(), host })
 }
 
 /// The IPv4 `conf` key a sysctl name sets, if it sets one.

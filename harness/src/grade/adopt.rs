@@ -17,13 +17,13 @@ pub async fn namespace(lab: &mut LiveLab, name: &str, path: &Path) -> Result<(),
 /// that name.
 pub async fn container(lab: &mut LiveLab, name: &str) -> Result<bool, ApplyError> {
     let docker = lab.engine_mut().running()?.docker.clone();
-    let Some(found) = docker::find_running(&docker, name).await else { return Ok(false) };
-    if found.host {
-        lab.engine_mut().add_host_container(name, found.pid)?;
+    // One inspection: whether it runs, its first process, its network mode and its own settings.
+    let Ok(running) = docker::running(&docker, name).await else { return Ok(false) };
+    let started = Started::new(name, running);
+    if started.host {
+        lab.engine_mut().add_host_container(name, Some(started.pid))?;
         return Ok(true);
     }
-    let running = docker::running(&docker, name).await?;
-    let started = Started { name: name.into(), pid: running.pid, host: false, own_sysctls: running.own_sysctls };
     let private = lab.engine_mut().mode == crate::engine::EngineMode::Private;
     lab.handles_mut().add_container(&started, private).await?;
     Ok(true)

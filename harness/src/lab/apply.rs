@@ -66,12 +66,7 @@ pub async fn apply(
     step: &Step,
 ) -> Result<Note, ApplyError> {
     match step {
-        Step::CreateNamespace { netns: node } => {
-            let name = kernel_name(run.id, node);
-            let path = Path::new(netns::NETNS_DIR).join(&name);
-            record(ledger, Entry::Namespace { name: name.clone(), path })?;
-            kernel.create_namespace(node, &name).await?;
-        }
+        Step::CreateNamespace { netns } => apply_namespaces(ledger, kernel, run, std::slice::from_ref(netns)).await?,
         Step::EnableForwarding { netns } => kernel.enable_forwarding(netns).await?,
         Step::CreateBridge { netns, name } => {
             record(ledger, Entry::Link { netns_path: kernel.namespace_path(netns)?, name: name.clone() })?;

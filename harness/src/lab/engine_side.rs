@@ -11,6 +11,10 @@ use crate::suite::{Attachment, Container, Network};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
+fn not_started() -> ApplyError {
+    ApplyError::Io { op: "use the engine".into(), source: std::io::Error::other("it was not started") }
+}
+
 /// A started engine.
 pub struct Running {
     /// The private engine; `None` when driving the machine's own engine (`--engine system`), or a standing
@@ -64,17 +68,11 @@ impl EngineSide {
 
     /// The started engine.
     pub fn running(&self) -> Result<&Running, ApplyError> {
-        self.running.as_ref().ok_or_else(|| ApplyError::Io {
-            op: "use the engine".into(),
-            source: std::io::Error::other("it was not started"),
-        })
+        self.running.as_ref().ok_or_else(not_started)
     }
 
     fn running_mut(&mut self) -> Result<&mut Running, ApplyError> {
-        self.running.as_mut().ok_or_else(|| ApplyError::Io {
-            op: "use the engine".into(),
-            source: std::io::Error::other("it was not started"),
-        })
+        self.running.as_mut().ok_or_else(not_started)
     }
 
     /// Whether `node` is a container sharing server1's network stack.
@@ -204,12 +202,11 @@ impl EngineOps for EngineSide {
         }
         let mut started = Vec::new();
         for name in names {
-            let running = docker::running(&self.running()?.docker, name).await?;
-            let host = self.is_host_mode(name);
-            if host {
-                self.running_mut()?.host_pids.insert(name.clone(), running.pid);
+            let s = Started::new(name, docker::running(&self.running()?.docker, name).await?);
+            if s.host {
+                self.running_mut()?.host_pids.insert(name.clone(), s.pid);
             }
-            started.push(Started { name: name.clone(), pid: running.pid, host, own_sysctls: running.own_sysctls });
+            started.push(s);
         }
         Ok(started)
     }

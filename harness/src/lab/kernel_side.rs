@@ -103,18 +103,15 @@ impl KernelOps for KernelSide {
                 let source = self.provided.get(node).map(|f| f.try_clone());
                 let (node, name) = (node.clone(), kernel_name.clone());
                 async move {
-                    let create = {
-                        let name = name.clone();
-                        move || match source {
-                            Some(source) => netns::create_from(&name, &source?),
-                            None => netns::create(&name),
-                        }
-                    };
                     // Counted until made, even if this future is dropped: teardown waits for it.
                     let making = super::inflight::CREATIONS.enter();
+                    let made_as = name.clone();
                     let create = move || {
                         let _making = making;
-                        create()
+                        match source {
+                            Some(source) => netns::create_from(&made_as, &source?),
+                            None => netns::create(&made_as),
+                        }
                     };
                     let ns = tokio::task::spawn_blocking(create)
                         .await

@@ -69,6 +69,13 @@ pub struct Started {
     pub own_sysctls: Vec<String>,
 }
 
+impl Started {
+    /// The container `name`, as the engine reads it back.
+    pub fn new(name: &str, running: crate::engine::docker::Running) -> Started {
+        Started { name: name.into(), pid: running.pid, host: running.host, own_sysctls: running.own_sysctls }
+    }
+}
+
 /// The lab's container engine.
 #[allow(async_fn_in_trait)]
 pub trait EngineOps {

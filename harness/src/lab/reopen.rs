@@ -64,8 +64,7 @@ impl LiveLab {
             lab.engine.running = Some(engine);
             for c in suite.containers.iter().filter(|c| c.attachment != Attachment::Host) {
                 let running = docker::running(&docker, &c.name).await.map_err(ApplyError::from)?;
-                let started =
-                    Started { name: c.name.clone(), pid: running.pid, host: false, own_sysctls: running.own_sysctls };
+                let started = Started::new(&c.name, running);
                 // Their settings were given at `up`; what was changed since (by `exec`, say) is the lab now.
                 lab.nodes.add_container(&started, false).await?;
             }
