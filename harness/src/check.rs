@@ -387,6 +387,13 @@ pub struct CheckResult {
 pub struct PathReport {
     /// Every watched interface, for the request (in the order watched), then for the reply (in reverse).
     pub hops: Vec<PathHop>,
+    /// The source's neighbour resolution where it was seen: its who-has requests for `arp_for` (`request`, in
+    /// the order watched) and their answers (`reply`, in reverse); only hops that saw one.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub arp: Vec<PathHop>,
+    /// The address the source resolved (its next hop towards the target), when ARP was watched.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub arp_for: Option<std::net::Ipv4Addr>,
     /// The last hop, in that order, that saw the probe's packet.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_seen: Option<PathHop>,

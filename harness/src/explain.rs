@@ -304,6 +304,13 @@ pub fn test_reasons(
     let dropped = path.dropped_by.as_ref();
     let dropped_words = |d: &crate::check::DroppedBy| format!("dropped at {} by {}", d.node, d.rule);
     let reached = || format!("the request was seen arriving at {to}");
+    // The source's neighbour resolution, when the request itself never left: asked, and answered where.
+    let arp_reply_at = |node: &str| path.arp.iter().any(|h| h.leg == Leg::Reply && h.seen && h.node == node);
+    let arp_unanswered = path.arp.iter().any(|h| h.leg == Leg::Request && h.seen) && !arp_reply_at(from);
+    let arp_words = |w: &str| match path.arp_for {
+        Some(next) if arp_unanswered => format!("{w}: its ARP request for {next} was never answered"),
+        _ => w.to_string(),
+    };
     why.iter()
         .map(|w| {
             let (status, evidence) = match w {
@@ -315,10 +322,20 @@ pub fn test_reasons(
                 Why::SwitchDeniesPromiscuous { .. } => {
                     let at_switch = request_at(crate::suite::Lab::SWITCH);
                     let at_server1 = request_at(crate::suite::Lab::SERVER1);
+                    let server1_side = |n: &str| n == crate::suite::Lab::SERVER1 || n == from;
+                    let arp_at_switch = arp_reply_at(crate::suite::Lab::SWITCH);
+                    let arp_beyond = path.arp.iter().any(|h| h.leg == Leg::Reply && h.seen && server1_side(&h.node));
                     match (at_switch, at_server1 || arrived) {
                         (true, false) => {
                             (Confirmed, "the request was seen at the switch and never on server1's side".to_string())
                         }
+                        (false, false) if arp_at_switch && !arp_beyond => (
+                            Confirmed,
+                            format!(
+                                "the ARP reply for {} was seen at the switch and never on server1's side",
+                                path.arp_for.map_or_else(|| "the next hop".to_string(), |a| a.to_string())
+                            ),
+                        ),
                         (_, true) => (Contradicted, "the request was seen past the switch, on server1's side".into()),
                         (false, false) => (Open, "the request was not seen at the switch".to_string()),
                     }
@@ -327,7 +344,7 @@ pub fn test_reasons(
                     if arrived {
                         (Contradicted, reached())
                     } else if !beyond_source {
-                        (Confirmed, format!("nothing of the probe was seen past {from}"))
+                        (Confirmed, arp_words(&format!("nothing of the probe was seen past {from}")))
                     } else {
                         (Open, format!("the request was seen past {from} but not at {to}"))
                     }
@@ -372,6 +389,8 @@ mod tested_reasons {
     fn path(hops: Vec<PathHop>, dropped_by: Option<(&str, &str)>) -> PathReport {
         PathReport {
             last_seen: hops.iter().rev().find(|h| h.seen).cloned(),
+            arp: vec![],
+            arp_for: None,
             hops,
             dropped_by: dropped_by.map(|(node, rule)| DroppedBy { node: node.into(), rule: rule.into() }),
             untraced: vec![],

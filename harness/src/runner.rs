@@ -16,7 +16,8 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Instant;
 
-mod trace;
+pub(crate) mod trace;
+pub use trace::TraceMode;
 
 /// How to run.
 #[derive(Debug, Clone)]
@@ -31,8 +32,9 @@ pub struct RunOptions {
     pub artifacts_dir: PathBuf,
     /// Which engine runs the containers.
     pub engine: EngineMode,
-    /// After judging, observe again where the packets of failing ICMP matrix checks went (`run --trace`).
-    pub trace: bool,
+    /// After judging, observe again where the packets of failing ICMP matrix checks went (by default the first
+    /// few; `run --trace`: all, `--no-trace`: none).
+    pub trace: TraceMode,
 }
 
 /// The default state directory: on tmpfs, so it vanishes with the namespaces at reboot.
@@ -174,10 +176,24 @@ async fn run_suite_from_start(
                     events.emit(EventKind::TopologyReady { name: &suite.name, setup_ms });
                     let dir = &opts.artifacts_dir;
                     let observations = observe_timed(&lab, suite, &plan, inventory.clone(), dir, &mut timings).await;
-                    if opts.trace {
+                    if opts.trace != TraceMode::Off {
                         // Timed as part of explaining: it is help for failures, after the probes.
-                        let traced = trace::trace_failures(&lab, &plan, &inventory, &observations, dir, &suite.name);
-                        paths = timings.time("explain", traced).await;
+                        let none = Default::default();
+                        let traced = trace::trace_failures(
+                            &lab,
+                            &plan,
+                            &inventory,
+                            &observations,
+                            dir,
+                            &suite.name,
+                            opts.trace,
+                            &none,
+                        );
+                        let traced = timings.time("explain", traced).await;
+                        if let TraceMode::Failing { limit } = opts.trace {
+                            notes.extend(traced.note(limit));
+                        }
+                        paths = traced.paths;
                     }
                     observations
                 }

@@ -176,6 +176,8 @@ fn with_path() -> RunReport {
             hop("c", "cb", Leg::Request, false),
         ],
         last_seen: Some(hop("b", "ba", Leg::Request, true)),
+        arp: vec![],
+        arp_for: None,
         dropped_by: Some(DroppedBy { node: "b".into(), rule: "FORWARD ISOLATE DROP".into() }),
         untraced: vec![],
         lost: 0,

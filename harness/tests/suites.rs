@@ -68,7 +68,7 @@ fn run(s: &suite::Suite, features: &Features) -> Result<(), Failed> {
         attempts: None,
         artifacts_dir,
         engine: reachlab::engine::EngineMode::Private,
-        trace: false,
+        trace: reachlab::runner::TraceMode::DEFAULT,
     };
     let before = ours();
     let report = rt.block_on(run_suite(s, features, &opts, &Reporters::default()));

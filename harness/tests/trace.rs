@@ -131,7 +131,12 @@ impl Lab {
     fn points(&self) -> Vec<Point> {
         [(&self.a, "a", "va"), (&self.m, "m", "pa"), (&self.m, "m", "br0"), (&self.m, "m", "vmb"), (&self.b, "b", "vb")]
             .into_iter()
-            .map(|(ns, node, interface)| Point { node: node.into(), ns: ns.clone(), interface: interface.into() })
+            .map(|(ns, node, interface)| Point {
+                node: node.into(),
+                ns: ns.clone(),
+                interface: interface.into(),
+                bridge: false,
+            })
             .collect()
     }
 
@@ -181,8 +186,9 @@ async fn a_dropped_probe_stops_at_the_middle_and_the_trace_names_the_rule() -> V
     let dir = tempfile::tempdir().unwrap();
     let traced = vec![("m".to_string(), lab.m.clone())];
     let key = (0x5a5a, 1);
-    let seen =
-        observe_echo(&lab.a, B, key, Duration::from_millis(800), &lab.points(), &traced, dir.path()).await.unwrap();
+    let seen = observe_echo(&lab.a, B, key, None, Duration::from_millis(800), &lab.points(), &traced, dir.path())
+        .await
+        .unwrap();
     assert_eq!(seen.answer, EchoAnswer::Nothing);
 
     let request: Vec<(String, bool)> =
@@ -228,8 +234,9 @@ async fn a_passing_probe_reaches_the_destination_and_back() -> Vec<String> {
     let traced: Vec<(String, Netns)> =
         [("a", &lab.a), ("m", &lab.m), ("b", &lab.b)].iter().map(|(n, ns)| (n.to_string(), (*ns).clone())).collect();
     let started = std::time::Instant::now();
-    let seen =
-        observe_echo(&lab.a, B, (0x1111, 3), Duration::from_secs(2), &lab.points(), &traced, dir.path()).await.unwrap();
+    let seen = observe_echo(&lab.a, B, (0x1111, 3), None, Duration::from_secs(2), &lab.points(), &traced, dir.path())
+        .await
+        .unwrap();
     // What a path costs, for deciding when to take one (5 captures, 3 traces, one answered echo).
     eprintln!("observed path with 5 captures and 3 traces in {:?}", started.elapsed());
     assert_eq!(seen.answer, EchoAnswer::Reply { from: B });
@@ -282,7 +289,7 @@ async fn another_identifier_is_never_taken_for_the_probe() -> Vec<String> {
     let dir = tempfile::tempdir().unwrap();
     let key = ProbeKey::Echo { ident: 0x2222, seq: 1 };
     let tracer = Tracer::start(&lab.m, key).await.unwrap();
-    let observer = PathObserver::start(&lab.points(), key, dir.path()).await.unwrap();
+    let observer = PathObserver::start(&lab.points(), key, None, dir.path()).await.unwrap();
     // Other pings through the same path while ours is watched: another identifier, another sequence.
     let t = Duration::from_secs(2);
     assert_eq!(send_echo(&lab.a, B, 0x2223, 1, t).await.unwrap(), EchoAnswer::Reply { from: B });
@@ -295,7 +302,7 @@ async fn another_identifier_is_never_taken_for_the_probe() -> Vec<String> {
 
     // The same watch does see the probe itself, once per hop, among the others.
     let tracer = Tracer::start(&lab.m, key).await.unwrap();
-    let observer = PathObserver::start(&lab.points(), key, dir.path()).await.unwrap();
+    let observer = PathObserver::start(&lab.points(), key, None, dir.path()).await.unwrap();
     assert_eq!(send_echo(&lab.a, B, 0x2223, 1, t).await.unwrap(), EchoAnswer::Reply { from: B });
     assert_eq!(send_echo(&lab.a, B, 0x2222, 1, t).await.unwrap(), EchoAnswer::Reply { from: B });
     let path = observer.finish().await.unwrap();
@@ -370,6 +377,7 @@ async fn docker_isolation_and_masquerade_are_named_in_server1() -> Vec<String> {
         node: node.into(),
         ns: ns.clone(),
         interface: interface.into(),
+        bridge: interface == "docker0" || interface.starts_with("br-"),
     };
     let traced = vec![("server1".to_string(), server1.clone())];
     let dir = tempfile::tempdir().unwrap();
@@ -384,6 +392,7 @@ async fn docker_isolation_and_masquerade_are_named_in_server1() -> Vec<String> {
         &alpine1,
         address("alpine3"),
         (0x7101, 1),
+        None,
         Duration::from_millis(800),
         &points,
         &traced,
@@ -407,7 +416,7 @@ async fn docker_isolation_and_masquerade_are_named_in_server1() -> Vec<String> {
         point("server1", &server1, "enp0s3"),
     ];
     let server2 = Ipv4Addr::new(192, 168, 56, 4);
-    let seen = observe_echo(&alpine1, server2, (0x7102, 1), Duration::from_secs(2), &points, &traced, dir.path())
+    let seen = observe_echo(&alpine1, server2, (0x7102, 1), None, Duration::from_secs(2), &points, &traced, dir.path())
         .await
         .unwrap();
     assert_eq!(seen.answer, EchoAnswer::Reply { from: server2 }, "{:#?}", seen.path);

@@ -95,6 +95,9 @@ pub struct PacketSummary {
     pub index: usize,
     /// When the frame was seen, since the capture started.
     pub time: Duration,
+    /// Whether it was leaving the interface (rather than arriving), as the kernel says (live captures only).
+    #[serde(skip)]
+    pub outgoing: bool,
     /// Length of the frame on the wire.
     pub len: usize,
     /// Ethernet source.
@@ -149,6 +152,7 @@ pub fn summarize(index: usize, time: Duration, frame: &[u8]) -> PacketSummary {
     let mut s = PacketSummary {
         index,
         time,
+        outgoing: false,
         len: frame.len(),
         src_mac: [0; 6],
         dst_mac: [0; 6],

@@ -62,6 +62,9 @@ pub struct CaptureResult {
     pub interface: String,
     /// The pcap file, holding exactly the frames in `packets`.
     pub pcap: PathBuf,
+    /// When the capture started: each packet's `time` counts from here.
+    #[serde(skip)]
+    pub started: SystemTime,
     /// The frames that matched the filter, in order.
     pub packets: Vec<PacketSummary>,
     /// Frames that passed the kernel's filter and that the kernel dropped because the receive buffer was full
@@ -91,6 +94,7 @@ pub struct Capture {
 
 #[derive(Debug)]
 struct Collected {
+    started: SystemTime,
     packets: Vec<PacketSummary>,
     dropped: u64,
     unread: u64,
@@ -153,6 +157,7 @@ impl Capture {
         Ok(CaptureResult {
             interface: std::mem::take(&mut self.interface),
             pcap: std::mem::take(&mut self.pcap),
+            started: collected.started,
             packets: collected.packets,
             dropped: collected.dropped,
             unread: collected.unread,
@@ -295,6 +300,8 @@ struct Received {
     tag: Option<(u16, u16)>,
     /// When the kernel saw it.
     time: Option<SystemTime>,
+    /// Whether it was going out of the interface (`PACKET_OUTGOING`) rather than coming in.
+    outgoing: bool,
 }
 
 /// Reads one frame into `buf`, with its `PACKET_AUXDATA` and `SCM_TIMESTAMPNS` control messages.
@@ -304,6 +311,10 @@ fn receive(socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
     let mut control = [0u64; 16];
     // SAFETY: an all-zero msghdr is valid; the pointers set below outlive the call.
     let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    // SAFETY: an all-zero sockaddr_ll is valid; the kernel fills it in.
+    let mut from: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    msg.msg_name = (&mut from as *mut libc::sockaddr_ll).cast();
+    msg.msg_namelen = std::mem::size_of::<libc::sockaddr_ll>() as _;
     msg.msg_iov = &mut iov;
     msg.msg_iovlen = 1;
     msg.msg_control = control.as_mut_ptr().cast();
@@ -313,7 +324,8 @@ fn receive(socket: &Socket, buf: &mut [u8]) -> io::Result<Received> {
     if n < 0 {
         return Err(io::Error::last_os_error());
     }
-    let mut got = Received { captured: (n as usize).min(buf.len()), len: n as usize, tag: None, time: None };
+    let outgoing = from.sll_pkttype == libc::PACKET_OUTGOING;
+    let mut got = Received { captured: (n as usize).min(buf.len()), len: n as usize, tag: None, time: None, outgoing };
     // SAFETY: the kernel filled `msg.msg_control` with well-formed control messages, walked with the CMSG
     // macros; their payloads are read unaligned.
     unsafe {
@@ -400,6 +412,7 @@ impl Reader {
                     let time = now.duration_since(self.started).unwrap_or_default();
                     let mut summary = summarize(packets.len() + 1, time, &frame);
                     summary.len = len;
+                    summary.outgoing = got.outgoing;
                     packets.push(summary);
                 }
                 // A quiet poll interval: once stopping, the queue is drained.
@@ -416,7 +429,7 @@ impl Reader {
         self.writer.finish()?;
         let (passed, dropped) = statistics(&self.socket).map_err(context("failed to read the drop count".into()))?;
         let unread = passed.saturating_sub(dropped).saturating_sub(read);
-        Ok(Collected { packets, dropped, unread })
+        Ok(Collected { started: self.started, packets, dropped, unread })
     }
 }
 

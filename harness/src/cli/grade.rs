@@ -34,6 +34,14 @@ pub struct GradeArgs {
     /// Show hidden checks in the students' feedback.md (release them).
     #[arg(long)]
     pub release_hidden: bool,
+    /// Give every failing ICMP cell the path its packets took (without it: the first 16 per submission). The
+    /// path goes into the check's output and the feedback; pcaps under <student>/paths/. Rules are added only
+    /// in namespaces reachlab made (server1, server2, the switch), never in the submission's own.
+    #[arg(long, conflicts_with = "no_trace")]
+    pub trace: bool,
+    /// No path probes (outputs as without tracing).
+    #[arg(long)]
+    pub no_trace: bool,
 }
 
 pub(super) fn load(suite: &Path) -> Result<crate::suite::Suite, CliError> {
@@ -65,8 +73,17 @@ pub fn grade(args: GradeArgs, state_dir: &Path) -> Result<i32, CliError> {
     reporters.add(ProgressReporter::new(std::io::stderr(), Mode::for_stderr()));
     reporters.add(GradeLinesReporter::new(std::io::stderr(), &report_dir));
     let rt = runtime()?;
-    let graded =
-        batch::grade_all(&suite, &args.suite, &subs, &report_dir, state_dir, args.jobs, args.force, &reporters);
+    let graded = batch::grade_all(
+        &suite,
+        &args.suite,
+        &subs,
+        &report_dir,
+        state_dir,
+        args.jobs,
+        args.force,
+        crate::runner::trace::mode(args.trace, args.no_trace),
+        &reporters,
+    );
     let outcome = rt.block_on(async {
         tokio::select! {
             biased;

@@ -80,7 +80,17 @@ pub fn mutate(args: MutateArgs, state_dir: &Path) -> Result<i32, CliError> {
         .map_err(|e| CliError::Infrastructure(format!("failed to grade the mutants: {e}")))?;
     let mut reporters = crate::event::Reporters::default();
     reporters.add(crate::reporters::GradeFilesReporter::new(report_dir.clone()));
-    let grading = batch::grade_all(&suite, &args.suite, &dirs, &report_dir, state_dir, args.jobs, false, &reporters);
+    let grading = batch::grade_all(
+        &suite,
+        &args.suite,
+        &dirs,
+        &report_dir,
+        state_dir,
+        args.jobs,
+        false,
+        crate::runner::TraceMode::Off,
+        &reporters,
+    );
     let Some(graded) = super::block_on_interruptible(&rt, grading) else {
         return Ok(super::stopped(state_dir));
     };

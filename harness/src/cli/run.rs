@@ -47,11 +47,14 @@ pub struct Args {
     /// settle, probes, captures, teardown).
     #[arg(long)]
     pub timings: bool,
-    /// After judging, probe each failing ICMP matrix cell once more with captures on the lab's interfaces and
-    /// netfilter traces in the lab's own namespaces, and report the path its packets took (pcaps under
-    /// REPORT-DIR/paths/).
-    #[arg(long)]
+    /// Trace every failing ICMP matrix cell. Without this flag the first 16 are traced: after judging, each is
+    /// probed once more with captures on the lab's interfaces and netfilter traces in the lab's own namespaces,
+    /// and the path its packets took is reported (pcaps under REPORT-DIR/paths/). A passing cell costs nothing.
+    #[arg(long, conflicts_with = "no_trace")]
     pub trace: bool,
+    /// Trace no failing cell (no path probes, no paths in the reports).
+    #[arg(long)]
+    pub no_trace: bool,
 }
 
 pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
@@ -73,7 +76,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
         attempts: args.attempts,
         artifacts_dir: PathBuf::new(),
         engine: args.engine,
-        trace: args.trace,
+        trace: crate::runner::trace::mode(args.trace, args.no_trace),
     };
     if args.engine == EngineMode::System {
         let refused: Vec<String> = suites

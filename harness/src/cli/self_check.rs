@@ -17,6 +17,12 @@ pub struct Args {
     pub suite: PathBuf,
     /// Your submission directory (with setup.sh, and answers.toml if you predict).
     pub submission: PathBuf,
+    /// Show where the packets of every failing check went (without it: the first 16).
+    #[arg(long, conflicts_with = "no_trace")]
+    pub trace: bool,
+    /// Show no paths (no path probes after the checks).
+    #[arg(long)]
+    pub no_trace: bool,
 }
 
 pub fn check(args: Args, state_dir: &Path) -> Result<i32, CliError> {
@@ -25,11 +31,12 @@ pub fn check(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     require_privileges()?;
     let scratch = std::env::temp_dir().join(format!("reachlab-check-{}", crate::runner::new_run_id()));
     let rt = runtime()?;
+    let trace = crate::runner::trace::mode(args.trace, args.no_trace);
     let mut reporters = Reporters::default();
     let color = crate::reporters::use_color(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     reporters.add(ProgressReporter::new(std::io::stderr(), Mode::for_stderr()));
     reporters.add(CheckViewReporter::new(std::io::stdout(), color));
-    let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, false, &reporters);
+    let graded = batch::grade_all(&suite, &args.suite, &subs, &scratch, state_dir, 1, false, trace, &reporters);
     let outcome = rt.block_on(async {
         tokio::select! {
             biased;

@@ -74,6 +74,7 @@ pub async fn grade_all(
     state_dir: &Path,
     jobs: usize,
     force: bool,
+    trace: crate::runner::TraceMode,
     events: &Reporters,
 ) -> BatchOutcome {
     let suite_version = submission::content_hash(suite_file);
@@ -103,7 +104,7 @@ pub async fn grade_all(
                 }
                 events.emit(EventKind::SubmissionStarted { student: &student });
                 let started = Instant::now();
-                let opts = GradeOptions { state_dir: state_dir.to_path_buf(), out_dir: dir.clone() };
+                let opts = GradeOptions { state_dir: state_dir.to_path_buf(), out_dir: dir.clone(), trace };
                 let g = match uncalibrated {
                     Some(reason) => submission::not_graded(suite, suite_version, sub, reason),
                     None => submission::grade(suite, suite_version, sub, features, &opts, holes).await,

@@ -83,7 +83,17 @@ fn output(r: &CheckResult) -> String {
     let observed = r.observed.as_ref().map(|o| o.label()).unwrap_or_else(|| "nothing".into());
     match r.verdict {
         Verdict::Pass => format!("observed {observed}, as expected"),
-        Verdict::Fail => format!("expected {}, observed {observed}{why}", r.check.expected.label),
+        Verdict::Fail => {
+            let mut out = format!("expected {}, observed {observed}{why}", r.check.expected.label);
+            // Where its packets went (the path probe after the matrix), and what that says of each reason.
+            if let Some(path) = &r.path {
+                out.push_str(&format!("\nwhere its packets went: {}", path.line));
+                for t in &path.reasons {
+                    out.push_str(&format!("\nthe reason, tested on that path: {} — {}", t.status.as_str(), t.evidence));
+                }
+            }
+            out
+        }
         Verdict::Error | Verdict::Skipped => r.detail.clone(),
     }
 }

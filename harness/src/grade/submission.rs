@@ -27,6 +27,8 @@ pub struct GradeOptions {
     pub state_dir: PathBuf,
     /// Where this submission's outputs (and pcaps) go (the sandbox sees none of the machine's directories).
     pub out_dir: PathBuf,
+    /// Which failing cells get a path probe (their path goes into the check's output and the feedback).
+    pub trace: crate::runner::TraceMode,
 }
 
 /// The plan for grading: only what the lab's environment provides (the LAN's namespaces, cables and switch,
@@ -215,6 +217,7 @@ async fn run(
     let limit = suite.grading.map_or(60, |g| g.setup_timeout_s);
     let server1 = lab.namespace(Lab::SERVER1).cloned();
     let socket = lab.engine_socket();
+    let mut paths = HashMap::new();
     let (observations, output, sandbox) = match server1 {
         None => {
             infra.push("grading needs the lab's server1 (add a [lab] table to the suite)".into());
@@ -246,7 +249,7 @@ async fn run(
                     // What the script started in the background (`docker exec -d alpine1 nc -u -l -p 2020`)
                     // comes up a moment after it returns, as a student typing the next command would see.
                     tokio::time::sleep(SETTLE).await;
-                    let observations = observe(&mut lab, suite, checks, &sandbox, opts, infra, times).await;
+                    let observations = observe(&mut lab, suite, checks, &sandbox, opts, infra, times, &mut paths).await;
                     (observations, output, Some(sandbox))
                 }
             }
@@ -256,7 +259,11 @@ async fn run(
     drop(sandbox);
     let errors = lab.teardown_blocking().await;
     infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
-    (judge(checks, &observations, None), output)
+    let mut results = judge(checks, &observations, None);
+    for r in &mut results {
+        r.path = paths.remove(&r.check.id);
+    }
+    (results, output)
 }
 
 /// What confines a grading lab: the user namespace that owns server1 and the lab's cgroup.
@@ -289,7 +296,9 @@ fn content_hash_str(text: &str) -> String {
     Sha256::digest(text.as_bytes()).iter().take(4).map(|b| format!("{b:02x}")).collect()
 }
 
-/// Adopts the suite's endpoints from what the submission built, then probes them.
+/// Adopts the suite's endpoints from what the submission built, then probes them; `paths` gets the paths of
+/// failing cells the trace mode asks for.
+#[allow(clippy::too_many_arguments)]
 async fn observe(
     lab: &mut LiveLab,
     suite: &Suite,
@@ -298,6 +307,7 @@ async fn observe(
     opts: &GradeOptions,
     infra: &mut Vec<String>,
     times: &mut HashMap<usize, u64>,
+    paths: &mut HashMap<usize, crate::check::PathReport>,
 ) -> HashMap<usize, Observation> {
     let lan = Lab::ENVIRONMENT;
     let mut missing = BTreeSet::new();
@@ -373,8 +383,24 @@ async fn observe(
     let plan = Plan { steps: Vec::new(), checks: probed, requires: Default::default() };
     let mut timings = crate::timings::Timings::default();
     let mut observations =
-        crate::runner::observe_timed(lab, suite, &plan, inventory, &opts.out_dir, &mut timings).await;
+        crate::runner::observe_timed(lab, suite, &plan, inventory.clone(), &opts.out_dir, &mut timings).await;
     times.extend(timings.checks);
+    // Where the failing cells' packets went: watched everywhere, traced only in namespaces reachlab made
+    // (server1, server2, the switch), never in the submission's own.
+    let foreign: BTreeSet<String> =
+        suite.namespaces.iter().map(|n| n.name.clone()).filter(|n| !lan.contains(&n.as_str())).collect();
+    let traced = crate::runner::trace::trace_failures(
+        lab,
+        &plan,
+        &inventory,
+        &observations,
+        &opts.out_dir,
+        &suite.name,
+        opts.trace,
+        &foreign,
+    )
+    .await;
+    paths.extend(traced.paths);
     // Captures about missing endpoints could not even start: their checks fail as missing, not as errors.
     observations.extend(absent);
     observations

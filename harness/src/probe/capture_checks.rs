@@ -391,6 +391,7 @@ max_packets = 0
     #[test]
     fn an_undecidable_assertion_is_an_error_with_the_drop_count() {
         let r = CaptureResult {
+            started: std::time::UNIX_EPOCH,
             interface: "eth0".into(),
             pcap: "r/x.pcap".into(),
             packets: vec![udp_from([10, 0, 0, 1])],

@@ -16,6 +16,7 @@ use crate::filter::Program;
 use crate::kernel::netns::{self, Netns};
 use crate::kernel::nftrace::{Leg, ProbeKey, Trace, TraceError, Tracer};
 use serde::Serialize;
+use std::collections::HashMap;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddrV4};
 use std::path::{Path, PathBuf};
@@ -30,6 +31,9 @@ pub struct Point {
     pub ns: Netns,
     /// The interface's name in that namespace.
     pub interface: String,
+    /// Whether it is a bridge (in one namespace a frame passes a port, then its bridge, on the way in, and the
+    /// other way round on the way out: this orders hops the kernel's timestamps cannot tell apart).
+    pub bridge: bool,
 }
 
 /// The probe's packet as one interface saw it.
@@ -41,6 +45,12 @@ pub struct Seen {
     pub dst: Option<IpAddr>,
     /// How many copies (more than one: it went out and came back on the same interface, or was repeated).
     pub frames: usize,
+    /// When the first copy was seen, on a clock common to the probe's captures (the kernel's timestamps).
+    #[serde(skip)]
+    pub at: Duration,
+    /// Whether that copy was leaving the interface.
+    #[serde(skip)]
+    pub outgoing: bool,
 }
 
 /// One interface, one direction of the probe.
@@ -54,6 +64,47 @@ pub struct Hop {
     pub leg: Leg,
     /// What the interface saw of it; `None`: not seen.
     pub seen: Option<Seen>,
+    /// Whether the interface is a bridge.
+    #[serde(skip)]
+    pub bridge: bool,
+}
+
+impl Hop {
+    /// Where this hop sits among the hops of its own namespace: arriving before leaving, a port before its
+    /// bridge on the way in and after it on the way out.
+    fn stage(&self) -> u8 {
+        let outgoing = self.seen.as_ref().is_some_and(|s| s.outgoing);
+        match (outgoing, self.bridge) {
+            (false, false) => 0,
+            (false, true) => 1,
+            (true, true) => 2,
+            (true, false) => 3,
+        }
+    }
+}
+
+/// The hops that saw the packet, in the order they saw it (pure). Namespaces come in the order the packet
+/// reached them — the kernel's timestamp of its arrival on a plain interface there (a buffer is stamped anew
+/// when it crosses into a namespace, but inside one a bridge may report a stamp from before the packet was
+/// even sent), else its first stamp there; inside a namespace, by [`Hop::stage`], then in watched order.
+pub fn in_path_order<'a>(hops: impl Iterator<Item = &'a Hop>) -> Vec<&'a Hop> {
+    let mut seen: Vec<&Hop> = hops.filter(|h| h.seen.is_some()).collect();
+    let (mut arrival, mut first): (HashMap<&str, Duration>, HashMap<&str, Duration>) = Default::default();
+    for h in &seen {
+        let s = h.seen.as_ref().expect("seen");
+        let earliest = |m: &mut HashMap<&'a str, Duration>| {
+            let at = m.entry(h.node.as_str()).or_insert(s.at);
+            *at = (*at).min(s.at);
+        };
+        earliest(&mut first);
+        if !s.outgoing && !h.bridge {
+            earliest(&mut arrival);
+        }
+    }
+    let reached: HashMap<&str, Duration> =
+        first.into_iter().map(|(node, at)| (node, arrival.get(node).copied().unwrap_or(at))).collect();
+    seen.sort_by_key(|h| (reached[h.node.as_str()], h.stage()));
+    seen
 }
 
 /// An ICMP error about the probe (destination unreachable, time exceeded, …) seen on an interface.
@@ -79,6 +130,11 @@ pub struct ObservedPath {
     pub key: ProbeKey,
     /// Every point, for each leg.
     pub hops: Vec<Hop>,
+    /// The source's neighbour resolution, when it was watched: who-has requests (`request`) and their answers
+    /// (`reply`) per point, in the same order as `hops`.
+    pub arp: Vec<Hop>,
+    /// The address the source asked for (its next hop towards the target), when ARP was watched.
+    pub arp_for: Option<Ipv4Addr>,
     /// ICMP errors about the probe.
     pub errors: Vec<ErrorSeen>,
     /// Frames the captures may have missed (their socket buffers overflowed): when non-zero, "not seen" is
@@ -91,7 +147,8 @@ pub struct ObservedPath {
 impl ObservedPath {
     /// The last hop (in path order, request then reply) that saw the probe.
     pub fn last_seen(&self) -> Option<&Hop> {
-        self.hops.iter().rev().find(|h| h.seen.is_some())
+        let reply = in_path_order(self.leg(Leg::Reply));
+        reply.last().copied().or_else(|| in_path_order(self.leg(Leg::Request)).last().copied())
     }
 
     /// The hops of `leg`, in the order that packet travels.
@@ -108,6 +165,33 @@ impl ObservedPath {
     pub fn answered(&self) -> bool {
         self.leg(Leg::Reply).last().is_some_and(|h| h.seen.is_some())
     }
+
+    /// Whether any point saw the request.
+    pub fn request_seen(&self) -> bool {
+        self.leg(Leg::Request).any(|h| h.seen.is_some())
+    }
+}
+
+/// The source's neighbour resolution for one probe: its own address and the next hop it asks for. ARP has no
+/// identifier, so only this pair is kept: a who-has from the source for the next hop, and its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ArpKey {
+    /// The source's address on its outgoing interface.
+    pub sender: Ipv4Addr,
+    /// The next hop it resolves (the target, or its gateway).
+    pub next_hop: Ipv4Addr,
+}
+
+/// The capture filter for `key` and, when given, the source's neighbour resolution `arp` (who-has from the
+/// source for its next hop, and the answer).
+pub fn capture_expression_with(key: &ProbeKey, arp: Option<ArpKey>) -> String {
+    let probe = capture_expression(key);
+    let Some(a) = arp else { return probe };
+    let (s, n) = (u32::from(a.sender), u32::from(a.next_hop));
+    format!(
+        "({probe}) or (arp and (((arp[6:2] = 1) and (arp[14:4] = {s}) and (arp[24:4] = {n})) or \
+         ((arp[6:2] = 2) and (arp[14:4] = {n}) and (arp[24:4] = {s}))))"
+    )
 }
 
 /// The capture filter for `key` (libpcap's language): the probe's packets both ways, and ICMP errors quoting
@@ -128,14 +212,22 @@ pub fn capture_expression(key: &ProbeKey) -> String {
     }
 }
 
-/// What one captured frame is to the probe (pure): a leg, an ICMP error about it, or nothing.
+/// What one captured frame is to the probe (pure): a leg, an ICMP error about it, its source's ARP, or nothing.
 enum Frame {
     Leg(Leg),
     Error { kind: u8, code: u8 },
+    Arp(Leg),
     Other,
 }
 
-fn classify(key: &ProbeKey, p: &PacketSummary) -> Frame {
+fn classify(key: &ProbeKey, arp: Option<ArpKey>, p: &PacketSummary) -> Frame {
+    if let (Some(a), Protocol::Arp { op, sender, target }) = (arp, &p.protocol) {
+        return match op {
+            1 if (*sender, *target) == (a.sender, a.next_hop) => Frame::Arp(Leg::Request),
+            2 if (*sender, *target) == (a.next_hop, a.sender) => Frame::Arp(Leg::Reply),
+            _ => Frame::Other,
+        };
+    }
     match (*key, &p.protocol) {
         (ProbeKey::Echo { ident, seq }, Protocol::Icmp { kind, echo, .. }) if *echo == Some((ident, seq)) => match kind
         {
@@ -161,21 +253,27 @@ fn classify(key: &ProbeKey, p: &PacketSummary) -> Frame {
 }
 
 /// The path from what each point's capture kept (pure): `captured[i]` holds point `i`'s frames.
-pub fn assemble(key: ProbeKey, points: &[(String, String)], captured: &[Vec<PacketSummary>]) -> ObservedPath {
+pub fn assemble(
+    key: ProbeKey,
+    arp: Option<ArpKey>,
+    points: &[(String, String, bool)],
+    captured: &[Vec<PacketSummary>],
+) -> ObservedPath {
     let mut request = Vec::new();
     let mut reply = Vec::new();
+    let (mut arp_request, mut arp_reply) = (Vec::new(), Vec::new());
     let mut errors = Vec::new();
-    for ((node, interface), frames) in points.iter().zip(captured) {
+    let count = |slot: &mut Option<Seen>, p: &PacketSummary| match slot {
+        Some(s) => s.frames += 1,
+        None => *slot = Some(Seen { src: p.src, dst: p.dst, frames: 1, at: p.time, outgoing: p.outgoing }),
+    };
+    for ((node, interface, bridge), frames) in points.iter().zip(captured) {
         let mut seen: [Option<Seen>; 2] = [None, None];
+        let mut arp_seen: [Option<Seen>; 2] = [None, None];
         for p in frames {
-            match classify(&key, p) {
-                Frame::Leg(leg) => {
-                    let slot = &mut seen[leg as usize];
-                    match slot {
-                        Some(s) => s.frames += 1,
-                        None => *slot = Some(Seen { src: p.src, dst: p.dst, frames: 1 }),
-                    }
-                }
+            match classify(&key, arp, p) {
+                Frame::Leg(leg) => count(&mut seen[leg as usize], p),
+                Frame::Arp(leg) => count(&mut arp_seen[leg as usize], p),
                 Frame::Error { kind, code } => {
                     errors.push(ErrorSeen { node: node.clone(), interface: interface.clone(), kind, code, from: p.src })
                 }
@@ -183,35 +281,50 @@ pub fn assemble(key: ProbeKey, points: &[(String, String)], captured: &[Vec<Pack
             }
         }
         let [req, rep] = seen;
-        let hop = |leg, seen| Hop { node: node.clone(), interface: interface.clone(), leg, seen };
+        let hop = |leg, seen| Hop { node: node.clone(), interface: interface.clone(), leg, seen, bridge: *bridge };
         request.push(hop(Leg::Request, req));
         reply.push(hop(Leg::Reply, rep));
+        let [who_has, is_at] = arp_seen;
+        arp_request.push(hop(Leg::Request, who_has));
+        arp_reply.push(hop(Leg::Reply, is_at));
     }
     reply.reverse();
     request.extend(reply);
-    ObservedPath { key, hops: request, errors, lost: 0, pcaps: Vec::new() }
+    arp_reply.reverse();
+    arp_request.extend(arp_reply);
+    let arp_hops = if arp.is_some() { arp_request } else { Vec::new() };
+    ObservedPath {
+        key,
+        hops: request,
+        arp: arp_hops,
+        arp_for: arp.map(|a| a.next_hop),
+        errors,
+        lost: 0,
+        pcaps: Vec::new(),
+    }
 }
 
 /// Captures running on every point for one probe.
 pub struct PathObserver {
     key: ProbeKey,
-    captures: Vec<((String, String), Capture)>,
+    arp: Option<ArpKey>,
+    captures: Vec<((String, String, bool), Capture)>,
 }
 
 impl PathObserver {
     /// Starts a capture on every point, each keeping only `key`'s packets and writing them to a pcap file in
     /// `dir`. Returns once every socket is bound, so anything sent afterwards is seen.
-    pub async fn start(points: &[Point], key: ProbeKey, dir: &Path) -> io::Result<PathObserver> {
-        let expression = capture_expression(&key);
+    pub async fn start(points: &[Point], key: ProbeKey, arp: Option<ArpKey>, dir: &Path) -> io::Result<PathObserver> {
+        let expression = capture_expression_with(&key, arp);
         let mut captures = Vec::with_capacity(points.len());
         for (i, p) in points.iter().enumerate() {
             let program = Program::compile(&expression)
                 .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("libpcap: {e}")))?;
             let file = dir.join(format!("path-{i:02}-{}-{}.pcap", p.node, p.interface));
             let capture = Capture::start(&p.ns, &p.interface, program, file, CaptureOptions::default()).await?;
-            captures.push(((p.node.clone(), p.interface.clone()), capture));
+            captures.push(((p.node.clone(), p.interface.clone(), p.bridge), capture));
         }
-        Ok(PathObserver { key, captures })
+        Ok(PathObserver { key, arp, captures })
     }
 
     /// Stops every capture and returns the path.
@@ -222,14 +335,18 @@ impl PathObserver {
         // Stopped together: each waits for a quiet moment on its socket, and those waits overlap.
         let (names, captures): (Vec<_>, Vec<_>) = self.captures.into_iter().unzip();
         let results = futures::future::join_all(captures.into_iter().map(Capture::stop)).await;
-        for (point, result) in names.into_iter().zip(results) {
-            let result = result?;
+        let results: Vec<_> = results.into_iter().collect::<io::Result<_>>()?;
+        // One clock for all: each capture counts from its own start.
+        let base = results.iter().map(|r| r.started).min().unwrap_or(std::time::UNIX_EPOCH);
+        for (point, mut result) in names.into_iter().zip(results) {
+            let shift = result.started.duration_since(base).unwrap_or_default();
+            result.packets.iter_mut().for_each(|p| p.time += shift);
             lost += result.lost();
             pcaps.push(result.pcap);
             captured.push(result.packets);
             points.push(point);
         }
-        let mut path = assemble(self.key, &points, &captured);
+        let mut path = assemble(self.key, self.arp, &points, &captured);
         path.lost = lost;
         path.pcaps = pcaps;
         Ok(path)
@@ -381,11 +498,34 @@ impl EchoPath {
     /// A one-line rendering for a terminal: the hops that saw the request, then where it stopped, e.g.
     /// `a va → m vma → ✗ m: FORWARD ISOLATE DROP`. Reporters may make their own from the fields.
     pub fn line(&self) -> String {
-        let seen = |leg| -> Vec<String> {
-            self.path.leg(leg).filter(|h| h.seen.is_some()).map(|h| format!("{} {}", h.node, h.interface)).collect()
+        self.line_named(&|_, interface| interface.to_string())
+    }
+
+    /// [`Self::line`] with interfaces named by `name(node, interface)` (labels for random kernel names). When
+    /// the request was seen nowhere but the source's neighbour resolution was, the line is that resolution's:
+    /// `ARP who-has 10.0.0.1: a va → s p1 → s p2 → b vb → back: b vb → s p2 → ✗ no ARP reply at a`.
+    pub fn line_named(&self, name: &dyn Fn(&str, &str) -> String) -> String {
+        let seen_in = |hops: &mut dyn Iterator<Item = &Hop>| -> Vec<String> {
+            in_path_order(hops).into_iter().map(|h| format!("{} {}", h.node, name(&h.node, &h.interface))).collect()
         };
-        let mut parts = seen(Leg::Request);
+        let seen = |leg| seen_in(&mut self.path.leg(leg));
         let dropped = self.dropped_by().map(|(node, step)| format!("✗ {node}: {}", step.summary()));
+        let arp_asked = self.path.arp.iter().any(|h| h.leg == Leg::Request && h.seen.is_some());
+        let arp_answered = self.path.arp.last().is_some_and(|h| h.seen.is_some());
+        if let (false, true, false, Some(next)) = (self.path.request_seen(), arp_asked, arp_answered, self.path.arp_for)
+        {
+            // The request never left: the source was still asking who has its next hop.
+            let asked = seen_in(&mut self.path.arp.iter().filter(|h| h.leg == Leg::Request));
+            let answers = seen_in(&mut self.path.arp.iter().filter(|h| h.leg == Leg::Reply));
+            let source = self.path.arp.first().map_or("the source", |h| h.node.as_str());
+            let tail = if answers.is_empty() {
+                "✗ no ARP reply seen".to_string()
+            } else {
+                format!("back: {} → ✗ no ARP reply at {source}", answers.join(" → "))
+            };
+            return format!("ARP who-has {next}: {} → {tail}", asked.join(" → "));
+        }
+        let mut parts = seen(Leg::Request);
         if !self.path.reached() {
             parts.push(dropped.unwrap_or_else(|| "✗ not seen further".into()));
             return parts.join(" → ");
@@ -405,6 +545,11 @@ impl EchoPath {
 impl EchoPath {
     /// The path as a check result carries it (`run --trace`).
     pub fn report(&self) -> crate::check::PathReport {
+        self.report_named(&|_, interface| interface.to_string())
+    }
+
+    /// [`Self::report`], its line naming interfaces by `name` (the hops keep the kernel's names).
+    pub fn report_named(&self, name: &dyn Fn(&str, &str) -> String) -> crate::check::PathReport {
         use crate::check::{DroppedBy, PathHop, PathReport, Untraced};
         let hop = |h: &Hop| PathHop {
             node: h.node.clone(),
@@ -416,6 +561,8 @@ impl EchoPath {
         };
         PathReport {
             hops: self.path.hops.iter().map(hop).collect(),
+            arp: self.path.arp.iter().filter(|h| h.seen.is_some()).map(hop).collect(),
+            arp_for: self.path.arp_for,
             last_seen: self.path.last_seen().map(hop),
             dropped_by: self.dropped_by().map(|(node, step)| DroppedBy { node: node.into(), rule: step.summary() }),
             untraced: self
@@ -428,7 +575,7 @@ impl EchoPath {
                 .collect(),
             lost: self.path.lost,
             pcaps: self.path.pcaps.iter().map(|p| p.display().to_string()).collect(),
-            line: self.line(),
+            line: self.line_named(name),
             reasons: Vec::new(),
         }
     }
@@ -437,10 +584,12 @@ impl EchoPath {
 /// Sends one echo from `from` to `target` with the observers and tracers running: captures on `points` (in
 /// path order, the source's interface first), netfilter traces in `traced` (namespaces the lab owns, by
 /// node). A tracer that cannot start is reported in its [`NodeTrace`], not as an error of the whole probe.
+#[allow(clippy::too_many_arguments)]
 pub async fn observe_echo(
     from: &Netns,
     target: Ipv4Addr,
     key: (u16, u16),
+    arp: Option<ArpKey>,
     timeout: Duration,
     points: &[Point],
     traced: &[(String, Netns)],
@@ -449,7 +598,7 @@ pub async fn observe_echo(
     let probe = ProbeKey::Echo { ident: key.0, seq: key.1 };
     let tracers: Vec<Result<Tracer, TraceError>> =
         futures::future::join_all(traced.iter().map(|(_, ns)| Tracer::start(ns, probe))).await;
-    let observer = PathObserver::start(points, probe, dir).await?;
+    let observer = PathObserver::start(points, probe, arp, dir).await?;
     let answer = send_echo(from, target, key.0, key.1, timeout).await;
     let path = observer.finish().await?;
     let finished = futures::future::join_all(tracers.into_iter().map(|tracer| async move {
@@ -523,9 +672,9 @@ mod tests {
         let key = ProbeKey::Echo { ident: 1, seq: 1 };
         let s = |i, f: Vec<u8>| summarize(i, Duration::ZERO, &f);
         let (a, m, b) = ([10, 1, 0, 2], [10, 2, 0, 1], [10, 2, 0, 2]);
-        let points: Vec<(String, String)> = [("a", "va"), ("m", "vma"), ("m", "vmb"), ("b", "vb")]
+        let points: Vec<(String, String, bool)> = [("a", "va"), ("m", "vma"), ("m", "vmb"), ("b", "vb")]
             .iter()
-            .map(|(n, i)| (n.to_string(), i.to_string()))
+            .map(|(n, i)| (n.to_string(), i.to_string(), false))
             .collect();
         // Masqueraded at m: b sees m's address.
         let captured = vec![
@@ -534,7 +683,7 @@ mod tests {
             vec![s(1, icmp_frame(m, b, &echo(8, 1, 1)))],
             vec![s(1, icmp_frame(m, b, &echo(8, 1, 1))), s(2, icmp_frame(b, m, &echo(0, 1, 1)))],
         ];
-        let path = assemble(key, &points, &captured);
+        let path = assemble(key, None, &points, &captured);
         let order: Vec<(String, Leg, bool)> =
             path.hops.iter().map(|h| (format!("{} {}", h.node, h.interface), h.leg, h.seen.is_some())).collect();
         assert_eq!(
@@ -558,5 +707,32 @@ mod tests {
 
         let line = EchoPath { answer: EchoAnswer::Nothing, path, traces: vec![] }.line();
         assert_eq!(line, "a va → m vma → m vmb → b vb → back: b vb → ✗ not seen further");
+    }
+
+    #[test]
+    fn hops_are_ordered_by_the_namespace_they_reached_then_in_and_out() {
+        // As seen on a real Test1 lab (alpine2 -> alpine3 on another network): server1's bridge reported a stamp
+        // from before alpine2 sent the request; server1 was reached when its veth port saw it arrive.
+        let hop = |node: &str, interface: &str, bridge: bool, at_us: u64, outgoing: bool| Hop {
+            node: node.into(),
+            interface: interface.into(),
+            leg: Leg::Request,
+            seen: Some(Seen { src: None, dst: None, frames: 1, at: Duration::from_micros(at_us), outgoing }),
+            bridge,
+        };
+        let hops = [
+            hop("alpine2", "eth0", false, 743, true),
+            hop("server1", "docker0", true, 672, false),
+            hop("server1", "vethout", false, 800, true),
+            hop("server1", "vethin", false, 767, false),
+            hop("server1", "br-net", true, 790, true),
+            hop("alpine3", "eth0", false, 850, false),
+        ];
+        let order: Vec<String> =
+            in_path_order(hops.iter()).into_iter().map(|h| format!("{} {}", h.node, h.interface)).collect();
+        assert_eq!(
+            order,
+            ["alpine2 eth0", "server1 vethin", "server1 docker0", "server1 br-net", "server1 vethout", "alpine3 eth0"]
+        );
     }
 }

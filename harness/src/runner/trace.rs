@@ -10,6 +10,7 @@
 //! namespace (with `--engine system`, server1): it is not the lab's.
 
 use crate::check::{Action, CheckKind, Observation, PathReport, Verdict};
+use crate::cidr::Cidr;
 use crate::judge::judge;
 use crate::kernel::netlink::RouteTo;
 use crate::kernel::netns::Netns;
@@ -17,8 +18,8 @@ use crate::kernel::nftrace::is_forbidden;
 use crate::lab::live::LiveLab;
 use crate::plan::Plan;
 use crate::probe::nodes::Nodes;
-use crate::probe::path::{observe_echo, Point};
-use std::collections::HashMap;
+use crate::probe::path::{observe_echo, ArpKey, Point};
+use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -62,18 +63,21 @@ async fn lab_points(lab: &LiveLab, namespaces: &[(String, Netns)]) -> Vec<Point>
         let Some(nl) = lab.netlink(node) else { continue };
         let Ok(links) = nl.links().await else { continue };
         for l in links.into_iter().filter(|l| l.name != "lo" && l.admin_up) {
-            points.push(Point { node: node.clone(), ns: ns.clone(), interface: l.name });
+            let bridge = l.kind.as_deref() == Some("bridge");
+            points.push(Point { node: node.clone(), ns: ns.clone(), interface: l.name, bridge });
         }
     }
     points
 }
 
-/// The source's interface towards `target`, from its kernel's route.
-async fn source_point(lab: &LiveLab, from: &str, target: Ipv4Addr) -> Option<Point> {
+/// The source's interface towards `target`, from its kernel's route, with its neighbour resolution there
+/// (its address and the next hop it asks for).
+async fn source_point(lab: &LiveLab, from: &str, target: Ipv4Addr) -> Option<(Point, Option<ArpKey>)> {
     let ns = lab.namespace(from).filter(|ns| ours(ns))?;
-    let Some(Ok(RouteTo::Unicast { oif, .. })) = lab.route_to(from, target).await else { return None };
+    let Some(Ok(RouteTo::Unicast { oif, gateway, src })) = lab.route_to(from, target).await else { return None };
     let Some(Ok(Some(interface))) = lab.interface_name(from, oif).await else { return None };
-    Some(Point { node: from.into(), ns: ns.clone(), interface })
+    let arp = src.map(|sender| ArpKey { sender, next_hop: gateway.unwrap_or(target) });
+    Some((Point { node: from.into(), ns: ns.clone(), interface, bridge: false }, arp))
 }
 
 /// The destination's interface holding `target`, as read back into the inventory.
@@ -85,7 +89,7 @@ fn destination_point(
 ) -> Option<Point> {
     let ns = lab.namespace(to).filter(|ns| ours(ns))?;
     let iface = inventory.nodes.get(to)?.iter().find(|i| i.cidr.addr == target)?;
-    Some(Point { node: to.into(), ns: ns.clone(), interface: iface.name.clone() })
+    Some(Point { node: to.into(), ns: ns.clone(), interface: iface.name.clone(), bridge: false })
 }
 
 /// The watched points of one probe, each interface once, source first and destination last.
@@ -103,9 +107,182 @@ pub(crate) fn ordered(source: Option<Point>, lab: &[Point], destination: Option<
     points
 }
 
-/// Observes again, with captures and traces, every ICMP matrix check that `observations` fail, and returns
-/// each one's path by check id. A check whose path could not be observed gets none (a trace is help, not
-/// evidence). Pcaps go to `dir/paths/<suite>/<check>/`.
+/// How much a run traces: nothing, or the failing ICMP matrix cells (up to `limit` of them, in check order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TraceMode {
+    /// No path probes (`--no-trace`).
+    Off,
+    /// Failing cells, at most `limit` (`None`: all of them, `--trace`).
+    Failing {
+        /// How many failing cells at most.
+        limit: Option<usize>,
+    },
+}
+
+impl TraceMode {
+    /// What runs without a flag: the first [`DEFAULT_LIMIT`] failing cells. A passing cell costs nothing; a
+    /// failing one about one timeout, and the path probes of a run go together, so a run with a few failures
+    /// pays about one timeout more (measured in the README's trace section).
+    pub const DEFAULT: TraceMode = TraceMode::Failing { limit: Some(DEFAULT_LIMIT) };
+}
+
+/// The mode the command line asks for: `--trace` all failing cells, `--no-trace` none, else the default.
+pub fn mode(all: bool, none: bool) -> TraceMode {
+    match (all, none) {
+        (_, true) => TraceMode::Off,
+        (true, false) => TraceMode::Failing { limit: None },
+        (false, false) => TraceMode::DEFAULT,
+    }
+}
+
+/// How many failing cells are traced by default.
+pub const DEFAULT_LIMIT: usize = 16;
+/// Path probes in flight at once, at most …
+const AT_ONCE: usize = 8;
+/// … and capture sockets open at once, at most (a lab of a hundred ports traces fewer cells at a time).
+const SOCKETS_AT_ONCE: usize = 256;
+
+/// What a trace pass did: the paths by check id, and how many failing cells it left untraced (the limit).
+#[derive(Debug, Default)]
+pub(crate) struct Traced {
+    /// Each traced check's path.
+    pub paths: HashMap<usize, PathReport>,
+    /// Failing cells beyond the limit.
+    pub beyond_limit: usize,
+}
+
+impl Traced {
+    /// The report's note when the limit left cells untraced.
+    pub fn note(&self, limit: Option<usize>) -> Option<String> {
+        (self.beyond_limit > 0).then(|| {
+            format!(
+                "path traces: the first {} failing cells were traced, {} more were not (--trace traces them all)",
+                limit.unwrap_or_default(),
+                self.beyond_limit
+            )
+        })
+    }
+}
+
+/// Names for interfaces whose kernel names are random, by (node, interface): a container's host-side veth
+/// is `veth@alpine1` (`veth@alpine1:eth1` for a container's second interface), an engine bridge `br-<id>` is
+/// `br@<network>`. Paths name these, so that the same lab reads the same way every run (grades must be
+/// byte-identical across runs) and a reader sees whose cable it is.
+#[derive(Debug, Default, Clone)]
+pub(crate) struct Labels(HashMap<(String, String), String>);
+
+impl Labels {
+    /// The label of `interface` on `node`, or its own name.
+    pub fn name(&self, node: &str, interface: &str) -> String {
+        self.0.get(&(node.to_string(), interface.to_string())).cloned().unwrap_or_else(|| interface.to_string())
+    }
+
+    /// `text` with every labelled kernel name (as a whole word) replaced by its label.
+    pub fn relabel(&self, text: &str) -> String {
+        let names: HashMap<&str, &str> = self.0.iter().map(|((_, i), l)| (i.as_str(), l.as_str())).collect();
+        let mut out = String::with_capacity(text.len());
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            out.push_str(names.get(word.as_str()).copied().unwrap_or(word));
+            word.clear();
+        };
+        for c in text.chars() {
+            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+
+    /// The labels (pure): `bridges` are (node, interface, its address) in the lab's namespaces, `networks` the
+    /// engine's networks with their subnets, `veths` (node, interface, index, peer index) of the lab's
+    /// namespaces' veths whose peer is in another namespace, `container_veths` (container, interface, index,
+    /// peer index) of the containers' veths.
+    pub fn from_parts(
+        bridges: &[(String, String, Cidr)],
+        networks: &std::collections::BTreeMap<String, Cidr>,
+        veths: &[(String, String, u32, u32)],
+        container_veths: &[(String, String, u32, u32)],
+    ) -> Labels {
+        let mut labels = HashMap::new();
+        for (node, iface, addr) in bridges.iter().filter(|(_, i, _)| is_engine_bridge(i)) {
+            let mut within = networks.iter().filter(|(_, s)| s.contains(addr.addr));
+            if let (Some((name, _)), None) = (within.next(), within.next()) {
+                labels.insert((node.clone(), iface.clone()), format!("br@{name}"));
+            }
+        }
+        for (node, iface, index, peer) in veths {
+            let mut owners = container_veths.iter().filter(|(_, _, ci, cp)| ci == peer && cp == index);
+            if let (Some((container, their, _, _)), None) = (owners.next(), owners.next()) {
+                let several = container_veths.iter().filter(|(c, ..)| c == container).count() > 1;
+                let label = if several { format!("veth@{container}:{their}") } else { format!("veth@{container}") };
+                labels.insert((node.clone(), iface.clone()), label);
+            }
+        }
+        Labels(labels)
+    }
+}
+
+/// An engine's user-defined bridge: `br-` and twelve hex digits of the network's id.
+fn is_engine_bridge(name: &str) -> bool {
+    name.strip_prefix("br-").is_some_and(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// The labels of a live lab: its containers' veths (read in each container) matched to their host ends in the
+/// lab's namespaces, and its engine bridges matched to the engine's networks by address.
+pub(crate) async fn labels(
+    lab: &impl Nodes,
+    nodes: &[String],
+    namespaces: &[(String, Netns)],
+    inventory: &crate::inventory::Inventory,
+) -> Labels {
+    let veth_ends = |links: Vec<crate::kernel::netlink::LinkState>| -> Vec<(String, u32, u32)> {
+        links
+            .into_iter()
+            .filter(|l| l.kind.as_deref() == Some("veth") && l.link_elsewhere)
+            .filter_map(|l| Some((l.name, l.index, l.link?)))
+            .collect()
+    };
+    let mut container_veths = Vec::new();
+    for node in nodes.iter().filter(|n| lab.container_pid(n).is_some()) {
+        let Some(nl) = lab.netlink(node) else { continue };
+        let Ok(links) = nl.links().await else { continue };
+        container_veths.extend(veth_ends(links).into_iter().map(|(i, x, p)| (node.clone(), i, x, p)));
+    }
+    let mut veths = Vec::new();
+    for (node, _) in namespaces {
+        let Some(nl) = lab.netlink(node) else { continue };
+        let Ok(links) = nl.links().await else { continue };
+        veths.extend(veth_ends(links).into_iter().map(|(i, x, p)| (node.clone(), i, x, p)));
+    }
+    let bridges: Vec<(String, String, Cidr)> = namespaces
+        .iter()
+        .flat_map(|(node, _)| {
+            inventory.nodes.get(node).into_iter().flatten().map(|i| (node.clone(), i.name.clone(), i.cidr))
+        })
+        .collect();
+    Labels::from_parts(&bridges, &inventory.networks, &veths, &container_veths)
+}
+
+/// Which checks a trace pass probes: the failing ICMP matrix cells, in check order.
+fn failing(plan: &Plan, observations: &HashMap<usize, Observation>) -> Vec<crate::check::CheckResult> {
+    judge(&plan.checks, observations, None)
+        .into_iter()
+        .filter(|r| r.verdict == Verdict::Fail && r.check.kind == CheckKind::Icmp && r.check.cell.is_some())
+        .filter(|r| matches!(r.check.action, Action::Icmp { .. }))
+        .collect()
+}
+
+/// Observes again, with captures and traces, the ICMP matrix checks that `observations` fail (up to the mode's
+/// limit, several at once, each with an echo identifier of its own), and returns each one's path by check id.
+/// A check whose path could not be observed gets none (a trace is help, not evidence). Pcaps go to
+/// `dir/paths/<suite>/<check>/`. Nodes in `foreign` (a submission's own namespaces) are watched but never
+/// traced: reachlab adds no rules to a namespace it did not create.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn trace_failures(
     lab: &LiveLab,
     plan: &Plan,
@@ -113,42 +290,59 @@ pub(crate) async fn trace_failures(
     observations: &HashMap<usize, Observation>,
     dir: &Path,
     suite: &str,
-) -> HashMap<usize, PathReport> {
-    let mut paths = HashMap::new();
-    let failing: Vec<_> = judge(&plan.checks, observations, None)
-        .into_iter()
-        .filter(|r| r.verdict == Verdict::Fail && r.check.kind == CheckKind::Icmp && r.check.cell.is_some())
-        .filter(|r| matches!(r.check.action, Action::Icmp { .. }))
-        .collect();
-    if failing.is_empty() {
-        return paths;
+    mode: TraceMode,
+    foreign: &BTreeSet<String>,
+) -> Traced {
+    let TraceMode::Failing { limit } = mode else { return Traced::default() };
+    let mut failing = failing(plan, observations);
+    let mut traced = Traced::default();
+    if let Some(limit) = limit.filter(|l| failing.len() > *l) {
+        traced.beyond_limit = failing.len() - limit;
+        failing.truncate(limit);
     }
+    if failing.is_empty() {
+        return traced;
+    }
+    let nodes = lab.nodes();
     let namespaces = lab_namespaces(lab);
     let watched = lab_points(lab, &namespaces).await;
-    for r in failing {
-        let (Some(target), Some(from)) = (r.target, lab.namespace(&r.check.from).filter(|ns| ours(ns))) else {
-            continue;
-        };
-        let Some(to) = crate::plan::probe_destination(&r.check.action) else { continue };
-        let points = ordered(
-            source_point(lab, &r.check.from, target).await,
-            &watched,
-            destination_point(lab, inventory, &to.node, target),
-        );
-        let pcaps: PathBuf = dir.join("paths").join(file_name(suite)).join(file_name(&r.check.name));
-        if std::fs::create_dir_all(&pcaps).is_err() {
-            continue;
-        }
-        let key = (rand::random::<u16>() | 0x8000, 1);
-        let wait = Duration::from_millis(r.check.settings.timeout_ms).max(LEAST_WAIT);
-        if let Ok(seen) = observe_echo(from, target, key, wait, &points, &namespaces, &pcaps).await {
-            let mut report = seen.report();
+    let labels = labels(lab, &nodes, &namespaces, inventory).await;
+    let (tracing, untraceable): (Vec<_>, Vec<_>) = namespaces.iter().cloned().partition(|(n, _)| !foreign.contains(n));
+    let at_once = (SOCKETS_AT_ONCE / (watched.len() + 2).max(1)).clamp(1, AT_ONCE);
+    // Distinct identifiers for the probes in flight together: their captures and traces tell them apart.
+    let base = rand::random::<u16>() | 0x8000;
+    let probes = failing.into_iter().enumerate().map(|(i, r)| {
+        let (labels, watched, tracing, untraceable) = (&labels, &watched, &tracing, &untraceable);
+        async move {
+            let target = r.target?;
+            let from = lab.namespace(&r.check.from).filter(|ns| ours(ns))?;
+            let to = crate::plan::probe_destination(&r.check.action)?;
+            let (source, arp) = source_point(lab, &r.check.from, target).await.unzip();
+            let points = ordered(source, watched, destination_point(lab, inventory, &to.node, target));
+            let pcaps: PathBuf = dir.join("paths").join(file_name(suite)).join(file_name(&r.check.name));
+            std::fs::create_dir_all(&pcaps).ok()?;
+            let key = (base.wrapping_add(i as u16) | 0x8000, 1);
+            let wait = Duration::from_millis(r.check.settings.timeout_ms).max(LEAST_WAIT);
+            let seen = observe_echo(from, target, key, arp.flatten(), wait, &points, tracing, &pcaps).await.ok()?;
+            let mut report = seen.report_named(&|node: &str, iface: &str| labels.name(node, iface));
+            if let Some(d) = &mut report.dropped_by {
+                d.rule = labels.relabel(&d.rule);
+            }
+            report.untraced.extend(untraceable.iter().map(|(node, _)| crate::check::Untraced {
+                node: node.clone(),
+                reason:
+                    "the submission's own namespace: reachlab adds no rules to a namespace it did not create".into(),
+            }));
             // The lab's reasons for the failure are hypotheses; the path is the evidence.
             report.reasons = crate::explain::test_reasons(&r.why, &report, &r.check.from, &to.node);
-            paths.insert(r.check.id, report);
+            Some((r.check.id, report))
         }
-    }
-    paths
+    });
+    use futures::StreamExt;
+    let done: Vec<Option<(usize, PathReport)>> =
+        futures::stream::iter(probes).buffer_unordered(at_once).collect().await;
+    traced.paths.extend(done.into_iter().flatten());
+    traced
 }
 
 #[cfg(test)]
@@ -158,7 +352,12 @@ mod tests {
     #[test]
     fn the_source_comes_first_the_destination_last_and_each_interface_once() {
         let ns = Netns::open("self", Path::new("/proc/thread-self/ns/net")).unwrap();
-        let p = |node: &str, interface: &str| Point { node: node.into(), ns: ns.clone(), interface: interface.into() };
+        let p = |node: &str, interface: &str| Point {
+            node: node.into(),
+            ns: ns.clone(),
+            interface: interface.into(),
+            bridge: interface.starts_with("docker"),
+        };
         let lab = [p("server1", "docker0"), p("server1", "vethd"), p("server1", "enp0s3"), p("server1", "veths")];
         let names =
             |points: Vec<Point>| points.into_iter().map(|p| format!("{} {}", p.node, p.interface)).collect::<Vec<_>>();
