@@ -450,13 +450,14 @@ fn flipped_test1(s: &common::Scratch) -> std::path::PathBuf {
     s.suite("test1-flipped.toml", &flipped)
 }
 
-/// `reachlab run --trace` on a run whose one failing cell is alpine1 → alpine3: that check alone carries a
-/// path, which ends in server1 at Docker's isolation rule; the machine is left as found.
+/// `reachlab run` (tracing by default: one failing cell is within the default limit) on a run whose one failing
+/// cell is alpine1 → alpine3: that check alone carries a path, which ends in server1 at Docker's isolation
+/// rule; the machine is left as found.
 fn a_traced_run_shows_where_the_flipped_cell_was_dropped() {
     let _g = common::serial();
     let (machine, machine_tables) = (common::machine_state(), tables(None));
     let s = common::Scratch::new();
-    let (code, report, stderr) = s.run_json(&flipped_test1(&s), &["--trace"]);
+    let (code, report, stderr) = s.run_json(&flipped_test1(&s), &[]);
     assert_eq!(code, 1, "{stderr}");
     let all = all_checks(&report);
     let traced: Vec<&serde_json::Value> = all.iter().filter(|c| c.get("path").is_some()).collect();
@@ -486,14 +487,28 @@ fn a_traced_run_shows_where_the_flipped_cell_was_dropped() {
         (Some("alpine1"), Some("eth0"), Some(true)),
         "{path:#}"
     );
+    // Reasoned from the lab: alpine1 is on the default bridge, so the request leaves its eth0, arrives on its
+    // veth's host end (a port of docker0), goes up through docker0 into server1's routing, and FORWARD drops
+    // it on its way out to alpine-net's bridge — which therefore never sees it.
     let line = path["line"].as_str().unwrap();
-    assert!(
-        line.starts_with("alpine1 eth0 → server1 ")
-            && line.ends_with("✗ server1: FORWARD DOCKER-ISOLATION-STAGE-2 DROP"),
-        "{line}"
+    assert_eq!(
+        line,
+        "alpine1 eth0 → server1 veth@alpine1 → server1 docker0 → ✗ server1: FORWARD DOCKER-ISOLATION-STAGE-2 DROP",
+        "{path:#}"
     );
     for pcap in path["pcaps"].as_array().unwrap() {
         assert!(std::path::Path::new(pcap.as_str().unwrap()).starts_with(s.reports().join("paths")), "{pcap}");
+    }
+    // Checked by a tool no one here wrote: tcpdump reads each hop's pcap, and it holds the echo request exactly
+    // where the path says the request was seen.
+    let pcaps: Vec<String> =
+        path["pcaps"].as_array().unwrap().iter().map(|p| p.as_str().unwrap().to_string()).collect();
+    for hop in path["hops"].as_array().unwrap().iter().filter(|h| h["leg"] == "request") {
+        let suffix = format!("-{}-{}.pcap", hop["node"].as_str().unwrap(), hop["interface"].as_str().unwrap());
+        let pcap = pcaps.iter().find(|p| p.ends_with(&suffix)).unwrap_or_else(|| panic!("no pcap for {hop}"));
+        let read = Command::new("tcpdump").args(["-nn", "-r", pcap]).output().expect("tcpdump (installed by .ci/run)");
+        let text = String::from_utf8_lossy(&read.stdout);
+        assert_eq!(text.contains("ICMP echo request"), hop["seen"].as_bool().unwrap(), "{hop}: tcpdump read {text:?}");
     }
     // The terminal view (on stderr with --json) shows it under the failing cell, and so does junit.xml.
     assert!(stderr.contains(&format!("path: {line}")), "{stderr}");
@@ -509,12 +524,12 @@ fn a_traced_run_shows_where_the_flipped_cell_was_dropped() {
     assert_eq!(tables(None), machine_tables, "the machine's nft tables");
 }
 
-/// Without `--trace`, the same failing run carries no path anywhere.
+/// With `--no-trace`, the same failing run carries no path anywhere.
 fn an_untraced_run_carries_no_path() {
     let _g = common::serial();
     let machine = common::machine_state();
     let s = common::Scratch::new();
-    let (code, report, stderr) = s.run_json(&flipped_test1(&s), &[]);
+    let (code, report, stderr) = s.run_json(&flipped_test1(&s), &["--no-trace"]);
     assert_eq!(code, 1, "{stderr}");
     let all = all_checks(&report);
     assert!(all.iter().any(|c| c["verdict"] == "fail"));
@@ -522,6 +537,143 @@ fn an_untraced_run_carries_no_path() {
     assert!(!s.reports().join("paths").exists());
     assert!(s.ledgers().is_empty(), "ledgers left: {:?}", s.ledgers());
     assert_eq!(common::machine_state(), machine);
+}
+
+/// Test3 as the handout's mistake builds it (`fixtures/suites/test3-wrong.toml`: macvlan children off
+/// server1's NIC, the switch denying promiscuous mode): every failing cell carries a path with where it
+/// stopped, and each of the lab's reasons is confirmed by it. Reasoned from the lab, per cell:
+/// - a child → its parent's host (server1) and server1 → a child: the kernel passes no frame between a macvlan
+///   parent and its children, so the sender's ARP request for the other goes out to the switch and is never
+///   answered: the request itself never leaves;
+/// - a child → server2: the who-has is broadcast and reaches server2, whose unicast answer to the child's own
+///   MAC the switch drops on the way to server1's port (it delivers only server1's MAC there);
+/// - server2 → a child: the request reaches the switch from server2 and goes no further.
+fn every_failing_cell_of_the_test3_mistake_shows_where_it_stopped() {
+    let _g = common::serial();
+    let (machine, machine_tables) = (common::machine_state(), tables(None));
+    let s = common::Scratch::new();
+    let (code, report, stderr) = s.run_json(&common::repo().join("fixtures/suites/test3-wrong.toml"), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let failing: Vec<serde_json::Value> =
+        all_checks(&report).into_iter().filter(|c| c["verdict"] == "fail" && c["kind"] == "icmp").collect();
+    assert_eq!(failing.len(), 8, "{failing:#?}");
+    let children = ["alpine1", "alpine2"];
+    for c in &failing {
+        let (from, to, target) =
+            (c["from"].as_str().unwrap(), c["to"].as_str().unwrap(), c["target"].as_str().unwrap());
+        let path = &c["path"];
+        let line = path["line"].as_str().unwrap_or_else(|| panic!("{from} -> {to} has no path: {c:#}"));
+        let reasons = path["reasons"].as_array().unwrap();
+        assert!(!reasons.is_empty() && reasons.iter().all(|r| r["status"] == "confirmed"), "{from} -> {to}: {path:#}");
+        if children.contains(&from) && to == "server1" || from == "server1" {
+            assert!(line.starts_with(&format!("ARP who-has {target}: {from} ")), "{from} -> {to}: {line}");
+            assert!(line.ends_with("✗ no ARP reply seen"), "{from} -> {to}: {line}");
+        } else if children.contains(&from) {
+            assert_eq!(to, "server2");
+            assert!(line.starts_with(&format!("ARP who-has {target}: {from} eth0 → ")), "{from} -> {to}: {line}");
+            assert!(
+                line.ends_with(&format!("back: server2 enp0s3 → hostonly port-server2 → ✗ no ARP reply at {from}")),
+                "{from} -> {to}: {line}"
+            );
+        } else {
+            assert_eq!(from, "server2");
+            assert_eq!(line, "server2 enp0s3 → hostonly port-server2 → ✗ not seen further", "{from} -> {to}");
+        }
+    }
+    assert!(s.ledgers().is_empty(), "ledgers left: {:?}", s.ledgers());
+    assert_eq!(common::machine_state(), machine);
+    assert_eq!(tables(None), machine_tables, "the machine's nft tables");
+}
+
+/// A six-host star whose every cell expects the opposite of what the one bridge does (30 failing cells): by
+/// default the first 16 are traced and a note says how many were not; `--trace` traces all 30. Each path was
+/// answered (the hosts do reach each other), so each line ends with the way back.
+fn the_default_traces_the_first_sixteen_failing_cells_and_says_so() {
+    let _g = common::serial();
+    let machine = common::machine_state();
+    let s = common::Scratch::new();
+    let star = Command::new("python3")
+        .arg(common::repo().join("bench/gen-star.py"))
+        .args(["6", "--timeout-ms", "300"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8(star.stdout).unwrap();
+    // The grid's rows (`h0 -   Y   Y …`): every Y becomes N.
+    let flipped: Vec<String> = text
+        .lines()
+        .map(|l| if l.starts_with('h') && l.contains(" Y") { l.replace(" Y", " N") } else { l.to_string() })
+        .collect();
+    let suite = s.suite("star6-flipped.toml", &flipped.join("\n"));
+    let (code, report, stderr) = s.run_json(&suite, &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let failing = all_checks(&report).into_iter().filter(|c| c["verdict"] == "fail").count();
+    assert_eq!(failing, 30, "{stderr}");
+    let with_path = |r: &serde_json::Value| all_checks(r).into_iter().filter(|c| c.get("path").is_some()).count();
+    assert_eq!(with_path(&report), 16);
+    let notes = report["suites"][0]["notes"].as_array().unwrap();
+    assert!(
+        notes.iter().any(|n| n.as_str().unwrap().contains("the first 16 failing cells were traced, 14 more were not")),
+        "{notes:#?}"
+    );
+    let (_, all, stderr) = s.run_json(&suite, &["--trace"]);
+    assert_eq!(with_path(&all), 30, "{stderr}");
+    for c in all_checks(&all).into_iter().filter(|c| c.get("path").is_some()) {
+        let line = c["path"]["line"].as_str().unwrap().to_string();
+        let (from, to) = (c["from"].as_str().unwrap(), c["to"].as_str().unwrap());
+        assert!(line.starts_with(&format!("{from} eth0 → lan p-{from} ")), "{line}");
+        assert!(line.ends_with(&format!("→ lan p-{from} → {from} eth0")), "{line}");
+        assert!(line.contains(&format!("lan p-{to} → {to} eth0 → back: {to} eth0 → lan p-{to}")), "{line}");
+    }
+    assert!(s.ledgers().is_empty(), "ledgers left: {:?}", s.ledgers());
+    assert_eq!(common::machine_state(), machine);
+}
+
+/// Grading traces too: a Test1 submission that never connected alpine2 to alpine-net gets, in its feedback,
+/// where alpine2 → alpine3's packets went and the reason confirmed — the same words on every run (the engine's
+/// random interface names are labelled by whose they are). Reasoned from the lab: alpine2 is on the default
+/// bridge only, alpine3 on alpine-net only; the request goes up through docker0 and FORWARD drops it at
+/// Docker's isolation rule. With `--no-trace` the feedback has no path.
+fn grading_feedback_says_where_the_packets_went() {
+    let _g = common::serial();
+    let (machine, machine_tables) = (common::machine_state(), tables(None));
+    let s = common::Scratch::new();
+    let class = s.dir.path().join("class");
+    std::fs::create_dir_all(&class).unwrap();
+    let cp = Command::new("cp")
+        .arg("-a")
+        .arg(common::repo().join("fixtures/submissions/test1/not-connected"))
+        .arg(&class)
+        .status()
+        .unwrap();
+    assert!(cp.success());
+    let grade = |out: &str, extra: &[&str]| {
+        let o = s
+            .reachlab()
+            .args(["grade", "--suite", "test-suites/grading/test1.toml"])
+            .arg(&class)
+            .arg("--report-dir")
+            .arg(s.dir.path().join(out))
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{o:?}");
+        std::fs::read_to_string(s.dir.path().join(out).join("not-connected").join("feedback.md")).unwrap()
+    };
+    let feedback = grade("traced", &[]);
+    let line = "where its packets went: alpine2 eth0 → server1 veth@alpine2 → server1 docker0 → ✗ server1: \
+                FORWARD DOCKER-ISOLATION-STAGE-2 DROP";
+    assert!(feedback.contains(line), "{feedback}");
+    assert!(
+        feedback.contains(
+            "the reason, tested on that path: confirmed — dropped at server1 by FORWARD DOCKER-ISOLATION-STAGE-2 DROP"
+        ),
+        "{feedback}"
+    );
+    let untraced = grade("untraced", &["--no-trace"]);
+    assert!(!untraced.contains("where its packets went"), "{untraced}");
+    assert!(s.ledgers().is_empty(), "ledgers left: {:?}", s.ledgers());
+    assert_eq!(common::machine_state(), machine);
+    assert_eq!(tables(None), machine_tables, "the machine's nft tables");
 }
 
 fn main() {
@@ -555,6 +707,17 @@ fn main() {
         a_traced_run_shows_where_the_flipped_cell_was_dropped,
         docker.clone(),
     ));
-    each.push(("an_untraced_run_carries_no_path", an_untraced_run_carries_no_path, docker));
+    each.push(("an_untraced_run_carries_no_path", an_untraced_run_carries_no_path, docker.clone()));
+    each.push((
+        "every_failing_cell_of_the_test3_mistake_shows_where_it_stopped",
+        every_failing_cell_of_the_test3_mistake_shows_where_it_stopped,
+        docker.clone(),
+    ));
+    each.push(("grading_feedback_says_where_the_packets_went", grading_feedback_says_where_the_packets_went, docker));
+    each.push((
+        "the_default_traces_the_first_sixteen_failing_cells_and_says_so",
+        the_default_traces_the_first_sixteen_failing_cells_and_says_so,
+        skip.clone(),
+    ));
     common::run_trials_each("trace", &each)
 }

@@ -56,13 +56,19 @@ fn lab_namespaces(lab: &LiveLab) -> Vec<(String, Netns)> {
     out
 }
 
-/// The interfaces of the lab's own namespaces worth watching: every one but `lo` that is up.
+/// The most interfaces watched per path besides the source's and the destination's (a submission's namespace
+/// may hold thousands; each watched interface is a socket per probe).
+const MOST_POINTS: usize = 256;
+
+/// The interfaces of the lab's own namespaces worth watching: every one but `lo` that is up (at most
+/// [`MOST_POINTS`], in the lab's order).
 async fn lab_points(lab: &LiveLab, namespaces: &[(String, Netns)]) -> Vec<Point> {
     let mut points = Vec::new();
     for (node, ns) in namespaces {
         let Some(nl) = lab.netlink(node) else { continue };
         let Ok(links) = nl.links().await else { continue };
-        for l in links.into_iter().filter(|l| l.name != "lo" && l.admin_up) {
+        let room = MOST_POINTS.saturating_sub(points.len());
+        for l in links.into_iter().filter(|l| l.name != "lo" && l.admin_up).take(room) {
             let bridge = l.kind.as_deref() == Some("bridge");
             points.push(Point { node: node.clone(), ns: ns.clone(), interface: l.name, bridge });
         }
@@ -139,8 +145,8 @@ pub fn mode(all: bool, none: bool) -> TraceMode {
 pub const DEFAULT_LIMIT: usize = 16;
 /// Path probes in flight at once, at most …
 const AT_ONCE: usize = 8;
-/// … and capture sockets open at once, at most (a lab of a hundred ports traces fewer cells at a time).
-const SOCKETS_AT_ONCE: usize = 256;
+/// … and capture sockets open at once, at most (a lab of a hundred ports traces one cell at a time).
+const SOCKETS_AT_ONCE: usize = 512;
 
 /// What a trace pass did: the paths by check id, and how many failing cells it left untraced (the limit).
 #[derive(Debug, Default)]

@@ -32,7 +32,12 @@ pub fn render(grade: &SubmissionGrade, color: bool) -> String {
     }
     for c in failing {
         let word = if c.status == CheckStatus::Skipped { "SKIP" } else { "FAIL" };
-        out.push_str(&format!("   {word} {}: {}\n", c.name, c.output.replace('\n', " ")));
+        // The first line is the verdict; the lines after it (where the packets went) go under it, as `hint:`.
+        let mut lines = c.output.lines();
+        out.push_str(&format!("   {word} {}: {}\n", c.name, lines.next().unwrap_or_default()));
+        for more in lines {
+            out.push_str(&format!("        {more}\n"));
+        }
         if let Some(h) = &c.hint {
             out.push_str(&format!("        hint: {h}\n"));
         }
