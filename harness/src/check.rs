@@ -377,7 +377,7 @@ pub struct CheckResult {
     pub dropped: Option<u64>,
     /// Why it did not get through, from the lab as built.
     pub why: Vec<crate::reason::Why>,
-    /// Where its packets went, observed again after judging (`run --trace`, failing ICMP cells only).
+    /// Where its packets went, observed again after judging (failing matrix cells only; see `runner::trace`).
     pub path: Option<PathReport>,
 }
 

@@ -32,7 +32,7 @@ pub struct RunOptions {
     pub artifacts_dir: PathBuf,
     /// Which engine runs the containers.
     pub engine: EngineMode,
-    /// After judging, observe again where the packets of failing ICMP matrix checks went (by default the first
+    /// After judging, observe again where the packets of failing matrix checks went (by default the first
     /// few; `run --trace`: all, `--no-trace`: none).
     pub trace: TraceMode,
 }

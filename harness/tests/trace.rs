@@ -628,6 +628,44 @@ fn the_default_traces_the_first_sixteen_failing_cells_and_says_so() {
     assert_eq!(common::machine_state(), machine);
 }
 
+/// UDP and TCP cells get paths too: the transport fixture with h1 → h4 claimed dropped for UDP to reachlab's
+/// listener and claimed dropped for TCP to a closed port. Reasoned from the lab: h1 reaches h4 through r
+/// (h1's route to 10.2.0.0/24 via r, r forwards, h4's default route back via r). The path probe has no listener
+/// behind it, so the datagram is answered by h4's port unreachable and the SYN by h4's reset: each path goes
+/// out through the switch and r to h4's eth0, and back the same way.
+fn udp_and_tcp_cells_get_paths_too() {
+    let _g = common::serial();
+    let (machine, machine_tables) = (common::machine_state(), tables(None));
+    let s = common::Scratch::new();
+    let text = std::fs::read_to_string(common::repo().join("fixtures/suites/transport.toml")).unwrap();
+    let udp = "expect = \"\"\"\n      h2  h3  h4\nh1    Y   D   Y\nh2    -   D   D\n";
+    let tcp = "listen = false\nexpect = \"\"\"\n      h2  h4\nh1    R   R\n\"\"\"";
+    assert!(text.contains(udp) && text.contains(tcp));
+    let flipped = text
+        .replace(udp, "expect = \"\"\"\n      h2  h3  h4\nh1    Y   D   D\nh2    -   D   D\n")
+        .replace(tcp, "listen = false\nexpect = \"\"\"\n      h2  h4\nh1    R   D\n\"\"\"");
+    let (code, report, stderr) = s.run_json(&s.suite("transport-flipped.toml", &flipped), &[]);
+    assert_eq!(code, 1, "{stderr}");
+    let failing: Vec<serde_json::Value> = all_checks(&report).into_iter().filter(|c| c["verdict"] == "fail").collect();
+    let kinds: Vec<(&str, &str, &str)> = failing
+        .iter()
+        .map(|c| (c["kind"].as_str().unwrap(), c["from"].as_str().unwrap(), c["to"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("udp", "h1", "h4"), ("tcp", "h1", "h4")], "{stderr}");
+    for c in &failing {
+        let line = c["path"]["line"].as_str().unwrap_or_else(|| panic!("no path: {c:#}"));
+        assert!(line.starts_with("h1 eth0 → lan p-h1 → "), "{line}");
+        assert!(
+            line.contains("lan p-r → r r-lan → r r-far → h4 eth0 → back: h4 eth0 → r r-far → r r-lan → lan p-r"),
+            "{line}"
+        );
+        assert!(line.ends_with("lan p-h1 → h1 eth0"), "{line}");
+    }
+    assert!(s.ledgers().is_empty(), "ledgers left: {:?}", s.ledgers());
+    assert_eq!(common::machine_state(), machine);
+    assert_eq!(tables(None), machine_tables, "the machine's nft tables");
+}
+
 /// Grading traces too: a Test1 submission that never connected alpine2 to alpine-net gets, in its feedback,
 /// where alpine2 → alpine3's packets went and the reason confirmed — the same words on every run (the engine's
 /// random interface names are labelled by whose they are). Reasoned from the lab: alpine2 is on the default
@@ -714,6 +752,7 @@ fn main() {
         docker.clone(),
     ));
     each.push(("grading_feedback_says_where_the_packets_went", grading_feedback_says_where_the_packets_went, docker));
+    each.push(("udp_and_tcp_cells_get_paths_too", udp_and_tcp_cells_get_paths_too, skip.clone()));
     each.push((
         "the_default_traces_the_first_sixteen_failing_cells_and_says_so",
         the_default_traces_the_first_sixteen_failing_cells_and_says_so,

@@ -34,7 +34,7 @@ pub struct GradeArgs {
     /// Show hidden checks in the students' feedback.md (release them).
     #[arg(long)]
     pub release_hidden: bool,
-    /// Give every failing ICMP cell the path its packets took (without it: the first 16 per submission). The
+    /// Give every failing matrix cell the path its packets took (without it: the first 16 per submission). The
     /// path goes into the check's output and the feedback; pcaps under <student>/paths/. Rules are added only
     /// in namespaces reachlab made (server1, server2, the switch), never in the submission's own.
     #[arg(long, conflicts_with = "no_trace")]

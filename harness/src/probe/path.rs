@@ -203,13 +203,23 @@ pub fn capture_expression(key: &ProbeKey) -> String {
              (((icmp[0] = 3) or (icmp[0] = 11) or (icmp[0] = 12)) and (icmp[28] = 8) and (icmp[32:2] = {ident}) \
              and (icmp[34:2] = {seq})))"
         ),
-        ProbeKey::Udp { src_port: s, dst_port: d } => {
-            format!("udp and ((src port {s} and dst port {d}) or (src port {d} and dst port {s}))")
-        }
-        ProbeKey::Tcp { src_port: s, dst_port: d } => {
-            format!("tcp and ((src port {s} and dst port {d}) or (src port {d} and dst port {s}))")
-        }
+        ProbeKey::Udp { src_port: s, dst_port: d } => format!(
+            "(udp and ((src port {s} and dst port {d}) or (src port {d} and dst port {s}))) or {}",
+            quoting(17, s, d)
+        ),
+        ProbeKey::Tcp { src_port: s, dst_port: d } => format!(
+            "(tcp and ((src port {s} and dst port {d}) or (src port {d} and dst port {s}))) or {}",
+            quoting(6, s, d)
+        ),
     }
+}
+
+/// ICMP errors quoting a packet of `protocol` from port `s` to port `d` (a 20-byte quoted IP header assumed).
+fn quoting(protocol: u8, s: u16, d: u16) -> String {
+    format!(
+        "(icmp and ((icmp[0] = 3) or (icmp[0] = 11) or (icmp[0] = 12)) and (icmp[17] = {protocol}) and \
+         (icmp[28:2] = {s}) and (icmp[30:2] = {d}))"
+    )
 }
 
 /// What one captured frame is to the probe (pure): a leg, an ICMP error about it, its source's ARP, or nothing.
@@ -237,6 +247,13 @@ fn classify(key: &ProbeKey, arp: Option<ArpKey>, p: &PacketSummary) -> Frame {
         },
         (ProbeKey::Echo { .. }, Protocol::Icmp { kind, code, quoted: Some(_), .. }) => {
             Frame::Error { kind: *kind, code: *code }
+        }
+        // An error about the datagram or segment (port unreachable, …) is its answer: the way back.
+        (ProbeKey::Udp { dst_port, .. }, Protocol::Icmp { quoted: Some((_, 17, Some(port))), .. })
+        | (ProbeKey::Tcp { dst_port, .. }, Protocol::Icmp { quoted: Some((_, 6, Some(port))), .. })
+            if *port == dst_port =>
+        {
+            Frame::Leg(Leg::Reply)
         }
         (ProbeKey::Udp { src_port, dst_port }, Protocol::Udp { src_port: s, dst_port: d })
         | (ProbeKey::Tcp { src_port, dst_port }, Protocol::Tcp { src_port: s, dst_port: d, .. }) => {
@@ -434,6 +451,81 @@ pub async fn send_echo(
     netns::within(from, move || echo_here(target, ident, seq, timeout)).await
 }
 
+/// What a path probe sends: one echo request, one UDP datagram, or one TCP connection attempt (a SYN).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PathProbe {
+    /// An echo request with this identifier and sequence.
+    Echo {
+        /// Identifier.
+        ident: u16,
+        /// Sequence.
+        seq: u16,
+    },
+    /// A datagram to this port (no listener waits for it: a port unreachable back shows it arrived).
+    Udp {
+        /// Destination port.
+        port: u16,
+    },
+    /// A connection attempt to this port (its SYN-ACK or RST is the way back).
+    Tcp {
+        /// Destination port.
+        port: u16,
+    },
+}
+
+/// A socket made in the source's namespace and bound to a port of its choosing, so the probe's key is known
+/// before anything is sent.
+fn bound(kind: socket2::Type, protocol: socket2::Protocol) -> io::Result<(socket2::Socket, u16)> {
+    use socket2::{Domain, SockAddr, Socket};
+    let socket = Socket::new(Domain::IPV4, kind, Some(protocol))?;
+    socket.bind(&SockAddr::from(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0)))?;
+    let port = socket.local_addr()?.as_socket().map_or(0, |a| a.port());
+    Ok((socket, port))
+}
+
+/// Sends the datagram from `socket` to `target:port` and waits for an answer or an error about it.
+fn udp_here(socket: socket2::Socket, target: Ipv4Addr, port: u16, timeout: Duration) -> io::Result<EchoAnswer> {
+    use socket2::SockAddr;
+    let to = SocketAddrV4::new(target, port);
+    socket.connect(&SockAddr::from(to))?;
+    socket.set_read_timeout(Some(timeout))?;
+    if let Err(e) = socket.send(b"reachlab path") {
+        return match e.raw_os_error() {
+            Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM)) => Ok(EchoAnswer::NotSent { errno }),
+            _ => Err(e),
+        };
+    }
+    let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 64];
+    match socket.recv(&mut buf) {
+        Ok(_) => Ok(EchoAnswer::Reply { from: target }),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Ok(EchoAnswer::Error { kind: 3, code: 3, from: target })
+        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(EchoAnswer::Nothing),
+        Err(e) => match e.raw_os_error() {
+            Some(libc::EHOSTUNREACH | libc::ENETUNREACH) => Ok(EchoAnswer::Error { kind: 3, code: 1, from: target }),
+            _ => Err(e),
+        },
+    }
+}
+
+/// Attempts the connection from `socket` to `target:port`: accepted (SYN-ACK) is a reply, refused (RST) an
+/// error back, nothing in `timeout` nothing.
+fn tcp_here(socket: socket2::Socket, target: Ipv4Addr, port: u16, timeout: Duration) -> io::Result<EchoAnswer> {
+    use socket2::SockAddr;
+    match socket.connect_timeout(&SockAddr::from(SocketAddrV4::new(target, port)), timeout) {
+        Ok(()) => Ok(EchoAnswer::Reply { from: target }),
+        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
+            Ok(EchoAnswer::Error { kind: 3, code: 3, from: target })
+        }
+        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(EchoAnswer::Nothing),
+        Err(e) => match e.raw_os_error() {
+            Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM)) => Ok(EchoAnswer::NotSent { errno }),
+            _ => Err(e),
+        },
+    }
+}
+
 /// The trace of one node, or why there is none.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -595,11 +687,52 @@ pub async fn observe_echo(
     traced: &[(String, Netns)],
     dir: &Path,
 ) -> io::Result<EchoPath> {
-    let probe = ProbeKey::Echo { ident: key.0, seq: key.1 };
+    let probe = PathProbe::Echo { ident: key.0, seq: key.1 };
+    observe_probe(from, target, probe, arp, timeout, points, traced, dir).await
+}
+
+/// [`observe_echo`] for any [`PathProbe`]: a UDP datagram or TCP SYN goes from a port the source's kernel picks
+/// (bound before the captures start, so they keep that port's packets only).
+#[allow(clippy::too_many_arguments)]
+pub async fn observe_probe(
+    from: &Netns,
+    target: Ipv4Addr,
+    probe: PathProbe,
+    arp: Option<ArpKey>,
+    timeout: Duration,
+    points: &[Point],
+    traced: &[(String, Netns)],
+    dir: &Path,
+) -> io::Result<EchoPath> {
+    use socket2::{Protocol as P, Type};
+    let (key, socket) = match probe {
+        PathProbe::Echo { ident, seq } => (ProbeKey::Echo { ident, seq }, None),
+        PathProbe::Udp { port } => {
+            let (socket, src_port) = netns::within(from, || bound(Type::DGRAM, P::UDP)).await?;
+            (ProbeKey::Udp { src_port, dst_port: port }, Some(socket))
+        }
+        PathProbe::Tcp { port } => {
+            let (socket, src_port) = netns::within(from, || bound(Type::STREAM, P::TCP)).await?;
+            (ProbeKey::Tcp { src_port, dst_port: port }, Some(socket))
+        }
+    };
     let tracers: Vec<Result<Tracer, TraceError>> =
-        futures::future::join_all(traced.iter().map(|(_, ns)| Tracer::start(ns, probe))).await;
-    let observer = PathObserver::start(points, probe, arp, dir).await?;
-    let answer = send_echo(from, target, key.0, key.1, timeout).await;
+        futures::future::join_all(traced.iter().map(|(_, ns)| Tracer::start(ns, key))).await;
+    let observer = PathObserver::start(points, key, arp, dir).await?;
+    let answer = match (probe, socket) {
+        (PathProbe::Echo { ident, seq }, _) => send_echo(from, target, ident, seq, timeout).await,
+        (PathProbe::Udp { port }, Some(socket)) => {
+            tokio::task::spawn_blocking(move || udp_here(socket, target, port, timeout))
+                .await
+                .map_err(io::Error::other)?
+        }
+        (PathProbe::Tcp { port }, Some(socket)) => {
+            tokio::task::spawn_blocking(move || tcp_here(socket, target, port, timeout))
+                .await
+                .map_err(io::Error::other)?
+        }
+        _ => Err(io::Error::other("no socket for the probe")),
+    };
     let path = observer.finish().await?;
     let finished = futures::future::join_all(tracers.into_iter().map(|tracer| async move {
         match tracer {

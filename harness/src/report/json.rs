@@ -30,7 +30,7 @@ pub struct CheckJson {
     dropped: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_ms: Option<u64>,
-    /// `run --trace`: where a failing ICMP cell's packets went.
+    /// Where a failing matrix cell's packets went (paths).
     #[serde(skip_serializing_if = "Option::is_none")]
     path: Option<crate::check::PathReport>,
 }

@@ -5,7 +5,7 @@
 //! outcomes; probe errors are `<error type="infrastructure">`; skips are `<skipped>` with their reason. Every
 //! case's `<system-out>` holds the detail, the check's fields (`kind:`, `from:`, …) one per line, and its pcap
 //! files both as `pcap:` lines and as `[[ATTACHMENT|…]]` (Jenkins' attachments plugin, GitLab), with paths
-//! relative to the report directory — where `junit.xml` is. With `run --trace`, a failing ICMP cell's
+//! relative to the report directory — where `junit.xml` is. A traced failing matrix cell's
 //! system-out also has `path:` (its [`crate::check::PathReport`] line) and `dropped-by:` lines. The suite's
 //! file, notes and infrastructure errors are the testsuite's properties (the schema allows them nowhere else).
 

@@ -41,7 +41,7 @@ pub struct CheckReport {
     pub dropped: Option<u64>,
     /// How long observing it took, in milliseconds (a capture: the time it ran); absent when it was not probed.
     pub duration_ms: Option<u64>,
-    /// Where its packets went, observed again after judging (`run --trace`, failing ICMP matrix cells only).
+    /// Where its packets went, observed again after judging (failing matrix cells only; see `runner::trace`).
     pub path: Option<crate::check::PathReport>,
 }
 

@@ -1,6 +1,7 @@
-//! `run --trace`: after judging, each ICMP matrix check that failed is probed once more — one echo with a fresh
-//! identifier — with captures on the lab's interfaces and netfilter traces in the lab's own namespaces, and the
-//! path its packets took is kept on its result ([`PathReport`]).
+//! Paths: after judging, each matrix check (ICMP, UDP, TCP) that failed is probed once more — one echo with an
+//! identifier of its own, one datagram or one SYN from a port of its own — with captures on the lab's
+//! interfaces and netfilter traces in the lab's own namespaces, and the path its packets took is kept on its
+//! result ([`PathReport`]).
 //!
 //! The interfaces watched, in this order: the source's interface towards the target (its route's output
 //! interface), every interface other than `lo` of every namespace the lab owns that is not a container's
@@ -18,7 +19,7 @@ use crate::kernel::nftrace::is_forbidden;
 use crate::lab::live::LiveLab;
 use crate::plan::Plan;
 use crate::probe::nodes::Nodes;
-use crate::probe::path::{observe_echo, ArpKey, Point};
+use crate::probe::path::{observe_probe, ArpKey, PathProbe, Point};
 use std::collections::{BTreeSet, HashMap};
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
@@ -113,7 +114,7 @@ pub(crate) fn ordered(source: Option<Point>, lab: &[Point], destination: Option<
     points
 }
 
-/// How much a run traces: nothing, or the failing ICMP matrix cells (up to `limit` of them, in check order).
+/// How much a run traces: nothing, or the failing matrix cells (up to `limit` of them, in check order).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TraceMode {
     /// No path probes (`--no-trace`).
@@ -274,16 +275,26 @@ pub(crate) async fn labels(
     Labels::from_parts(&bridges, &inventory.networks, &veths, &container_veths)
 }
 
-/// Which checks a trace pass probes: the failing ICMP matrix cells, in check order.
+/// Which checks a trace pass probes: the failing matrix cells (ICMP, UDP, TCP), in check order.
 fn failing(plan: &Plan, observations: &HashMap<usize, Observation>) -> Vec<crate::check::CheckResult> {
     judge(&plan.checks, observations, None)
         .into_iter()
-        .filter(|r| r.verdict == Verdict::Fail && r.check.kind == CheckKind::Icmp && r.check.cell.is_some())
-        .filter(|r| matches!(r.check.action, Action::Icmp { .. }))
+        .filter(|r| r.verdict == Verdict::Fail && r.check.cell.is_some())
+        .filter(|r| matches!(r.check.kind, CheckKind::Icmp | CheckKind::Udp | CheckKind::Tcp))
         .collect()
 }
 
-/// Observes again, with captures and traces, the ICMP matrix checks that `observations` fail (up to the mode's
+/// What the path probe of a check sends, with `ident` for an echo.
+fn path_probe(action: &Action, ident: u16) -> Option<PathProbe> {
+    match action {
+        Action::Icmp { .. } => Some(PathProbe::Echo { ident, seq: 1 }),
+        Action::Udp { port, .. } => Some(PathProbe::Udp { port: *port }),
+        Action::Tcp { port, .. } => Some(PathProbe::Tcp { port: *port }),
+        _ => None,
+    }
+}
+
+/// Observes again, with captures and traces, the matrix checks (ICMP, UDP, TCP) that `observations` fail (up to the mode's
 /// limit, several at once, each with an echo identifier of its own), and returns each one's path by check id.
 /// A check whose path could not be observed gets none (a trace is help, not evidence). Pcaps go to
 /// `dir/paths/<suite>/<check>/`. Nodes in `foreign` (a submission's own namespaces) are watched but never
@@ -327,9 +338,9 @@ pub(crate) async fn trace_failures(
             let points = ordered(source, watched, destination_point(lab, inventory, &to.node, target));
             let pcaps: PathBuf = dir.join("paths").join(file_name(suite)).join(file_name(&r.check.name));
             std::fs::create_dir_all(&pcaps).ok()?;
-            let key = (base.wrapping_add(i as u16) | 0x8000, 1);
+            let probe = path_probe(&r.check.action, base.wrapping_add(i as u16) | 0x8000)?;
             let wait = Duration::from_millis(r.check.settings.timeout_ms).max(LEAST_WAIT);
-            let seen = observe_echo(from, target, key, arp.flatten(), wait, &points, tracing, &pcaps).await.ok()?;
+            let seen = observe_probe(from, target, probe, arp.flatten(), wait, &points, tracing, &pcaps).await.ok()?;
             let mut report = seen.report_named(&|node: &str, iface: &str| labels.name(node, iface));
             if let Some(d) = &mut report.dropped_by {
                 d.rule = labels.relabel(&d.rule);
