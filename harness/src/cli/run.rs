@@ -47,9 +47,10 @@ pub struct Args {
     /// settle, probes, captures, teardown).
     #[arg(long)]
     pub timings: bool,
-    /// Trace every failing matrix cell (ICMP, UDP, TCP). Without this flag the first 16 are traced: after judging, each is
-    /// probed once more with captures on the lab's interfaces and netfilter traces in the lab's own namespaces,
-    /// and the path its packets took is reported (pcaps under REPORT-DIR/paths/). A passing cell costs nothing.
+    /// Trace every failing matrix cell (ICMP, UDP, TCP). Without this flag the first 16 are traced: after
+    /// judging, each is probed once more with captures on the lab's interfaces and netfilter traces in the lab's
+    /// own namespaces, and the path its packets took is reported (pcaps under REPORT-DIR/paths/). A passing cell
+    /// costs nothing.
     #[arg(long, conflicts_with = "no_trace")]
     pub trace: bool,
     /// Trace no failing cell (no path probes, no paths in the reports).

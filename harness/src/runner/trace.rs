@@ -129,7 +129,7 @@ pub enum TraceMode {
 impl TraceMode {
     /// What runs without a flag: the first [`DEFAULT_LIMIT`] failing cells. A passing cell costs nothing; a
     /// failing one about one timeout, and the path probes of a run go together, so a run with a few failures
-    /// pays about one timeout more (measured in the README's trace section).
+    /// pays about one timeout more (bench/trace-cost.py measures it).
     pub const DEFAULT: TraceMode = TraceMode::Failing { limit: Some(DEFAULT_LIMIT) };
 }
 
