@@ -183,6 +183,12 @@ fn ours(tables: &[String]) -> Vec<&String> {
 async fn a_dropped_probe_stops_at_the_middle_and_the_trace_names_the_rule() -> Vec<String> {
     let lab = build().await;
     iptables(&lab.m, "-A ISOLATE -d 10.2.0.2/32 -p icmp -j DROP");
+    // Counted over netlink, as `nft list tables` counts them: m has iptables-nft's table, a has none.
+    let count = |ns: &Netns| tables(Some(ns)).len();
+    assert_eq!(reachlab::kernel::nftrace::table_count(&lab.a).await.unwrap(), count(&lab.a));
+    assert_eq!(reachlab::kernel::nftrace::table_count(&lab.a).await.unwrap(), 0);
+    assert_eq!(reachlab::kernel::nftrace::table_count(&lab.m).await.unwrap(), count(&lab.m));
+    assert!(count(&lab.m) >= 1);
     let dir = tempfile::tempdir().unwrap();
     let traced = vec![("m".to_string(), lab.m.clone())];
     let key = (0x5a5a, 1);

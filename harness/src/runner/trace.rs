@@ -324,12 +324,23 @@ pub(crate) async fn trace_failures(
     let namespaces = lab_namespaces(lab);
     let watched = lab_points(lab, &namespaces).await;
     let labels = labels(lab, &nodes, &namespaces, inventory).await;
-    let (tracing, untraceable): (Vec<_>, Vec<_>) = namespaces.iter().cloned().partition(|(n, _)| !foreign.contains(n));
+    let (ours_to_trace, untraceable): (Vec<_>, Vec<_>) =
+        namespaces.iter().cloned().partition(|(n, _)| !foreign.contains(n));
+    // A namespace without a single nft table has no rule that could drop or rewrite the packet: not traced
+    // (a tracer is a table, two nft processes and an iptables-save per probe).
+    let mut tracing = Vec::new();
+    let mut ruleless = Vec::new();
+    for (node, ns) in ours_to_trace {
+        match crate::kernel::nftrace::table_count(&ns).await {
+            Ok(0) => ruleless.push(node),
+            _ => tracing.push((node, ns)),
+        }
+    }
     let at_once = (SOCKETS_AT_ONCE / (watched.len() + 2).max(1)).clamp(1, AT_ONCE);
     // Distinct identifiers for the probes in flight together: their captures and traces tell them apart.
     let base = rand::random::<u16>() | 0x8000;
     let probes = failing.into_iter().enumerate().map(|(i, r)| {
-        let (labels, watched, tracing, untraceable) = (&labels, &watched, &tracing, &untraceable);
+        let (labels, watched, tracing, untraceable, ruleless) = (&labels, &watched, &tracing, &untraceable, &ruleless);
         async move {
             let target = r.target?;
             let from = lab.namespace(&r.check.from).filter(|ns| ours(ns))?;
@@ -349,6 +360,10 @@ pub(crate) async fn trace_failures(
                 node: node.clone(),
                 reason:
                     "the submission's own namespace: reachlab adds no rules to a namespace it did not create".into(),
+            }));
+            report.untraced.extend(ruleless.iter().map(|node| crate::check::Untraced {
+                node: node.clone(),
+                reason: "no nft table there: no rule could drop or rewrite the packet".into(),
             }));
             // The lab's reasons for the failure are hypotheses; the path is the evidence.
             report.reasons = crate::explain::test_reasons(&r.why, &report, &r.check.from, &to.node);

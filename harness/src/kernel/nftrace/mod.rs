@@ -189,6 +189,74 @@ fn blocking_in<T: Send + 'static>(ns: &Netns, f: impl FnOnce() -> io::Result<T> 
         .map_err(|_| io::Error::other("namespace thread panicked"))?
 }
 
+/// How many nft tables `ns` holds (any family; iptables-nft's included), asked over netlink
+/// (`NFT_MSG_GETTABLE` dump) without starting a process. A namespace with none has no rule that could drop or
+/// rewrite a packet, so tracing it would show nothing.
+pub async fn table_count(ns: &Netns) -> io::Result<usize> {
+    let ns = ns.clone();
+    tokio::task::spawn_blocking(move || blocking_in(&ns, count_tables)).await.map_err(io::Error::other)?
+}
+
+fn count_tables() -> io::Result<usize> {
+    const NFNL_SUBSYS_NFTABLES: u16 = 10;
+    const NFT_MSG_NEWTABLE: u16 = 0;
+    const NFT_MSG_GETTABLE: u16 = 1;
+    // SAFETY: socket(2); ownership of a valid descriptor goes to the OwnedFd.
+    let fd = unsafe { libc::socket(libc::AF_NETLINK, libc::SOCK_RAW | libc::SOCK_CLOEXEC, libc::NETLINK_NETFILTER) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: `fd` is a fresh descriptor that nothing else owns.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    // nlmsghdr (16 bytes) + nfgenmsg (family AF_UNSPEC: every family, version 0, res_id 0).
+    let mut request = Vec::with_capacity(20);
+    request.extend_from_slice(&20u32.to_ne_bytes());
+    request.extend_from_slice(&((NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_GETTABLE).to_ne_bytes());
+    request.extend_from_slice(&((libc::NLM_F_REQUEST | libc::NLM_F_DUMP) as u16).to_ne_bytes());
+    request.extend_from_slice(&1u32.to_ne_bytes());
+    request.extend_from_slice(&0u32.to_ne_bytes());
+    request.extend_from_slice(&[0, 0, 0, 0]);
+    // SAFETY: send(2) of a live buffer of the given length.
+    if unsafe { libc::send(fd.as_raw_fd(), request.as_ptr().cast(), request.len(), 0) } < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut buf = vec![0u8; 64 << 10];
+    let mut tables = 0;
+    loop {
+        // SAFETY: recv(2) into a live buffer of the given length.
+        let n = unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
+        if n < 0 {
+            let e = io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EINTR) {
+                continue;
+            }
+            return Err(e);
+        }
+        let mut b = &buf[..n as usize];
+        while b.len() >= 16 {
+            let len = u32::from_ne_bytes([b[0], b[1], b[2], b[3]]) as usize;
+            let kind = u16::from_ne_bytes([b[4], b[5]]);
+            if len < 16 || len > b.len() {
+                return Ok(tables);
+            }
+            match kind as libc::c_int {
+                libc::NLMSG_DONE => return Ok(tables),
+                libc::NLMSG_ERROR if len < 20 => return Ok(tables),
+                libc::NLMSG_ERROR => {
+                    let errno = i32::from_ne_bytes([b[16], b[17], b[18], b[19]]);
+                    return if errno == 0 { Ok(tables) } else { Err(io::Error::from_raw_os_error(-errno)) };
+                }
+                _ if kind == (NFNL_SUBSYS_NFTABLES << 8) | NFT_MSG_NEWTABLE => tables += 1,
+                _ => {}
+            }
+            b = &b[((len + 3) & !3).min(b.len())..];
+        }
+        if n == 0 {
+            return Ok(tables);
+        }
+    }
+}
+
 /// Runs `nft ARGS` (with `stdin` as its input) in the calling thread's namespace.
 fn nft(args: &[&str], stdin: Option<&str>) -> io::Result<Result<String, String>> {
     use std::process::{Command, Stdio};
