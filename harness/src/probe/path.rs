@@ -487,7 +487,15 @@ fn bound(kind: socket2::Type, protocol: socket2::Protocol) -> io::Result<(socket
 fn udp_here(socket: socket2::Socket, target: Ipv4Addr, port: u16, timeout: Duration) -> io::Result<EchoAnswer> {
     use socket2::SockAddr;
     let to = SocketAddrV4::new(target, port);
-    socket.connect(&SockAddr::from(to))?;
+    if let Err(e) = socket.connect(&SockAddr::from(to)) {
+        // A datagram socket's connect is the route lookup: no route, nothing is sent.
+        return match e.raw_os_error() {
+            Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM | libc::EACCES | libc::EINVAL)) => {
+                Ok(EchoAnswer::NotSent { errno })
+            }
+            _ => Err(e),
+        };
+    }
     socket.set_read_timeout(Some(timeout))?;
     if let Err(e) = socket.send(b"reachlab path") {
         return match e.raw_os_error() {
@@ -618,6 +626,13 @@ impl EchoPath {
             return format!("ARP who-has {next}: {} → {tail}", asked.join(" → "));
         }
         let mut parts = seen(Leg::Request);
+        if let (EchoAnswer::NotSent { errno }, true) = (&self.answer, parts.is_empty()) {
+            let why = match *errno {
+                libc::EPERM => "its own firewall (netfilter OUTPUT) refused it".to_string(),
+                e => crate::kernel::netlink::RouteTo::no_route_words(e).to_string(),
+            };
+            return format!("✗ not sent: {why}");
+        }
         if !self.path.reached() {
             parts.push(dropped.unwrap_or_else(|| "✗ not seen further".into()));
             return parts.join(" → ");
