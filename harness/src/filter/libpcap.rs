@@ -34,21 +34,46 @@ pub struct PacketHeader {
     pub len: u32,
 }
 
-/// The functions reachlab calls, resolved once.
-struct Api {
-    open_dead: unsafe extern "C" fn(c_int, c_int) -> *mut c_void,
-    open_offline: unsafe extern "C" fn(*const c_char, *mut c_char) -> *mut c_void,
-    close: unsafe extern "C" fn(*mut c_void),
-    geterr: unsafe extern "C" fn(*mut c_void) -> *mut c_char,
-    compile: unsafe extern "C" fn(*mut c_void, *mut BpfProgramRaw, *const c_char, c_int, c_uint) -> c_int,
-    freecode: unsafe extern "C" fn(*mut BpfProgramRaw),
-    offline_filter: unsafe extern "C" fn(*const BpfProgramRaw, *const PacketHeader, *const c_uchar) -> c_int,
-    datalink: unsafe extern "C" fn(*mut c_void) -> c_int,
-    next_ex: unsafe extern "C" fn(*mut c_void, *mut *mut PacketHeader, *mut *const c_uchar) -> c_int,
-    dump_open: unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void,
-    dump: unsafe extern "C" fn(*mut c_uchar, *const PacketHeader, *const c_uchar),
-    dump_flush: unsafe extern "C" fn(*mut c_void) -> c_int,
-    dump_close: unsafe extern "C" fn(*mut c_void),
+/// Declares the functions reachlab calls (`field: "symbol" => type`) and how they are resolved.
+macro_rules! api {
+    ($($field:ident: $name:literal => $t:ty,)*) => {
+        /// The functions reachlab calls, resolved once.
+        struct Api {
+            $($field: $t,)*
+        }
+
+        fn resolve(handle: *mut c_void) -> Result<Api, String> {
+            Ok(Api {
+                $($field: {
+                    let c = CString::new($name).expect("no NUL");
+                    // SAFETY: the handle is open.
+                    let p = unsafe { libc::dlsym(handle, c.as_ptr()) };
+                    if p.is_null() {
+                        return Err(format!("failed to load libpcap: it has no {}: {}", $name, dlerror()));
+                    }
+                    // SAFETY: the symbol is libpcap's function of that name; the type is its documented
+                    // prototype.
+                    unsafe { std::mem::transmute::<*mut c_void, $t>(p) }
+                },)*
+            })
+        }
+    };
+}
+
+api! {
+    open_dead: "pcap_open_dead" => unsafe extern "C" fn(c_int, c_int) -> *mut c_void,
+    open_offline: "pcap_open_offline" => unsafe extern "C" fn(*const c_char, *mut c_char) -> *mut c_void,
+    close: "pcap_close" => unsafe extern "C" fn(*mut c_void),
+    geterr: "pcap_geterr" => unsafe extern "C" fn(*mut c_void) -> *mut c_char,
+    compile: "pcap_compile" => unsafe extern "C" fn(*mut c_void, *mut BpfProgramRaw, *const c_char, c_int, c_uint) -> c_int,
+    freecode: "pcap_freecode" => unsafe extern "C" fn(*mut BpfProgramRaw),
+    offline_filter: "pcap_offline_filter" => unsafe extern "C" fn(*const BpfProgramRaw, *const PacketHeader, *const c_uchar) -> c_int,
+    datalink: "pcap_datalink" => unsafe extern "C" fn(*mut c_void) -> c_int,
+    next_ex: "pcap_next_ex" => unsafe extern "C" fn(*mut c_void, *mut *mut PacketHeader, *mut *const c_uchar) -> c_int,
+    dump_open: "pcap_dump_open" => unsafe extern "C" fn(*mut c_void, *const c_char) -> *mut c_void,
+    dump: "pcap_dump" => unsafe extern "C" fn(*mut c_uchar, *const PacketHeader, *const c_uchar),
+    dump_flush: "pcap_dump_flush" => unsafe extern "C" fn(*mut c_void) -> c_int,
+    dump_close: "pcap_dump_close" => unsafe extern "C" fn(*mut c_void),
 }
 
 /// The names libpcap's shared object goes by (Debian's soname first).
@@ -81,34 +106,7 @@ fn load() -> Result<Api, String> {
     let Some(handle) = handle else {
         return Err(format!("failed to load libpcap (install it; Debian: libpcap0.8): {}", why.join("; ")));
     };
-    macro_rules! sym {
-        ($name:literal) => {{
-            let c = CString::new($name).expect("no NUL");
-            // SAFETY: the handle is open; the symbol's type is libpcap's documented prototype, which the field
-            // the result is assigned to spells out.
-            let p = unsafe { libc::dlsym(handle, c.as_ptr()) };
-            if p.is_null() {
-                return Err(format!("failed to load libpcap: it has no {}: {}", $name, dlerror()));
-            }
-            // SAFETY: see above.
-            unsafe { std::mem::transmute::<*mut c_void, _>(p) }
-        }};
-    }
-    Ok(Api {
-        open_dead: sym!("pcap_open_dead"),
-        open_offline: sym!("pcap_open_offline"),
-        close: sym!("pcap_close"),
-        geterr: sym!("pcap_geterr"),
-        compile: sym!("pcap_compile"),
-        freecode: sym!("pcap_freecode"),
-        offline_filter: sym!("pcap_offline_filter"),
-        datalink: sym!("pcap_datalink"),
-        next_ex: sym!("pcap_next_ex"),
-        dump_open: sym!("pcap_dump_open"),
-        dump: sym!("pcap_dump"),
-        dump_flush: sym!("pcap_dump_flush"),
-        dump_close: sym!("pcap_dump_close"),
-    })
+    resolve(handle)
 }
 
 fn api() -> Result<&'static Api, String> {

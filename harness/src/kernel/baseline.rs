@@ -71,6 +71,9 @@ pub fn apply_here() -> io::Result<()> {
     write(Path::new("/proc/sys/net/ipv6/conf/default/forwarding"), "0")
 }
 
+/// IPv4 `conf` values as [`read_here`] reads them: key, value in `all`, value in `default`.
+pub type Settings = Vec<(&'static str, String, String)>;
+
 /// One sysctl write: scope (`all`, `default`, `lo`), key, value.
 pub type Write = (&'static str, &'static str, &'static str);
 
@@ -109,7 +112,7 @@ pub fn writes_from(machine: &[(&'static str, String, String)]) -> Vec<Write> {
 /// is reachlab's: only dedicated threads ever change namespace). Read once per process, on a thread in
 /// reachlab's own namespace; `None` (then every key is written) when it cannot be known.
 fn inherited() -> Option<&'static [(&'static str, String, String)]> {
-    static INHERITED: std::sync::OnceLock<Option<Vec<(&'static str, String, String)>>> = std::sync::OnceLock::new();
+    static INHERITED: std::sync::OnceLock<Option<Settings>> = std::sync::OnceLock::new();
     INHERITED
         .get_or_init(|| {
             use std::os::unix::fs::MetadataExt;
