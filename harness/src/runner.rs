@@ -345,6 +345,36 @@ impl<P: crate::probe::Prober> crate::probe::Prober for Counted<'_, P> {
     }
 }
 
+/// Labs run at once per CPU by default: a suite's lab mostly waits (probe timeouts, its engine starting, the
+/// kernel), so on 2 CPUs 12 suites at once still finish sooner than fewer, with the same verdicts (measured:
+/// bench/results.md).
+pub const LABS_PER_CPU: usize = 6;
+
+/// Memory one lab may take, for the default number at once: a private engine (dockerd, containerd, its
+/// containers) with room to spare.
+pub const LAB_MEMORY: u64 = 256 << 20;
+
+/// How many suites `run` runs at once by default: what the machine holds, [`LABS_PER_CPU`] per CPU and no more
+/// than its available memory holds at [`LAB_MEMORY`] each (at least 1).
+pub fn default_jobs() -> usize {
+    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| mem_available(&m));
+    jobs_for(cpus, available)
+}
+
+/// [`default_jobs`] for `cpus` CPUs and `available` bytes of memory (unknown: no memory bound). Pure.
+pub fn jobs_for(cpus: usize, available: Option<u64>) -> usize {
+    let by_memory = available.map_or(usize::MAX, |m| usize::try_from(m / LAB_MEMORY).unwrap_or(usize::MAX));
+    cpus.saturating_mul(LABS_PER_CPU).min(by_memory).max(1)
+}
+
+/// `MemAvailable` of /proc/meminfo, in bytes.
+fn mem_available(meminfo: &str) -> Option<u64> {
+    let line = meminfo.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
 /// Runs suites and totals them: up to `jobs` at once (each suite is a lab of its own, with its own run id,
 /// namespaces and engine). Every suite's phases reach the reporters as they happen; its results (its checks and
 /// the suite) reach them whole and in the suites' order, whatever order they finish in, so output stays
@@ -416,6 +446,18 @@ mod tests {
         let mut expected: Vec<String> = plan.checks.iter().map(|c| format!("check {}", c.name)).collect();
         expected.push(format!("suite {}", suite.name));
         assert_eq!(seen, expected);
+    }
+
+    #[test]
+    fn the_default_jobs_are_what_cpus_and_memory_hold() {
+        let meminfo = "MemTotal:       24684032 kB\nMemFree:        23250000 kB\nMemAvailable:   24045000 kB\n";
+        let available = mem_available(meminfo);
+        assert_eq!(available, Some(24_045_000 * 1024));
+        assert_eq!(jobs_for(2, available), 2 * LABS_PER_CPU, "CPUs bound it when memory is plenty");
+        assert_eq!(jobs_for(64, Some(1 << 30)), 4, "1 GiB holds 4 labs, however many CPUs");
+        assert_eq!(jobs_for(2, Some(100 << 20)), 1, "at least one");
+        assert_eq!(jobs_for(1, None), LABS_PER_CPU, "no memory bound when it is unknown");
+        assert_eq!(mem_available("MemTotal: 1 kB\n"), None);
     }
 
     /// A prober that answers every check at once.

@@ -55,6 +55,7 @@ fn alice() -> SubmissionGrade {
         checks: vec![pass, fail, late, skipped, hidden],
         output: "$ docker network create -d macvlan ...\nnetwork created\n".into(),
         duration_ms: 2140,
+        phases: Vec::new(),
         setup_ended: None,
         matrices: Vec::new(),
     }
@@ -83,6 +84,7 @@ fn errored() -> SubmissionGrade {
         checks,
         output: "Cannot connect to the Docker daemon\n".into(),
         duration_ms: 30012,
+        phases: Vec::new(),
         setup_ended: None,
         matrices: Vec::new(),
     }

@@ -1,6 +1,7 @@
 //! pcap files, written and read by libpcap itself (its dumper, as `tcpdump -w` writes them): Ethernet link type,
 //! microsecond timestamps, snapshot length [`SNAPLEN`].
 
+use crate::filter::libpcap::{self, Dumper, Handle, PacketHeader};
 use crate::filter::SNAPLEN;
 use std::io;
 use std::path::Path;
@@ -8,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Writes frames to a pcap file.
 pub struct PcapWriter {
-    file: pcap::Savefile,
+    file: Dumper,
 }
 
 fn io_error(what: &str, path: &Path, e: impl std::fmt::Display) -> io::Error {
@@ -22,8 +23,8 @@ fn utf8(path: &Path) -> io::Result<&str> {
 impl PcapWriter {
     /// Creates (or truncates) `path` and writes the file header.
     pub fn create(path: &Path) -> io::Result<PcapWriter> {
-        let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(|e| io_error("create", path, e))?;
-        let file = dead.savefile(utf8(path)?).map_err(|e| io_error("create", path, e))?;
+        let dead = Handle::dead(libpcap::LINKTYPE_ETHERNET, SNAPLEN).map_err(|e| io_error("create", path, e))?;
+        let file = dead.dump_open(utf8(path)?).map_err(|e| io_error("create", path, e))?;
         Ok(PcapWriter { file })
     }
 
@@ -31,7 +32,7 @@ impl PcapWriter {
     pub fn write(&mut self, ts: SystemTime, frame: &[u8], len: usize) {
         let since = ts.duration_since(UNIX_EPOCH).unwrap_or_default();
         let kept = &frame[..frame.len().min(SNAPLEN as usize)];
-        let header = pcap::PacketHeader {
+        let header = PacketHeader {
             ts: libc::timeval {
                 tv_sec: since.as_secs() as libc::time_t,
                 tv_usec: libc::suseconds_t::from(since.subsec_micros() as i32),
@@ -39,7 +40,7 @@ impl PcapWriter {
             caplen: kept.len() as u32,
             len: u32::try_from(len.max(kept.len())).unwrap_or(u32::MAX),
         };
-        self.file.write(&pcap::Packet::new(&header, kept));
+        self.file.write(&header, kept);
     }
 
     /// Flushes the file; libpcap reports write errors only here.
@@ -61,19 +62,19 @@ pub struct PcapFrame {
 
 /// Reads every frame of the pcap file at `path` with libpcap (any byte order and timestamp precision).
 pub fn read_pcap(path: &Path) -> io::Result<Vec<PcapFrame>> {
-    let mut file = pcap::Capture::from_file(utf8(path)?).map_err(|e| io_error("open", path, e))?;
-    if file.get_datalink() != pcap::Linktype::ETHERNET {
-        return Err(io_error("read", path, format!("link type {:?} is not Ethernet", file.get_datalink())));
+    let mut file = Handle::open_file(utf8(path)?).map_err(|e| io_error("open", path, e))?;
+    if file.datalink() != libpcap::LINKTYPE_ETHERNET {
+        return Err(io_error("read", path, format!("link type {} is not Ethernet", file.datalink())));
     }
     let mut frames = Vec::new();
     loop {
         match file.next_packet() {
-            Ok(p) => {
-                let ts = p.header.ts;
+            Ok(Some((header, data))) => {
+                let ts = header.ts;
                 let time = UNIX_EPOCH + Duration::new(ts.tv_sec as u64, 0) + Duration::from_micros(ts.tv_usec as u64);
-                frames.push(PcapFrame { time, data: p.data.to_vec(), len: p.header.len as usize });
+                frames.push(PcapFrame { time, data: data.to_vec(), len: header.len as usize });
             }
-            Err(pcap::Error::NoMorePackets) => return Ok(frames),
+            Ok(None) => return Ok(frames),
             Err(e) => return Err(io_error("read", path, e)),
         }
     }

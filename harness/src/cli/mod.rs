@@ -140,6 +140,7 @@ pub mod exit {
                 checks: Vec::new(),
                 output: String::new(),
                 duration_ms: 0,
+                phases: Vec::new(),
                 setup_ended: None,
                 matrices: Vec::new(),
             };

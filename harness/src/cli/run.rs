@@ -40,7 +40,7 @@ pub struct Args {
     #[arg(long, value_name = "K/N")]
     pub partition: Option<crate::select::Partition>,
     /// Suites run at once (each is a lab of its own; output stays grouped per suite, in order)
-    /// [default: the number of CPUs].
+    /// [default: what the machine holds: 6 per CPU, at most one per 256 MiB of available memory].
     #[arg(long, short = 'j')]
     pub jobs: Option<usize>,
     /// After each suite, print where its time went (namespaces, links, engine, image, networks, containers,
@@ -104,7 +104,7 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
     opts.artifacts_dir = report_dir.clone();
 
     let reporters = reporters(args.json, &report_dir, args.timings);
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let jobs = args.jobs.unwrap_or_else(crate::runner::default_jobs);
     if jobs == 0 {
         return Err(CliError::Usage("--jobs must be at least 1".into()));
     }

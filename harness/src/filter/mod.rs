@@ -12,6 +12,7 @@
 //! (`port domain`, `ip proto \icmp`) are libpcap's, from the machine's services and protocols files.
 
 mod lex;
+pub(crate) mod libpcap;
 mod program;
 
 pub use program::{Instruction, Program, SNAPLEN};

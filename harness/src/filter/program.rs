@@ -1,6 +1,7 @@
 //! Classic BPF programs compiled by libpcap itself, for Ethernet, the way `tcpdump -r FILE EXPR` compiles them:
 //! optimized, netmask 0, snapshot length 65535. No device is opened.
 
+use super::libpcap::{self, BpfProgram, Handle};
 use std::fmt;
 
 /// The most bytes of a frame a matching program keeps (what its `ret` returns), and the snapshot length of the
@@ -23,7 +24,7 @@ pub struct Instruction {
 /// A compiled filter.
 pub struct Program {
     expression: String,
-    bpf: pcap::BpfProgram,
+    bpf: BpfProgram,
     instructions: Vec<Instruction>,
 }
 
@@ -33,32 +34,13 @@ impl fmt::Debug for Program {
     }
 }
 
-/// libpcap's own message, without the crate's prefix.
-fn message(e: pcap::Error) -> String {
-    match e {
-        pcap::Error::PcapError(m) => m,
-        other => other.to_string(),
-    }
-}
-
 impl Program {
     /// Compiles `expression` (tcpdump's language, pcap-filter(7)) with libpcap; the error is libpcap's message.
     pub fn compile(expression: &str) -> Result<Program, String> {
-        let dead = pcap::Capture::dead(pcap::Linktype::ETHERNET).map_err(message)?;
-        let bpf = dead.compile(expression, true).map_err(message)?;
-        // The crate shows an instruction's fields only through `Display`: "code jt jf k".
-        let instructions = bpf
-            .get_instructions()
-            .iter()
-            .map(|i| {
-                let text = i.to_string();
-                let f: Vec<u32> = text.split(' ').filter_map(|n| n.parse().ok()).collect();
-                match f[..] {
-                    [code, jt, jf, k] => Ok(Instruction { code: code as u16, jt: jt as u8, jf: jf as u8, k }),
-                    _ => Err(format!("unexpected BPF instruction from libpcap: {text:?}")),
-                }
-            })
-            .collect::<Result<_, _>>()?;
+        let mut dead = Handle::dead(libpcap::LINKTYPE_ETHERNET, SNAPLEN)?;
+        let bpf = dead.compile(expression, true)?;
+        let instructions =
+            bpf.instructions().iter().map(|i| Instruction { code: i.code, jt: i.jt, jf: i.jf, k: i.k }).collect();
         Ok(Program { expression: expression.to_string(), bpf, instructions })
     }
 

@@ -114,6 +114,7 @@ mod tests {
             ],
             output: String::new(),
             duration_ms: 0,
+            phases: Vec::new(),
             setup_ended: None,
             matrices: Vec::new(),
         };

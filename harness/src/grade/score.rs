@@ -183,6 +183,7 @@ pub fn score(
         checks,
         output: output_text.into(),
         duration_ms: 0,
+        phases: Vec::new(),
         setup_ended: None,
         matrices: Vec::new(),
     }

@@ -114,8 +114,9 @@ pub async fn grade(
         Err(_) => (None, String::new()),
     };
     let mut times = HashMap::new();
+    let mut phases = crate::timings::Timings::default();
     let (results, (output, setup_ended)) =
-        run(suite, &env, &checks, submission, features, opts, &mut infra, &mut times).await;
+        run(suite, &env, &checks, submission, features, opts, &mut infra, &mut times, &mut phases).await;
     let mut graded =
         score::score(suite, &results, predictions.as_ref(), &infra, &id, &format!("{answers_note}{output}"), holes);
     // Each probed check's own time (JUnit's testcase `time`); the suite's checks come first, in order.
@@ -123,6 +124,8 @@ pub async fn grade(
         c.duration_ms = times.get(&r.check.id).copied();
     }
     graded.duration_ms = started.elapsed().as_millis() as u64;
+    graded.phases =
+        phases.phases.into_iter().map(|p| super::model::GradePhase { phase: p.phase, duration_ms: p.ms }).collect();
     graded.setup_ended = setup_ended;
     let grids = crate::report::SuiteReport::new(suite, &results, None, Vec::new()).matrices;
     graded.matrices = suite
@@ -184,6 +187,7 @@ async fn run(
     opts: &GradeOptions,
     infra: &mut Vec<String>,
     times: &mut HashMap<usize, u64>,
+    phases: &mut crate::timings::Timings<'_>,
 ) -> (Vec<crate::check::CheckResult>, (String, Option<String>)) {
     if let crate::kernel::features::Decision::Skip(why) | crate::kernel::features::Decision::Error(why) =
         features.decide(&env.requires)
@@ -199,18 +203,22 @@ async fn run(
             return (judge(checks, &HashMap::new(), None), Default::default());
         }
     };
-    let confined = match confine(&mut lab, &run_id) {
+    let confining = Instant::now();
+    let confined = confine(&mut lab, &run_id);
+    phases.add("confine", confining.elapsed().as_millis() as u64);
+    let confined = match confined {
         Ok(c) => c,
         Err(e) => {
             infra.push(format!("failed to confine the lab: {e}"));
-            let errors = lab.teardown_blocking().await;
+            let errors = phases.time("teardown", lab.teardown_blocking()).await;
             infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
             return (judge(checks, &HashMap::new(), None), Default::default());
         }
     };
-    if let Err(e) = crate::lab::build(&mut lab, env).await {
+    // The environment's phases are named as `run --timings` names them (namespaces, links, engine, image, …).
+    if let Err(e) = crate::lab::build_timed(&mut lab, env, phases).await {
         infra.push(e.to_string());
-        let errors = lab.teardown_blocking().await;
+        let errors = phases.time("teardown", lab.teardown_blocking()).await;
         infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
         return (judge(checks, &HashMap::new(), None), Default::default());
     }
@@ -237,8 +245,8 @@ async fn run(
                 limit: Duration::from_secs(limit),
                 id: &run_id,
                 marker: &marker,
-            })
-            .await;
+            });
+            let setup = phases.time("setup", setup).await;
             match setup {
                 Err(e) => {
                     infra.push(format!("failed to start the submission's sandbox: {e}"));
@@ -248,16 +256,20 @@ async fn run(
                     let output = describe_setup(&outcome, limit);
                     // What the script started in the background (`docker exec -d alpine1 nc -u -l -p 2020`)
                     // comes up a moment after it returns, as a student typing the next command would see.
-                    tokio::time::sleep(SETTLE).await;
-                    let observations = observe(&mut lab, suite, checks, &sandbox, opts, infra, times, &mut paths).await;
+                    phases.time("settle", tokio::time::sleep(SETTLE)).await;
+                    // Observing includes the paths of failing cells (the pass after the probes).
+                    let observing = observe(&mut lab, suite, checks, &sandbox, opts, infra, times, &mut paths);
+                    let observations = phases.time("observe", observing).await;
                     (observations, output, Some(sandbox))
                 }
             }
         }
     };
     // The sandbox goes first: its processes hold the namespaces the submission made.
+    let tearing = Instant::now();
     drop(sandbox);
     let errors = lab.teardown_blocking().await;
+    phases.add("teardown", tearing.elapsed().as_millis() as u64);
     infra.extend(errors.iter().map(|e| format!("teardown: {e}")));
     let mut results = judge(checks, &observations, None);
     for r in &mut results {

@@ -95,6 +95,10 @@ pub struct SubmissionGrade {
     pub output: String,
     /// Wall time in milliseconds.
     pub duration_ms: u64,
+    /// Where that time went, phase by phase, in the order they ran (empty when nothing was built: a reused or
+    /// ungraded submission).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub phases: Vec<GradePhase>,
     /// Why setup ended early, in words ("setup.sh exited with status 1 at line 4", "setup.sh was still running
     /// after 20 s"), when it did not run to the end with status 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -102,6 +106,18 @@ pub struct SubmissionGrade {
     /// The suite's matrices, expected beside observed (what `reachlab check` draws).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub matrices: Vec<GradedMatrix>,
+}
+
+/// Time spent in one phase of grading a submission: `confine` (its user namespace and cgroup), the environment's
+/// build phases as `run --timings` names them (`namespaces`, `links`, `engine`, `image`, …), `setup` (setup.sh),
+/// `settle`, `observe` (adopting the submission's endpoints and probing them) and `teardown`. The time is on a
+/// line of its own that names it (`duration_ms`), so a comparison of grades can leave timings out line by line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GradePhase {
+    /// The phase's name.
+    pub phase: String,
+    /// Milliseconds.
+    pub duration_ms: u64,
 }
 
 /// A matrix of a graded submission, expected beside observed.

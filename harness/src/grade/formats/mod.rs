@@ -116,6 +116,7 @@ mod tests {
             checks,
             output: String::new(),
             duration_ms: 0,
+            phases: Vec::new(),
             setup_ended: None,
             matrices: Vec::new(),
         }
