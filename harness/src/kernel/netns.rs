@@ -79,13 +79,11 @@ pub fn create(name: &str) -> io::Result<Netns> {
     let path = Path::new(NETNS_DIR).join(name);
     std::fs::OpenOptions::new().write(true).create_new(true).open(&path)?;
     let target = path.clone();
-    // Not the machine's settings: the kernel's own defaults (see `baseline`); only the keys where the copy the
-    // kernel makes differs are written.
-    let writes = super::baseline::writes_for_new();
     let made = std::thread::spawn(move || -> io::Result<()> {
         // This thread's namespace changes; the thread ends right after, so no other code ever runs in it.
         unshare(CloneFlags::CLONE_NEWNET).map_err(errno)?;
-        super::baseline::apply_writes_here(&writes)?;
+        // Not the machine's settings: the kernel's own defaults (see `baseline`).
+        super::baseline::apply_here()?;
         mount(Some("/proc/thread-self/ns/net"), &target, None::<&str>, MsFlags::MS_BIND, None::<&str>).map_err(errno)
     })
     .join()
