@@ -120,6 +120,10 @@ pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
             "needs the docker CLI and unshare (util-linux) for submissions' setup.sh".to_string()
         }
     );
+    match crate::filter::libpcap::available() {
+        Ok(()) => println!("ok   libpcap: loads (capture filters, pcaps, paths)"),
+        Err(e) => println!("warn libpcap: {e}; suites with captures, and paths of failing cells, need it"),
+    }
     match docker_ping() {
         Ok(s) => println!("ok   container engine: {s}"),
         Err(e) => println!("warn container engine: not reachable ({e}); suites with containers will need one"),

@@ -114,6 +114,11 @@ fn api() -> Result<&'static Api, String> {
     API.get_or_init(load).as_ref().map_err(Clone::clone)
 }
 
+/// Whether libpcap can be loaded (`doctor`): the name it was found under is not kept, only the answer.
+pub fn available() -> Result<(), String> {
+    api().map(|_| ())
+}
+
 fn c_string(text: &str) -> Result<CString, String> {
     CString::new(text).map_err(|_| "a NUL byte in the text given to libpcap".to_string())
 }
