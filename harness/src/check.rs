@@ -382,7 +382,7 @@ pub struct CheckResult {
 }
 
 /// Where a failing probe's packets went, observed once more with captures along the lab and netfilter traces
-/// in the lab's own namespaces (`reachlab run --trace`).
+/// in the lab's own namespaces (paths of failing cells).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct PathReport {
     /// Every watched interface, for the request (in the order watched), then for the reply (in reverse).

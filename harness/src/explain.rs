@@ -286,7 +286,7 @@ mod tests {
 }
 
 /// Tests each reason the lab as built gives for a failed probe from `from` to `to` against the path its packets
-/// were observed to take (`run --trace`): a reason is a hypothesis, the path confirms it, contradicts it, or
+/// were observed to take (paths): a reason is a hypothesis, the path confirms it, contradicts it, or
 /// says nothing either way. Pure.
 pub fn test_reasons(
     why: &[crate::reason::Why],

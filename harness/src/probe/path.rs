@@ -650,7 +650,7 @@ impl EchoPath {
 }
 
 impl EchoPath {
-    /// The path as a check result carries it (`run --trace`).
+    /// The path as a check result carries it (paths; see `runner::trace`).
     pub fn report(&self) -> crate::check::PathReport {
         self.report_named(&|_, interface| interface.to_string())
     }

@@ -112,7 +112,7 @@ fn suite(out: &mut String, s: &SuiteReport, report_dir: Option<&Path>) {
                 let rel = relative(a, report_dir);
                 let _ = write!(out, " <a class=\"pcap\" href=\"{}\">{}</a>", esc(&rel), esc(&rel));
             }
-            // Where its packets went (`run --trace`), with the path's captures.
+            // Where its packets went (its path), with the path's captures.
             if let Some(path) = &c.path {
                 let _ = write!(out, "<br><code class=\"path\">path: {}</code>", esc(&path.line));
                 for p in &path.pcaps {

@@ -85,7 +85,7 @@ fn case(suite: &str, c: &CheckReport, report_dir: Option<&Path>) -> Case {
         out.push_str(&format!("dropped: {d}\n"));
     }
     if let Some(path) = &c.path {
-        // `run --trace`: where the packets went, and the rule that dropped them.
+        // A traced cell: where the packets went, and the rule that dropped them.
         out.push_str(&format!("path: {}\n", path.line));
         if let Some(d) = &path.dropped_by {
             out.push_str(&format!("dropped-by: {}: {}\n", d.node, d.rule));
