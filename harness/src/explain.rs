@@ -319,25 +319,37 @@ pub fn test_reasons(
                     _ if arrived => (Contradicted, reached()),
                     _ => (Open, "no isolation rule was seen dropping it".to_string()),
                 },
-                Why::SwitchDeniesPromiscuous { .. } => {
-                    let at_switch = request_at(crate::suite::Lab::SWITCH);
-                    let at_server1 = request_at(crate::suite::Lab::SERVER1);
-                    let server1_side = |n: &str| n == crate::suite::Lab::SERVER1 || n == from;
-                    let arp_at_switch = arp_reply_at(crate::suite::Lab::SWITCH);
-                    let arp_beyond = path.arp.iter().any(|h| h.leg == Leg::Reply && h.seen && server1_side(&h.node));
-                    match (at_switch, at_server1 || arrived) {
-                        (true, false) => {
-                            (Confirmed, "the request was seen at the switch and never on server1's side".to_string())
+                Why::SwitchDeniesPromiscuous { child } => {
+                    // The frames the reason is about are those for the child's own MAC: the request when the child
+                    // is the destination, the answer to it (echo or ARP reply) when the child sent the probe. On
+                    // the way out, the child's request passes server1's NIC before the switch, which says nothing.
+                    use crate::suite::Lab;
+                    let seen = |hops: &[crate::check::PathHop], leg: Leg, node: &str| {
+                        hops.iter().any(|h| h.leg == leg && h.seen && h.node == node)
+                    };
+                    let towards_child = |hops: &[crate::check::PathHop], leg: Leg, words: &str| {
+                        let beyond = seen(hops, leg, Lab::SERVER1) || seen(hops, leg, child);
+                        match (seen(hops, leg, Lab::SWITCH), beyond) {
+                            (true, false) => {
+                                Some((Confirmed, format!("{words} was seen at the switch and never on server1's side")))
+                            }
+                            (_, true) => {
+                                Some((Contradicted, format!("{words} was seen past the switch, on server1's side")))
+                            }
+                            (false, false) => None,
                         }
-                        (false, false) if arp_at_switch && !arp_beyond => (
-                            Confirmed,
-                            format!(
-                                "the ARP reply for {} was seen at the switch and never on server1's side",
-                                path.arp_for.map_or_else(|| "the next hop".to_string(), |a| a.to_string())
-                            ),
-                        ),
-                        (_, true) => (Contradicted, "the request was seen past the switch, on server1's side".into()),
-                        (false, false) => (Open, "the request was not seen at the switch".to_string()),
+                    };
+                    if to == child.as_str() {
+                        towards_child(&path.hops, Leg::Request, "the request")
+                            .unwrap_or((Open, "the request was not seen at the switch".to_string()))
+                    } else {
+                        let arp = format!(
+                            "the ARP reply for {}",
+                            path.arp_for.map_or_else(|| "the next hop".to_string(), |a| a.to_string())
+                        );
+                        towards_child(&path.hops, Leg::Reply, "the reply")
+                            .or_else(|| towards_child(&path.arp, Leg::Reply, &arp))
+                            .unwrap_or((Open, "no answer was seen at the switch".to_string()))
                     }
                 }
                 Why::MacvlanParentHost { .. } | Why::MacvlanPrivate { .. } | Why::BehindServer1 { .. } => {
@@ -441,6 +453,30 @@ mod tested_reasons {
             None,
         );
         assert_eq!(test_reasons(&why, &through, "server2", "alpine1")[0].status, ReasonStatus::Contradicted);
+        // The child sent the probe (seen on a real Test3 lab, when alpine1 already knew server2's MAC): its
+        // request passes server1's NIC on the way out, which says nothing; server2's reply, for the child's MAC,
+        // reaches the switch and never server1's side.
+        let out_and_back = path(
+            vec![
+                hop("alpine1", "eth0", Leg::Request, true),
+                hop("server1", "enp0s3", Leg::Request, true),
+                hop("hostonly", "port-server1", Leg::Request, true),
+                hop("hostonly", "port-server2", Leg::Request, true),
+                hop("server2", "enp0s3", Leg::Request, true),
+                hop("server2", "enp0s3", Leg::Reply, true),
+                hop("hostonly", "port-server2", Leg::Reply, true),
+                hop("hostonly", "port-server1", Leg::Reply, false),
+                hop("server1", "enp0s3", Leg::Reply, false),
+                hop("alpine1", "eth0", Leg::Reply, false),
+            ],
+            None,
+        );
+        let tested = &test_reasons(&why, &out_and_back, "alpine1", "server2")[0];
+        assert_eq!(tested.status, ReasonStatus::Confirmed, "{tested:?}");
+        assert_eq!(tested.evidence, "the reply was seen at the switch and never on server1's side");
+        let mut answered = out_and_back.clone();
+        answered.hops.iter_mut().for_each(|h| h.seen = true);
+        assert_eq!(test_reasons(&why, &answered, "alpine1", "server2")[0].status, ReasonStatus::Contradicted);
     }
 
     #[test]

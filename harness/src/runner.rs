@@ -190,9 +190,7 @@ async fn run_suite_from_start(
                             &none,
                         );
                         let traced = timings.time("explain", traced).await;
-                        if let TraceMode::Failing { limit } = opts.trace {
-                            notes.extend(traced.note(limit));
-                        }
+                        notes.extend(traced.note());
                         paths = traced.paths;
                     }
                     observations

@@ -397,6 +397,26 @@ pub enum EchoAnswer {
     },
 }
 
+/// A send or connect the source's kernel refused: no route (or a `prohibit` or `blackhole` one), or its own
+/// firewall — nothing left, which is an answer. Anything else is an error of the probe.
+fn not_sent(e: io::Error) -> io::Result<EchoAnswer> {
+    match e.raw_os_error() {
+        Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM | libc::EACCES | libc::EINVAL)) => {
+            Ok(EchoAnswer::NotSent { errno })
+        }
+        _ => Err(e),
+    }
+}
+
+/// A refused (port unreachable, reset) or unanswered (timed out) attempt, as an answer; `None` for anything else.
+fn refused_or_nothing(e: &io::Error, target: Ipv4Addr) -> Option<EchoAnswer> {
+    match e.kind() {
+        io::ErrorKind::ConnectionRefused => Some(EchoAnswer::Error { kind: 3, code: 3, from: target }),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut => Some(EchoAnswer::Nothing),
+        _ => None,
+    }
+}
+
 fn echo_here(target: Ipv4Addr, ident: u16, seq: u16, timeout: Duration) -> io::Result<EchoAnswer> {
     use socket2::{Domain, Protocol, SockAddr, Socket, Type};
     use std::io::Read;
@@ -404,10 +424,7 @@ fn echo_here(target: Ipv4Addr, ident: u16, seq: u16, timeout: Duration) -> io::R
     socket.set_read_timeout(Some(Duration::from_millis(20)))?;
     let request = wire::echo_request(ident, seq, format!("reachlab path {ident:04x}:{seq}").as_bytes());
     if let Err(e) = socket.send_to(&request, &SockAddr::from(SocketAddrV4::new(target, 0))) {
-        return match e.raw_os_error() {
-            Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM)) => Ok(EchoAnswer::NotSent { errno }),
-            _ => Err(e),
-        };
+        return not_sent(e);
     }
     let deadline = Instant::now() + timeout;
     let mut buf = [0u8; 2048];
@@ -486,33 +503,24 @@ fn bound(kind: socket2::Type, protocol: socket2::Protocol) -> io::Result<(socket
 /// Sends the datagram from `socket` to `target:port` and waits for an answer or an error about it.
 fn udp_here(socket: socket2::Socket, target: Ipv4Addr, port: u16, timeout: Duration) -> io::Result<EchoAnswer> {
     use socket2::SockAddr;
-    let to = SocketAddrV4::new(target, port);
-    if let Err(e) = socket.connect(&SockAddr::from(to)) {
-        // A datagram socket's connect is the route lookup: no route, nothing is sent.
-        return match e.raw_os_error() {
-            Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM | libc::EACCES | libc::EINVAL)) => {
-                Ok(EchoAnswer::NotSent { errno })
-            }
-            _ => Err(e),
-        };
+    // A datagram socket's connect is the route lookup: no route, nothing is sent.
+    if let Err(e) = socket.connect(&SockAddr::from(SocketAddrV4::new(target, port))) {
+        return not_sent(e);
     }
     socket.set_read_timeout(Some(timeout))?;
     if let Err(e) = socket.send(b"reachlab path") {
-        return match e.raw_os_error() {
-            Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM)) => Ok(EchoAnswer::NotSent { errno }),
-            _ => Err(e),
-        };
+        return not_sent(e);
     }
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 64];
     match socket.recv(&mut buf) {
         Ok(_) => Ok(EchoAnswer::Reply { from: target }),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            Ok(EchoAnswer::Error { kind: 3, code: 3, from: target })
-        }
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(EchoAnswer::Nothing),
-        Err(e) => match e.raw_os_error() {
-            Some(libc::EHOSTUNREACH | libc::ENETUNREACH) => Ok(EchoAnswer::Error { kind: 3, code: 1, from: target }),
-            _ => Err(e),
+        Err(e) => match (refused_or_nothing(&e, target), e.raw_os_error()) {
+            (Some(answer), _) => Ok(answer),
+            // A host unreachable came back for the datagram.
+            (None, Some(libc::EHOSTUNREACH | libc::ENETUNREACH)) => {
+                Ok(EchoAnswer::Error { kind: 3, code: 1, from: target })
+            }
+            (None, _) => Err(e),
         },
     }
 }
@@ -523,14 +531,7 @@ fn tcp_here(socket: socket2::Socket, target: Ipv4Addr, port: u16, timeout: Durat
     use socket2::SockAddr;
     match socket.connect_timeout(&SockAddr::from(SocketAddrV4::new(target, port)), timeout) {
         Ok(()) => Ok(EchoAnswer::Reply { from: target }),
-        Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => {
-            Ok(EchoAnswer::Error { kind: 3, code: 3, from: target })
-        }
-        Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => Ok(EchoAnswer::Nothing),
-        Err(e) => match e.raw_os_error() {
-            Some(errno @ (libc::ENETUNREACH | libc::EHOSTUNREACH | libc::EPERM)) => Ok(EchoAnswer::NotSent { errno }),
-            _ => Err(e),
-        },
+        Err(e) => refused_or_nothing(&e, target).map_or_else(|| not_sent(e), Ok),
     }
 }
 
@@ -688,26 +689,11 @@ impl EchoPath {
     }
 }
 
-/// Sends one echo from `from` to `target` with the observers and tracers running: captures on `points` (in
+/// Sends one probe from `from` to `target` with the observers and tracers running: captures on `points` (in
 /// path order, the source's interface first), netfilter traces in `traced` (namespaces the lab owns, by
-/// node). A tracer that cannot start is reported in its [`NodeTrace`], not as an error of the whole probe.
-#[allow(clippy::too_many_arguments)]
-pub async fn observe_echo(
-    from: &Netns,
-    target: Ipv4Addr,
-    key: (u16, u16),
-    arp: Option<ArpKey>,
-    timeout: Duration,
-    points: &[Point],
-    traced: &[(String, Netns)],
-    dir: &Path,
-) -> io::Result<EchoPath> {
-    let probe = PathProbe::Echo { ident: key.0, seq: key.1 };
-    observe_probe(from, target, probe, arp, timeout, points, traced, dir).await
-}
-
-/// [`observe_echo`] for any [`PathProbe`]: a UDP datagram or TCP SYN goes from a port the source's kernel picks
-/// (bound before the captures start, so they keep that port's packets only).
+/// node). An echo carries the caller's identifier; a UDP datagram or TCP SYN goes from a port the source's
+/// kernel picks (bound before the captures start, so they keep that port's packets only). A tracer that cannot
+/// start is reported in its [`NodeTrace`], not as an error of the whole probe.
 #[allow(clippy::too_many_arguments)]
 pub async fn observe_probe(
     from: &Netns,

@@ -61,20 +61,35 @@ fn lab_namespaces(lab: &LiveLab) -> Vec<(String, Netns)> {
 /// may hold thousands; each watched interface is a socket per probe).
 const MOST_POINTS: usize = 256;
 
-/// The interfaces of the lab's own namespaces worth watching: every one but `lo` that is up (at most
-/// [`MOST_POINTS`], in the lab's order).
-async fn lab_points(lab: &LiveLab, namespaces: &[(String, Netns)]) -> Vec<Point> {
-    let mut points = Vec::new();
+/// Every interface of each of the lab's own namespaces, read once per trace pass (the watched points and the
+/// labels both come from it).
+type NamespaceLinks = Vec<(String, Netns, Vec<crate::kernel::netlink::LinkState>)>;
+
+async fn lab_links(lab: &LiveLab, namespaces: &[(String, Netns)]) -> NamespaceLinks {
+    let mut out = Vec::new();
     for (node, ns) in namespaces {
         let Some(nl) = lab.netlink(node) else { continue };
         let Ok(links) = nl.links().await else { continue };
-        let room = MOST_POINTS.saturating_sub(points.len());
-        for l in links.into_iter().filter(|l| l.name != "lo" && l.admin_up).take(room) {
-            let bridge = l.kind.as_deref() == Some("bridge");
-            points.push(Point { node: node.clone(), ns: ns.clone(), interface: l.name, bridge });
-        }
+        out.push((node.clone(), ns.clone(), links));
     }
-    points
+    out
+}
+
+/// The interfaces of the lab's own namespaces worth watching: every one but `lo` that is up (at most
+/// [`MOST_POINTS`], in the lab's order).
+fn lab_points(links: &NamespaceLinks) -> Vec<Point> {
+    links
+        .iter()
+        .flat_map(|(node, ns, links)| {
+            links.iter().filter(|l| l.name != "lo" && l.admin_up).map(move |l| Point {
+                node: node.clone(),
+                ns: ns.clone(),
+                interface: l.name.clone(),
+                bridge: l.kind.as_deref() == Some("bridge"),
+            })
+        })
+        .take(MOST_POINTS)
+        .collect()
 }
 
 /// The source's interface towards `target`, from its kernel's route, with its neighbour resolution there
@@ -154,17 +169,19 @@ const SOCKETS_AT_ONCE: usize = 512;
 pub(crate) struct Traced {
     /// Each traced check's path.
     pub paths: HashMap<usize, PathReport>,
+    /// The limit the pass had.
+    pub limit: Option<usize>,
     /// Failing cells beyond the limit.
     pub beyond_limit: usize,
 }
 
 impl Traced {
     /// The report's note when the limit left cells untraced.
-    pub fn note(&self, limit: Option<usize>) -> Option<String> {
+    pub fn note(&self) -> Option<String> {
         (self.beyond_limit > 0).then(|| {
             format!(
                 "path traces: the first {} failing cells were traced, {} more were not (--trace traces them all)",
-                limit.unwrap_or_default(),
+                self.limit.unwrap_or_default(),
                 self.beyond_limit
             )
         })
@@ -216,7 +233,9 @@ impl Labels {
         container_veths: &[(String, String, u32, u32)],
     ) -> Labels {
         let mut labels = HashMap::new();
-        for (node, iface, addr) in bridges.iter().filter(|(_, i, _)| is_engine_bridge(i)) {
+        // docker0 keeps its name: it is the same in every lab.
+        let engine_bridge = |i: &str| crate::engine::docker_bridge(i) && i != "docker0";
+        for (node, iface, addr) in bridges.iter().filter(|(_, i, _)| engine_bridge(i)) {
             let mut within = networks.iter().filter(|(_, s)| s.contains(addr.addr));
             if let (Some((name, _)), None) = (within.next(), within.next()) {
                 labels.insert((node.clone(), iface.clone()), format!("br@{name}"));
@@ -234,41 +253,31 @@ impl Labels {
     }
 }
 
-/// An engine's user-defined bridge: `br-` and twelve hex digits of the network's id.
-fn is_engine_bridge(name: &str) -> bool {
-    name.strip_prefix("br-").is_some_and(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
-}
-
 /// The labels of a live lab: its containers' veths (read in each container) matched to their host ends in the
 /// lab's namespaces, and its engine bridges matched to the engine's networks by address.
 pub(crate) async fn labels(
     lab: &impl Nodes,
     nodes: &[String],
-    namespaces: &[(String, Netns)],
+    links: &NamespaceLinks,
     inventory: &crate::inventory::Inventory,
 ) -> Labels {
-    let veth_ends = |links: Vec<crate::kernel::netlink::LinkState>| -> Vec<(String, u32, u32)> {
+    let veth_ends = |node: &str, links: &[crate::kernel::netlink::LinkState]| -> Vec<(String, String, u32, u32)> {
         links
-            .into_iter()
+            .iter()
             .filter(|l| l.kind.as_deref() == Some("veth") && l.link_elsewhere)
-            .filter_map(|l| Some((l.name, l.index, l.link?)))
+            .filter_map(|l| Some((node.to_string(), l.name.clone(), l.index, l.link?)))
             .collect()
     };
     let mut container_veths = Vec::new();
     for node in nodes.iter().filter(|n| lab.container_pid(n).is_some()) {
         let Some(nl) = lab.netlink(node) else { continue };
         let Ok(links) = nl.links().await else { continue };
-        container_veths.extend(veth_ends(links).into_iter().map(|(i, x, p)| (node.clone(), i, x, p)));
+        container_veths.extend(veth_ends(node, &links));
     }
-    let mut veths = Vec::new();
-    for (node, _) in namespaces {
-        let Some(nl) = lab.netlink(node) else { continue };
-        let Ok(links) = nl.links().await else { continue };
-        veths.extend(veth_ends(links).into_iter().map(|(i, x, p)| (node.clone(), i, x, p)));
-    }
-    let bridges: Vec<(String, String, Cidr)> = namespaces
+    let veths: Vec<_> = links.iter().flat_map(|(node, _, links)| veth_ends(node, links)).collect();
+    let bridges: Vec<(String, String, Cidr)> = links
         .iter()
-        .flat_map(|(node, _)| {
+        .flat_map(|(node, _, _)| {
             inventory.nodes.get(node).into_iter().flatten().map(|i| (node.clone(), i.name.clone(), i.cidr))
         })
         .collect();
@@ -312,7 +321,7 @@ pub(crate) async fn trace_failures(
 ) -> Traced {
     let TraceMode::Failing { limit } = mode else { return Traced::default() };
     let mut failing = failing(plan, observations);
-    let mut traced = Traced::default();
+    let mut traced = Traced { limit, ..Traced::default() };
     if let Some(limit) = limit.filter(|l| failing.len() > *l) {
         traced.beyond_limit = failing.len() - limit;
         failing.truncate(limit);
@@ -322,16 +331,18 @@ pub(crate) async fn trace_failures(
     }
     let nodes = lab.nodes();
     let namespaces = lab_namespaces(lab);
-    let watched = lab_points(lab, &namespaces).await;
-    let labels = labels(lab, &nodes, &namespaces, inventory).await;
+    let links = lab_links(lab, &namespaces).await;
+    let watched = lab_points(&links);
+    let labels = labels(lab, &nodes, &links, inventory).await;
     let (ours_to_trace, untraceable): (Vec<_>, Vec<_>) =
         namespaces.iter().cloned().partition(|(n, _)| !foreign.contains(n));
     // A namespace without a single nft table has no rule that could drop or rewrite the packet: not traced
     // (a tracer is a table, two nft processes and an iptables-save per probe).
-    let mut tracing = Vec::new();
-    let mut ruleless = Vec::new();
-    for (node, ns) in ours_to_trace {
-        match crate::kernel::nftrace::table_count(&ns).await {
+    let counts =
+        futures::future::join_all(ours_to_trace.iter().map(|(_, ns)| crate::kernel::nftrace::table_count(ns))).await;
+    let (mut tracing, mut ruleless) = (Vec::new(), Vec::new());
+    for ((node, ns), count) in ours_to_trace.into_iter().zip(counts) {
+        match count {
             Ok(0) => ruleless.push(node),
             _ => tracing.push((node, ns)),
         }
@@ -407,5 +418,39 @@ mod tests {
     fn a_check_name_becomes_a_directory_name() {
         assert_eq!(file_name("icmp alpine1 -> alpine3"), "icmp-alpine1-alpine3");
         assert_eq!(file_name("Test 1: custom/bridge"), "Test-1_-custom_bridge");
+    }
+
+    #[test]
+    fn random_kernel_names_are_labelled_by_whose_they_are() {
+        let cidr = |t: &str| t.parse::<Cidr>().unwrap();
+        let s = |t: &str| t.to_string();
+        // server1: docker0 (the default network), br-… for alpine-net, a veth to alpine1 (one interface) and two
+        // to alpine3 (two networks), one whose peer is nobody's.
+        let bridges = [
+            (s("server1"), s("docker0"), cidr("172.17.0.1/16")),
+            (s("server1"), s("br-0123456789ab"), cidr("172.20.0.1/16")),
+        ];
+        let networks = [(s("bridge"), cidr("172.17.0.0/16")), (s("alpine-net"), cidr("172.20.0.0/16"))].into();
+        let veths = [
+            (s("server1"), s("veth1aaaaaa"), 7, 2),
+            (s("server1"), s("veth3aaaaaa"), 9, 2),
+            (s("server1"), s("veth3bbbbbb"), 11, 3),
+            (s("server1"), s("vethorphan"), 13, 2),
+        ];
+        let containers =
+            [(s("alpine1"), s("eth0"), 2, 7), (s("alpine3"), s("eth0"), 2, 9), (s("alpine3"), s("eth1"), 3, 11)];
+        let labels = Labels::from_parts(&bridges, &networks, &veths, &containers);
+        assert_eq!(labels.name("server1", "veth1aaaaaa"), "veth@alpine1");
+        assert_eq!(labels.name("server1", "veth3aaaaaa"), "veth@alpine3:eth0");
+        assert_eq!(labels.name("server1", "veth3bbbbbb"), "veth@alpine3:eth1");
+        assert_eq!(labels.name("server1", "vethorphan"), "vethorphan", "no container holds its peer");
+        assert_eq!(labels.name("server1", "br-0123456789ab"), "br@alpine-net");
+        assert_eq!(labels.name("server1", "docker0"), "docker0", "the same in every lab");
+        assert_eq!(labels.name("alpine1", "veth1aaaaaa"), "veth1aaaaaa", "by node and name");
+        assert_eq!(
+            labels.relabel("FORWARD -o br-0123456789ab -j DROP (veth1aaaaaax)"),
+            "FORWARD -o br@alpine-net -j DROP (veth1aaaaaax)",
+            "whole words only"
+        );
     }
 }
