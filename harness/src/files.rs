@@ -1,5 +1,5 @@
-//! Report files appear whole or not at all: written to a temporary file beside the target, then renamed
-//! over it. A full disk or a crash leaves no half-written `junit.xml` that a CI reporter would
+//! Report files appear whole or not at all: written to a temporary file beside the target, then put in its
+//! place ([`replace`]). A full disk or a crash leaves no half-written `junit.xml` that a CI reporter would
 //! read as a complete (and passing) result, and the error names the file that could not be written.
 
 use std::io::Write;
@@ -9,6 +9,34 @@ use std::path::Path;
 pub fn create_dir(dir: &Path) -> std::io::Result<()> {
     std::fs::create_dir_all(dir)
         .map_err(|e| std::io::Error::new(e.kind(), format!("failed to create {}: {e}", dir.display())))
+}
+
+/// Puts the complete file `tmp` in place of `path`, atomically: a reader sees the old file or the new one,
+/// never neither. When `path` exists the two are exchanged (`renameat2(RENAME_EXCHANGE)`) and the old one,
+/// now at `tmp`, is removed: renaming over an existing file makes ext4 start writing the new one's data out
+/// (`auto_da_alloc`), ≈ 0.35–0.6 ms each here against ≈ 0.05 ms for the exchange, and a run's ledger is
+/// replaced at every resource it records. Where the exchange is not supported, a plain rename.
+pub fn replace(tmp: &Path, path: &Path) -> std::io::Result<()> {
+    use std::os::unix::ffi::OsStrExt;
+    let c = |p: &Path| {
+        std::ffi::CString::new(p.as_os_str().as_bytes())
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
+    };
+    let (from, to) = (c(tmp)?, c(path)?);
+    // SAFETY: two NUL-terminated paths, relative to the working directory as rename(2) takes them.
+    let exchanged =
+        unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), libc::RENAME_EXCHANGE) };
+    if exchanged == 0 {
+        return match std::fs::remove_file(tmp) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        };
+    }
+    match std::io::Error::last_os_error().raw_os_error() {
+        // Nothing to exchange with yet (ENOENT), or a file system or kernel without exchange.
+        Some(libc::ENOENT | libc::EINVAL | libc::ENOSYS | libc::EOPNOTSUPP) => std::fs::rename(tmp, path),
+        _ => Err(std::io::Error::last_os_error()),
+    }
 }
 
 /// Writes `bytes` to `path` atomically; on failure nothing is left at `path` that was not there before, and
@@ -21,7 +49,7 @@ pub fn write_atomic(path: &Path, bytes: impl AsRef<[u8]>) -> std::io::Result<()>
         // No fsync: this guards against partial files (a full disk, a crash of reachlab), not power loss, and a
         // report is cheap to write again. ENOSPC shows at write time on ext4 and tmpfs, which reserve blocks then.
         f.write_all(bytes.as_ref())?;
-        std::fs::rename(&tmp, path)
+        replace(&tmp, path)
     })();
     written.map_err(|e| {
         let _ = std::fs::remove_file(&tmp);

@@ -147,6 +147,7 @@ async fn run_suite_from_start(
     let mut notes = Vec::new();
     let mut setup_ms = 0;
     let mut paths = HashMap::new();
+    let mut skipped = None;
     let watch = SuiteWatch { events, name: &suite.name };
     let mut timings = Timings::watched(&watch);
     let run_id = new_run_id();
@@ -163,11 +164,19 @@ async fn run_suite_from_start(
             let built = crate::lab::build_timed(&mut lab, &plan, &mut timings).await;
             let inventory = match built {
                 Ok(()) => lab.inventory().await,
-                Err(e) => Err(e),
+                Err(e) => {
+                    // The kernel lacks what the suite needs: a skip, as a detection before the build would say.
+                    if let Some(why) = features.missing_after_failed_build(&plan.requires).await {
+                        notes.push(format!("found while building the lab: {e}"));
+                        skipped = Some(why);
+                    }
+                    Err(e)
+                }
             };
             setup_ms = ms_since(started);
             notes.extend(lab.notes().iter().cloned());
             let observations = match inventory {
+                Err(_) if skipped.is_some() => HashMap::new(),
                 Err(e) => {
                     errors.push(e.to_string());
                     HashMap::new()
@@ -209,11 +218,13 @@ async fn run_suite_from_start(
             observations.entry(c.id).or_insert_with(|| Observation::error(format!("not probed: {first}")));
         }
     }
-    let mut results = judge(&plan.checks, &observations, None);
+    // A skip stands only if tearing down went well (a lab left behind is an error, whatever else happened).
+    let skip = skipped.filter(|_| errors.is_empty());
+    let mut results = judge(&plan.checks, &observations, skip.as_deref());
     for r in &mut results {
         r.path = paths.remove(&r.check.id);
     }
-    let mut report = SuiteReport::new(suite, &results, None, errors);
+    let mut report = SuiteReport::new(suite, &results, skip, errors);
     report.set_durations(&results, &timings.checks);
     report.notes = notes;
     report.setup_ms = setup_ms;

@@ -25,16 +25,20 @@ fn main() {
     run_trials("fidelity", reachlab::kernel::privilege::unprivileged_reason(), &tests);
 }
 
-/// A bundled suite this kernel will skip (a link kind it lacks), if there is one.
-fn a_suite_this_kernel_skips() -> Option<PathBuf> {
+/// A bundled suite this kernel will skip (a link kind it lacks), if there is one, and why a detection before
+/// building says it is skipped.
+fn a_suite_this_kernel_skips() -> Option<(PathBuf, String)> {
     use reachlab::kernel::features::{Decision, Features};
     let features = Features::detect();
     ["iface-ipvlan.toml", "iface-vlan.toml", "iface-dummy.toml"]
         .iter()
         .map(|c| repo().join("test-suites").join(c))
-        .find(|p| {
-            let suite = reachlab::suite::load_file(p).unwrap();
-            matches!(reachlab::runner::decide(&reachlab::plan::resolve(&suite), &features), Decision::Skip(_))
+        .find_map(|p| {
+            let suite = reachlab::suite::load_file(&p).unwrap();
+            match reachlab::runner::decide(&reachlab::plan::resolve(&suite), &features) {
+                Decision::Skip(why) => Some((p, why)),
+                _ => None,
+            }
         })
 }
 
@@ -357,9 +361,17 @@ fn everything_skipped_is_not_a_pass() {
     let _g = serial();
     // On a kernel with every link kind there is nothing to skip: then the check is a suite whose feature is
     // made unknown — not possible from outside — so the trial says so and fails rather than pass vacuously.
-    let suite = a_suite_this_kernel_skips().expect("this kernel has every link kind: write a suite it skips");
+    let (suite, why) = a_suite_this_kernel_skips().expect("this kernel has every link kind: write a suite it skips");
+    let before = machine_state();
     let s = Scratch::new();
     let (code, report, _) = s.run_json(&suite, &[]);
     assert_eq!((code, report["passed"].as_u64()), (5, Some(0)), "{report}");
     assert!(report["skipped"].as_u64().unwrap() > 0);
+    // `run` leaves link kinds to the build: the kernel's refusal to create the link is followed by a detection,
+    // which gives the same reason a detection before building gives, and the partly built lab is gone.
+    assert_eq!((report["errors"].as_u64(), report["failed"].as_u64()), (Some(0), Some(0)), "{report}");
+    let skipped = &report["suites"][0];
+    assert_eq!(skipped["skipped"], why.as_str(), "{report}");
+    assert!(skipped["checks"].as_array().unwrap().iter().all(|c| c["verdict"] == "skipped"), "{report}");
+    assert_eq!(machine_state(), before);
 }

@@ -30,7 +30,7 @@ pub fn clean(args: Args, state_dir: &Path) -> Result<i32, CliError> {
         }
         let errors = teardown(&record);
         if errors.is_empty() {
-            let _ = std::fs::remove_file(&path);
+            crate::lab::ledger::remove(&path);
             removed += 1;
             println!("removed {} (suite {}, {} resources)", record.run_id, record.suite, record.entries.len());
         }

@@ -73,6 +73,8 @@ pub fn doctor(args: Args, state_dir: &Path) -> Result<i32, CliError> {
             Availability::Available => ("ok  ", "available".to_string()),
             Availability::Missing(why) => ("miss", format!("missing: {why}; suites that need it are skipped")),
             Availability::Unknown(why) => ("??  ", format!("unknown: {why}")),
+            // (detect() tries everything; this is a run's answer, never doctor's.)
+            Availability::AtBuild => ("??  ", "not tried".to_string()),
             Availability::Failed(why) => {
                 usable = false;
                 ("FAIL", format!("detection failed: {why}; suites that need it are errors"))

@@ -111,7 +111,9 @@ pub fn run(args: Args, state_dir: &Path) -> Result<i32, CliError> {
 
     let rt = runtime()?;
     let outcome = rt.block_on(async {
-        let features = Features::detect_for(crate::runner::needed(&suites));
+        // Link kinds are tried by the builds themselves (a kernel without one refuses to create it; the
+        // runner then detects it and skips the suite): no scratch namespace for a run whose suites build.
+        let features = Features::at_build(crate::runner::needed(&suites));
         tokio::select! {
             biased;
             // Dropping the run tears the lab down (its guard runs on drop).

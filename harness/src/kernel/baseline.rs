@@ -58,14 +58,47 @@ fn write(path: &Path, value: &str) -> io::Result<()> {
     }
 }
 
+/// A `conf/SCOPE` directory of the calling thread's namespace, opened once so that each key is opened relative
+/// to it (`openat`) instead of walking `/proc/sys/net/ipv4/conf` again for each of a namespace's 81 keys.
+struct ConfDir {
+    dir: std::fs::File,
+    path: std::path::PathBuf,
+}
+
+impl ConfDir {
+    fn open(scope: &str) -> io::Result<ConfDir> {
+        let path = Path::new(CONF).join(scope);
+        let dir = std::fs::File::open(&path)
+            .map_err(|e| io::Error::new(e.kind(), format!("failed to open {}: {e}", path.display())))?;
+        Ok(ConfDir { dir, path })
+    }
+
+    fn write(&self, key: &str, value: &str) -> io::Result<()> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let failed =
+            |e: io::Error| io::Error::new(e.kind(), format!("failed to write {}: {e}", self.path.join(key).display()));
+        let name = std::ffi::CString::new(key).map_err(|e| failed(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+        // SAFETY: openat with a NUL-terminated name and a directory descriptor this struct owns.
+        let fd = unsafe { libc::openat(self.dir.as_raw_fd(), name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
+        if fd < 0 {
+            let e = io::Error::last_os_error();
+            // Older kernels lack some keys (arp_evict_nocarrier came with 5.16): nothing to reset there.
+            return if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(failed(e)) };
+        }
+        // SAFETY: fd was just opened here and nothing else owns it.
+        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
+        io::Write::write_all(&mut file, value.as_bytes()).map_err(failed)
+    }
+}
+
 /// Writes the kernel's defaults into the calling thread's network namespace (call it on a thread that entered
 /// a namespace reachlab just created, before any interface but `lo` exists).
 pub fn apply_here() -> io::Result<()> {
-    let conf = Path::new(CONF);
-    for (key, all, default) in IPV4_CONF {
-        write(&conf.join("all").join(key), all)?;
-        write(&conf.join("default").join(key), default)?;
-        write(&conf.join("lo").join(key), default)?;
+    let (all, default, lo) = (ConfDir::open("all")?, ConfDir::open("default")?, ConfDir::open("lo")?);
+    for (key, in_all, in_default) in IPV4_CONF {
+        all.write(key, in_all)?;
+        default.write(key, in_default)?;
+        lo.write(key, in_default)?;
     }
     write(Path::new("/proc/sys/net/ipv6/conf/all/forwarding"), "0")?;
     write(Path::new("/proc/sys/net/ipv6/conf/default/forwarding"), "0")

@@ -69,6 +69,10 @@ pub enum Availability {
     /// Trying it failed for another reason than the kernel lacking it: reachlab cannot know, so suites that
     /// need it are errors, never skipped as if the feature were missing.
     Failed(String),
+    /// Not tried beforehand: building the lab tries it (a run's link kinds, see [`Features::at_build`]). A
+    /// suite that needs it runs; if its build fails, the kind is detected then, and a kernel without it makes
+    /// the suite skipped, as an earlier detection would have.
+    AtBuild,
 }
 
 /// What to do with a suite, given the features it needs.
@@ -135,13 +139,49 @@ impl Features {
         Features(map)
     }
 
+    /// For a run: a Docker Engine (if `needed`) is detected now, but link kinds are left to the build
+    /// ([`Availability::AtBuild`]). A kernel that lacks a kind refuses to create it, so building the lab
+    /// detects it anyway, and a run whose suites all build pays for no scratch namespace of its own.
+    pub fn at_build(needed: impl IntoIterator<Item = Feature>) -> Features {
+        let needed: std::collections::BTreeSet<Feature> = needed.into_iter().collect();
+        if let Some(why) = privilege::unprivileged_reason() {
+            return Features(needed.iter().map(|f| (*f, Availability::Unknown(why.clone()))).collect());
+        }
+        let mut map: BTreeMap<Feature, Availability> =
+            needed.iter().filter(|f| **f != Feature::Docker).map(|f| (*f, Availability::AtBuild)).collect();
+        if needed.contains(&Feature::Docker) {
+            map.insert(Feature::Docker, docker_engine());
+        }
+        Features(map)
+    }
+
+    /// After a suite's build failed: the features of `needed` that were left to the build, detected now (in a
+    /// scratch namespace, off the async runtime). Returns why the suite is skipped if the kernel lacks one of
+    /// them: the build could not have succeeded, and a missing feature is a skip, never an error. `None` when
+    /// every one is here (the failure is then the build's own) or none was left to the build.
+    pub async fn missing_after_failed_build<'a>(
+        &self,
+        needed: impl IntoIterator<Item = &'a Feature>,
+    ) -> Option<String> {
+        let deferred: Vec<Feature> =
+            needed.into_iter().copied().filter(|f| self.0.get(f) == Some(&Availability::AtBuild)).collect();
+        if deferred.is_empty() {
+            return None;
+        }
+        let detected = tokio::task::spawn_blocking(move || Features::detect_for(deferred)).await.ok()?;
+        match detected.decide(detected.0.keys()) {
+            Decision::Skip(why) => Some(why),
+            Decision::Run | Decision::Error(_) => None,
+        }
+    }
+
     /// Whether a suite needing `needed` runs, is skipped, or cannot be decided, decided before running.
     pub fn decide<'a>(&self, needed: impl IntoIterator<Item = &'a Feature>) -> Decision {
         let mut skips = Vec::new();
         let mut errors = Vec::new();
         for f in needed {
             match self.0.get(f) {
-                Some(Availability::Available) => {}
+                Some(Availability::Available | Availability::AtBuild) => {}
                 Some(Availability::Missing(why)) => {
                     skips.push(format!("kernel feature missing: {} ({why})", f.as_str()))
                 }
@@ -195,5 +235,16 @@ mod tests {
         assert!(matches!(f.decide(&[Feature::Veth, Feature::Dummy]), Decision::Skip(w) if w.contains("no dummy")));
         assert!(matches!(f.decide(&[Feature::Dummy, Feature::Vxlan]), Decision::Error(w) if w.contains("vxlan")));
         assert!(matches!(f.decide(&[Feature::Bridge]), Decision::Error(_)), "undetected is never a skip");
+    }
+
+    #[tokio::test]
+    async fn a_feature_left_to_the_build_runs_and_is_detected_only_after_a_failed_build() {
+        let f = Features(BTreeMap::from([
+            (Feature::Veth, Availability::AtBuild),
+            (Feature::Docker, Availability::Available),
+        ]));
+        assert_eq!(f.decide(&[Feature::Veth, Feature::Docker]), Decision::Run);
+        // Nothing was left to the build: nothing to detect, and the build's failure stands.
+        assert_eq!(f.missing_after_failed_build(&[Feature::Docker]).await, None);
     }
 }

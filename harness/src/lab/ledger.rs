@@ -136,9 +136,9 @@ impl Ledger {
     }
 
     fn persist(&self) -> io::Result<()> {
-        let tmp = self.path.with_extension("json.tmp");
+        let tmp = temporary(&self.path);
         std::fs::write(&tmp, serde_json::to_vec_pretty(&self.record)?)?;
-        std::fs::rename(&tmp, &self.path)
+        crate::files::replace(&tmp, &self.path)
     }
 
     /// Records a resource about to be created.
@@ -174,6 +174,17 @@ impl Ledger {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Where a ledger's next version is written before it takes the ledger's place.
+fn temporary(ledger: &Path) -> PathBuf {
+    ledger.with_extension("json.tmp")
+}
+
+/// Removes a persisted ledger (its resources are gone), and a next version of it that a crash left behind.
+pub fn remove(ledger: &Path) {
+    let _ = std::fs::remove_file(temporary(ledger));
+    let _ = std::fs::remove_file(ledger);
 }
 
 /// Whether the process that wrote `record` is still running.

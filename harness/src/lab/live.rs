@@ -261,7 +261,7 @@ impl LiveLab {
         self.nodes.close();
         let errors = teardown(self.ledger.record_ref());
         if errors.is_empty() {
-            let _ = std::fs::remove_file(self.ledger.path());
+            super::ledger::remove(self.ledger.path());
         }
         errors
     }

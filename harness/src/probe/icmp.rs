@@ -215,7 +215,11 @@ impl Icmp {
         let sock = &sock;
         let mut pending: futures::stream::FuturesUnordered<_> = (0..attempts)
             .map(|k| async move {
-                tokio::time::sleep_until((start + spacing * k).into()).await;
+                // Not for the first: tokio rounds a deadline up to its next millisecond tick, so even a
+                // deadline already past would hold the first echo request back by up to a millisecond.
+                if k > 0 {
+                    tokio::time::sleep_until((start + spacing * k).into()).await;
+                }
                 Self::attempt(sock, target, ident, k as u16, deadline).await
             })
             .collect();
