@@ -101,13 +101,32 @@ def star(tmp, n, blocked=0):
     return path
 
 
+def mininet_script(n):
+    # In a network namespace of its own, so nothing it does (links, the neighbour-table limits it tries to raise
+    # at start-up: those are the machine's, and inside a namespace it cannot) reaches the machine; `mn -c` cleans
+    # up after it inside the same one.
+    return (f"mount -t tmpfs none /run && mn --switch lxbr --controller none --topo single,{n} --test pingall 2>&1"
+            " | grep '^\\*\\*\\* Results:'; mn -c >/dev/null 2>&1")
+
+
 def mininet_pingall(n):
-    # In a network namespace of its own, so nothing it does (links, the neighbour-table limits it raises at
-    # start-up, which are per namespace) reaches the machine; `mn -c` cleans up after it inside the same one.
-    # Its output must show pingall's results: a Mininet that failed to start measures nothing.
-    script = (f"mount -t tmpfs none /run && mn --switch lxbr --controller none --topo single,{n} --test pingall 2>&1"
-              " | grep -q '^\\*\\*\\* Results: 0% dropped'; rc=$?; mn -c >/dev/null 2>&1; exit $rc")
+    # Its output must show pingall's results with nothing dropped: a Mininet that failed to start, or got cells
+    # wrong, measures nothing this row compares with.
+    script = mininet_script(n) + " | grep -q ' 0% dropped'"
     return lambda: run(["unshare", "--net", "--mount", "sh", "-c", script])
+
+
+def mininet_once(n, limit):
+    """One Mininet pingall round, stopped after `limit` seconds: (seconds, its results line, or why none)."""
+    t = time.perf_counter()
+    try:
+        p = subprocess.run(["unshare", "--net", "--mount", "sh", "-c", mininet_script(n)], cwd=ROOT,
+                           capture_output=True, text=True, timeout=limit)
+        return time.perf_counter() - t, (p.stdout.strip().splitlines() or ["no results line"])[-1]
+    except subprocess.TimeoutExpired:
+        # Its namespace goes with its processes; what it started there cannot reach the machine.
+        subprocess.run(["pkill", "-f", f"single,{n}"], check=False)
+        return time.perf_counter() - t, f"stopped unfinished after {limit} s"
 
 
 def main():
@@ -147,14 +166,24 @@ def main():
             for n in (25, 50, 100):
                 suite = star(tmp, n)
                 r = reachlab("run", suite, "--report-dir", reports, state=state)
-                if shutil.which("mn"):
-                    a, b = alternate(3, r, mininet_pingall(n), warmup=0 if n >= 100 else 1)
-                    rows.append((f"all pairs on one bridge, N = {n} ({n * (n - 1)} pings)", fmt(a),
-                                 "Mininet pingall: " + fmt(b), f"{ratio(a, b):.2f}", "≤ 0.3"))
-                else:
+                what = f"all pairs on one bridge, N = {n} ({n * (n - 1)} pings), every cell right"
+                if not shutil.which("mn"):
                     a = [r() for _ in range(3)]
-                    rows.append((f"all pairs on one bridge, N = {n}", fmt(a), "Mininet not installed", "—", "≤ 0.3"))
-            for n in (50, 100):
+                    rows.append((what, fmt(a), "Mininet not installed", "—", "≤ 0.3"))
+                elif n < 100:
+                    a, b = alternate(3, r, mininet_pingall(n), warmup=1)
+                    rows.append((what, fmt(a), "Mininet pingall, 0% dropped: " + fmt(b), f"{ratio(a, b):.2f}", "≤ 0.3"))
+                else:
+                    # Mininet's pings at N = 100 need more neighbour entries than the machine's table holds (it
+                    # cannot raise the limit from its namespace), so a round may take many minutes: one round,
+                    # between reachlab's, stopped after 10 minutes.
+                    a = [r()]
+                    took, results = mininet_once(n, 600)
+                    a += [r(), r()]
+                    rows.append((what, fmt(a), f"Mininet pingall, one round: {took:.0f} s ({results})",
+                                 f"{statistics.median(a) / took:.3f}" + (" or less" if "stopped" in results else ""),
+                                 "≤ 0.3"))
+            for n in (20, 50, 100):
                 suite = star(tmp, n, blocked=n // 3)
                 total, probes = [], []
                 for _ in range(3):
@@ -168,8 +197,12 @@ def main():
                         sys.exit(f"bench: the cut-off star N = {n} did not pass: {p.stderr[-2000:]}")
                     phases = {ph["phase"]: ph["ms"] for ph in report["suites"][0]["timings"]}
                     probes.append(phases.get("probes", 0) / 1000)
+                entries = n * (n - 1)
+                holds = entries <= 1024 - 64
                 rows.append((f"star N = {n} with a third of the hosts cut off (1 s timeout), probe phase",
-                             fmt(probes), f"whole run: {fmt(total)}", "—", "≤ 1.5 s while the ARP table holds the matrix"))
+                             fmt(probes), f"whole run: {fmt(total)}", "—",
+                             f"≤ 1.5 s: the table holds its {entries} entries" if holds
+                             else f"beyond the table ({entries} entries > 1,024): one timeout per wave, documented"))
         if "grade" not in skip and shutil.which("dockerd"):
             klass = os.path.join(tmp, "class")
             src = os.path.join(ROOT, "fixtures", "submissions", "test1")
