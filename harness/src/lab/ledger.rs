@@ -267,4 +267,19 @@ mod tests {
         // The namespace is gone already; the directory is still there.
         assert_eq!(describe_left(&left[0]), [format!("directory {}", dir.path().display())]);
     }
+
+    #[test]
+    fn each_record_replaces_the_ledger_whole_and_removing_it_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ledger = Ledger::create(dir.path(), "cccccc", "s").unwrap();
+        for k in 0..3 {
+            ledger.record(Entry::Cgroup { name: format!("g{k}") }).unwrap();
+            assert_eq!(Ledger::read(ledger.path()).unwrap().entries.len(), k + 1);
+        }
+        let files = || std::fs::read_dir(runs_dir(dir.path())).unwrap().count();
+        assert_eq!(files(), 1, "only the ledger: its next versions took its place");
+        std::fs::write(temporary(ledger.path()), "a next version a crash left").unwrap();
+        remove(ledger.path());
+        assert_eq!(files(), 0);
+    }
 }
