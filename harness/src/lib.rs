@@ -28,3 +28,4 @@ pub mod select;
 pub mod suite;
 pub mod system;
 pub mod timings;
+pub mod words;

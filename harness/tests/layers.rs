@@ -7,8 +7,9 @@ use std::path::Path;
 
 /// Lowest first. Rooms on one line may not use each other.
 const LAYERS: &[&[&str]] = &[
-    // Pure leaves: addresses, the capture-filter language, phase timings, atomic file writes, reasons as data.
-    &["cidr", "filter", "timings", "files", "reason"],
+    // Pure leaves: addresses, the capture-filter language, phase timings, atomic file writes, reasons as data,
+    // whole-word rewriting.
+    &["cidr", "filter", "timings", "files", "reason", "words"],
     // The suite format; the kernel wrapper (netlink, namespaces), which never learns the suite format.
     &["suite", "kernel"],
     // The engine (every Engine API call); checks and observations; addresses read back; packet capture.

@@ -66,28 +66,16 @@ fn names(script: &str) -> Vec<String> {
 
 /// Replaces whole words `a` and `b` with each other.
 fn swap_words(text: &str, a: &str, b: &str) -> String {
-    let mut out = String::new();
-    let mut word = String::new();
-    let flush = |word: &mut String, out: &mut String| {
-        out.push_str(if word == a {
-            b
-        } else if word == b {
-            a
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '_';
+    crate::words::map_words(text, is_word, |w| {
+        if w == a {
+            Some(b)
+        } else if w == b {
+            Some(a)
         } else {
-            word
-        });
-        word.clear();
-    };
-    for ch in text.chars() {
-        if ch.is_ascii_alphanumeric() || ch == '-' || ch == '_' {
-            word.push(ch);
-        } else {
-            flush(&mut word, &mut out);
-            out.push(ch);
+            None
         }
-    }
-    flush(&mut word, &mut out);
-    out
+    })
 }
 
 /// The third octet of each dotted quad in `text` plus one (10.0.0.12/24 → 10.0.1.12/24).

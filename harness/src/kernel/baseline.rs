@@ -50,58 +50,52 @@ pub const IPV4_CONF: &[(&str, &str, &str)] = &[
 
 const CONF: &str = "/proc/sys/net/ipv4/conf";
 
-fn write(path: &Path, value: &str) -> io::Result<()> {
-    match std::fs::write(path, value) {
-        // Older kernels lack some keys (arp_evict_nocarrier came with 5.16): nothing to reset there.
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        r => r.map_err(|e| io::Error::new(e.kind(), format!("failed to write {}: {e}", path.display()))),
-    }
-}
-
 /// A `conf/SCOPE` directory of the calling thread's namespace, opened once so that each key is opened relative
 /// to it (`openat`) instead of walking `/proc/sys/net/ipv4/conf` again for each of a namespace's 81 keys.
+/// Older kernels lack some keys (arp_evict_nocarrier came with 5.16), a kernel without IPv6 lacks its
+/// directory, and an interface may go while its keys are written: what is not there has nothing to reset.
 struct ConfDir {
-    dir: std::fs::File,
+    dir: Option<std::fs::File>,
     path: std::path::PathBuf,
 }
 
 impl ConfDir {
-    fn open(scope: &str) -> io::Result<ConfDir> {
-        let path = Path::new(CONF).join(scope);
-        let dir = std::fs::File::open(&path)
-            .map_err(|e| io::Error::new(e.kind(), format!("failed to open {}: {e}", path.display())))?;
+    fn open(path: impl AsRef<Path>) -> io::Result<ConfDir> {
+        let path = path.as_ref().to_path_buf();
+        let dir = match std::fs::File::open(&path) {
+            Ok(dir) => Some(dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+            Err(e) => return Err(io::Error::new(e.kind(), format!("failed to open {}: {e}", path.display()))),
+        };
         Ok(ConfDir { dir, path })
     }
 
     fn write(&self, key: &str, value: &str) -> io::Result<()> {
-        use std::os::fd::{AsRawFd, FromRawFd};
+        use nix::fcntl::{openat, OFlag};
+        let Some(dir) = &self.dir else { return Ok(()) };
         let failed =
             |e: io::Error| io::Error::new(e.kind(), format!("failed to write {}: {e}", self.path.join(key).display()));
-        let name = std::ffi::CString::new(key).map_err(|e| failed(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-        // SAFETY: openat with a NUL-terminated name and a directory descriptor this struct owns.
-        let fd = unsafe { libc::openat(self.dir.as_raw_fd(), name.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC) };
-        if fd < 0 {
-            let e = io::Error::last_os_error();
-            // Older kernels lack some keys (arp_evict_nocarrier came with 5.16): nothing to reset there.
-            return if e.kind() == io::ErrorKind::NotFound { Ok(()) } else { Err(failed(e)) };
+        match openat(dir, key, OFlag::O_WRONLY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty()) {
+            Ok(fd) => io::Write::write_all(&mut std::fs::File::from(fd), value.as_bytes()).map_err(failed),
+            Err(nix::errno::Errno::ENOENT) => Ok(()),
+            Err(e) => Err(failed(e.into())),
         }
-        // SAFETY: fd was just opened here and nothing else owns it.
-        let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-        io::Write::write_all(&mut file, value.as_bytes()).map_err(failed)
     }
 }
 
 /// Writes the kernel's defaults into the calling thread's network namespace (call it on a thread that entered
 /// a namespace reachlab just created, before any interface but `lo` exists).
 pub fn apply_here() -> io::Result<()> {
-    let (all, default, lo) = (ConfDir::open("all")?, ConfDir::open("default")?, ConfDir::open("lo")?);
+    let conf = Path::new(CONF);
+    let (all, default, lo) =
+        (ConfDir::open(conf.join("all"))?, ConfDir::open(conf.join("default"))?, ConfDir::open(conf.join("lo"))?);
     for (key, in_all, in_default) in IPV4_CONF {
         all.write(key, in_all)?;
         default.write(key, in_default)?;
         lo.write(key, in_default)?;
     }
-    write(Path::new("/proc/sys/net/ipv6/conf/all/forwarding"), "0")?;
-    write(Path::new("/proc/sys/net/ipv6/conf/default/forwarding"), "0")
+    ConfDir::open("/proc/sys/net/ipv6/conf/all")?.write("forwarding", "0")?;
+    ConfDir::open("/proc/sys/net/ipv6/conf/default")?.write("forwarding", "0")
 }
 
 /// The IPv4 settings of the calling thread's namespace: `(all, default)` values for every key of
@@ -125,18 +119,20 @@ pub fn read_here() -> io::Result<Vec<(&'static str, String, String)>> {
 /// (settings someone chose for this namespace on purpose, e.g. a container's `--sysctl`).
 pub fn inherit_here(settings: &[(&'static str, String, String)], keep: &[String]) -> io::Result<()> {
     let conf = Path::new(CONF);
-    let devices: Vec<String> = std::fs::read_dir(conf)?
-        .filter_map(|e| e.ok().map(|e| e.file_name().to_string_lossy().into_owned()))
-        .filter(|n| n != "all" && n != "default")
-        .collect();
-    for (key, all, default) in settings {
+    let devices: Vec<ConfDir> = std::fs::read_dir(conf)?
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name() != "all" && e.file_name() != "default")
+        .map(|e| ConfDir::open(e.path()))
+        .collect::<io::Result<_>>()?;
+    let (all, default) = (ConfDir::open(conf.join("all"))?, ConfDir::open(conf.join("default"))?);
+    for (key, in_all, in_default) in settings {
         if keep.iter().any(|k| k == key) {
             continue;
         }
-        write(&conf.join("all").join(key), all)?;
-        write(&conf.join("default").join(key), default)?;
+        all.write(key, in_all)?;
+        default.write(key, in_default)?;
         for dev in &devices {
-            write(&conf.join(dev).join(key), default)?;
+            dev.write(key, in_default)?;
         }
     }
     Ok(())

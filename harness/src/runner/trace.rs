@@ -204,22 +204,8 @@ impl Labels {
     /// `text` with every labelled kernel name (as a whole word) replaced by its label.
     pub fn relabel(&self, text: &str) -> String {
         let names: HashMap<&str, &str> = self.0.iter().map(|((_, i), l)| (i.as_str(), l.as_str())).collect();
-        let mut out = String::with_capacity(text.len());
-        let mut word = String::new();
-        let flush = |word: &mut String, out: &mut String| {
-            out.push_str(names.get(word.as_str()).copied().unwrap_or(word));
-            word.clear();
-        };
-        for c in text.chars() {
-            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
-                word.push(c);
-            } else {
-                flush(&mut word, &mut out);
-                out.push(c);
-            }
-        }
-        flush(&mut word, &mut out);
-        out
+        let is_word = |c: char| c.is_ascii_alphanumeric() || "-_.@".contains(c);
+        crate::words::map_words(text, is_word, |w| names.get(w).copied())
     }
 
     /// The labels (pure): `bridges` are (node, interface, its address) in the lab's namespaces, `networks` the
